@@ -1,0 +1,216 @@
+//! Raw policy-file structures exactly as they appear in TOML.
+//!
+//! Every table denies unknown fields, and every value that validation may reject later is
+//! wrapped in [`Spanned`] so the error can name its line. Nothing outside `config` sees these.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A string or a list of strings (`zones = "zones"` or `zones = ["a.zone", "b.zone"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(Spanned<String>),
+    Many(Vec<Spanned<String>>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub server: Option<ServerSpec>,
+    pub geo: Option<GeoSpec>,
+    #[serde(default)]
+    pub isp: BTreeMap<Spanned<String>, IspSpec>,
+    #[serde(default)]
+    pub site: BTreeMap<Spanned<String>, SiteSpec>,
+    #[serde(default)]
+    pub service: BTreeMap<Spanned<String>, ServiceSpec>,
+    pub health: Option<HealthSpec>,
+    #[serde(default)]
+    pub r#override: Vec<OverrideSpec>,
+    pub lvs: Option<LvsSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    pub listen: Option<Vec<Spanned<String>>>,
+    pub zones: Option<OneOrMany>,
+    pub max_udp_payload: Option<Spanned<i64>>,
+    pub udp_threads: Option<Spanned<i64>>,
+    pub admin: Option<Spanned<String>>,
+    pub metrics: Option<Spanned<String>>,
+    pub query_log: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoSpec {
+    pub city: Option<Spanned<String>>,
+    pub asn: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IspSpec {
+    #[serde(default)]
+    pub asn: Vec<Spanned<i64>>,
+    #[serde(default)]
+    pub cidr_files: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub cidrs: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSpec {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSpec {
+    pub location: Option<Spanned<LocationSpec>>,
+    #[serde(default)]
+    pub links: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+}
+
+/// `fallback = "all" | "none" | ["192.0.2.99", ...]`
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FallbackSpec {
+    Keyword(Spanned<String>),
+    Addrs(Vec<Spanned<String>>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub name: Spanned<String>,
+    pub ttl: Option<Spanned<i64>>,
+    pub sites: Spanned<Vec<Spanned<String>>>,
+    pub mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub weights: BTreeMap<Spanned<String>, Spanned<i64>>,
+    pub fallback: Option<Spanned<FallbackSpec>>,
+    pub check: Option<Spanned<CheckSpec>>,
+    #[serde(default)]
+    pub route: Vec<RouteSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub r#match: Spanned<MatchSpec>,
+    pub sites: Spanned<Vec<Spanned<String>>>,
+    pub mode: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    #[serde(default)]
+    pub continent: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub country: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub subdivision: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub asn: Vec<Spanned<i64>>,
+    #[serde(default)]
+    pub isp: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub cidr: Vec<Spanned<String>>,
+}
+
+/// One health check, shared by `[service.*]` and `[lvs.service]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub r#type: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub rise: Option<Spanned<i64>>,
+    pub fall: Option<Spanned<i64>>,
+    pub start: Option<Spanned<String>>,
+    /// http/https
+    pub path: Option<String>,
+    pub method: Option<Spanned<String>>,
+    pub host: Option<String>,
+    pub expect: Option<Spanned<ExpectSpec>>,
+    pub body: Option<String>,
+    pub tls_verify: Option<bool>,
+    /// dns
+    pub query: Option<Spanned<String>>,
+    pub qtype: Option<Spanned<String>>,
+    pub rcode: Option<Spanned<String>>,
+    /// exec
+    pub command: Option<Spanned<Vec<String>>>,
+}
+
+/// `expect = 200` or `expect = [200, 204]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ExpectSpec {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSpec {
+    pub state_file: Option<Spanned<String>>,
+}
+
+/// `[[override]] target = "site:hq" | "link:hq/telecom" | "addr:203.0.113.10", state = "down"`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideSpec {
+    pub target: Spanned<String>,
+    pub state: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LvsSpec {
+    pub site: Option<Spanned<String>>,
+    pub resync: Option<Spanned<String>>,
+    #[serde(default)]
+    pub service: Vec<LvsServiceSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LvsServiceSpec {
+    pub vip: Option<Spanned<String>>,
+    pub fwmark: Option<Spanned<i64>>,
+    pub family: Option<Spanned<String>>,
+    pub protocol: Option<Spanned<String>>,
+    pub scheduler: Option<Spanned<String>>,
+    pub forward: Option<Spanned<String>>,
+    pub persistence: Option<Spanned<String>>,
+    pub netmask: Option<Spanned<String>>,
+    #[serde(default)]
+    pub flags: Vec<Spanned<String>>,
+    pub on_failure: Option<Spanned<String>>,
+    pub sorry_server: Option<Spanned<String>>,
+    pub quorum: Option<Spanned<i64>>,
+    pub hysteresis: Option<Spanned<i64>>,
+    pub check: Option<Spanned<CheckSpec>>,
+    #[serde(default)]
+    pub real: Vec<RealSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealSpec {
+    pub addr: Spanned<String>,
+    pub weight: Option<Spanned<i64>>,
+    pub forward: Option<Spanned<String>>,
+    pub u_threshold: Option<Spanned<i64>>,
+    pub l_threshold: Option<Spanned<i64>>,
+}

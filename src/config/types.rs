@@ -1,0 +1,247 @@
+//! Validated, typed configuration: what the rest of Meridian sees.
+//!
+//! Values here are already checked (addresses parse, names exist, thresholds are in range),
+//! so runtime code never handles TOML or re-validates.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// The whole policy file, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this came from (for messages and reloads).
+    pub source: PathBuf,
+    pub server: Server,
+    pub geo: Geo,
+    pub isps: BTreeMap<String, Isp>,
+    pub sites: BTreeMap<String, Site>,
+    pub services: BTreeMap<String, Service>,
+    pub health: HealthSettings,
+    pub overrides: Vec<Override>,
+    pub lvs: Option<Lvs>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    pub listen: Vec<SocketAddr>,
+    /// Zone files, resolved against the config file's folder.
+    pub zone_files: Vec<PathBuf>,
+    pub max_udp_payload: u16,
+    /// UDP worker threads per listen address (0 = one per core).
+    pub udp_threads: usize,
+    /// Admin HTTP endpoint (status page, metrics, overrides), loopback only.
+    pub admin: Option<SocketAddr>,
+    /// Log one line per query.
+    pub query_log: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Geo {
+    pub city: Option<PathBuf>,
+    pub asn: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Isp {
+    pub asns: Vec<u32>,
+    /// Inline CIDRs and the contents of `cidr_files`, already read.
+    pub cidrs: Vec<IpNet>,
+    pub cidr_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub location: Option<Location>,
+    /// Link name (an ISP name or `default`) -> addresses.
+    pub links: BTreeMap<String, Vec<IpAddr>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Failover,
+    All,
+    Weighted,
+    Nearest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fallback {
+    All,
+    None,
+    Addrs(Vec<IpAddr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    /// Lower-case, absolute (trailing dot) owner name.
+    pub fqdn: String,
+    pub ttl: u32,
+    pub sites: Vec<String>,
+    pub mode: Mode,
+    pub weights: BTreeMap<String, u32>,
+    pub fallback: Fallback,
+    pub check: Option<Check>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Match {
+    pub continents: Vec<String>,
+    pub countries: Vec<String>,
+    pub subdivisions: Vec<String>,
+    pub asns: Vec<u32>,
+    pub isps: Vec<String>,
+    pub cidrs: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub matcher: Match,
+    pub sites: Vec<String>,
+    /// Overrides the service's mode for clients matching this route.
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CheckKind {
+    Tcp,
+    Http {
+        https: bool,
+        method: String,
+        path: String,
+        host: Option<String>,
+        expect: Vec<u16>,
+        body: Option<String>,
+        tls_verify: bool,
+    },
+    Dns {
+        query: String,
+        qtype: String,
+        rcode: String,
+    },
+    Exec {
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StartState {
+    Up,
+    Down,
+}
+
+/// One health check definition; the target address comes from where it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Check {
+    pub kind: CheckKind,
+    /// None = the target's own port (LVS real servers) or the kind's default.
+    pub port: Option<u16>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+    pub start: StartState,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthSettings {
+    pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OverrideTarget {
+    Site(String),
+    Link { site: String, link: String },
+    Addr(IpAddr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OverrideState {
+    Up,
+    Down,
+    Drain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub target: OverrideTarget,
+    pub state: OverrideState,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lvs {
+    pub site: Option<String>,
+    pub resync: Duration,
+    pub services: Vec<LvsService>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Forward {
+    Dr,
+    Nat,
+    Tun,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VirtualKey {
+    Addr {
+        protocol: Protocol,
+        addr: SocketAddr,
+    },
+    Fwmark {
+        fwmark: u32,
+        ipv6: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    Weight0,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LvsService {
+    pub key: VirtualKey,
+    pub scheduler: String,
+    pub forward: Forward,
+    /// Persistence timeout; None = not persistent.
+    pub persistence: Option<Duration>,
+    /// Persistence netmask (IPv4 dotted mask, or IPv6 prefix length as a mask).
+    pub netmask: Option<u32>,
+    /// Extra service flags by name: one-packet, sh-fallback, sh-port, mh-fallback, mh-port.
+    pub flags: Vec<String>,
+    pub on_failure: OnFailure,
+    pub sorry_server: Option<SocketAddr>,
+    pub quorum: u32,
+    pub hysteresis: u32,
+    pub check: Option<Check>,
+    pub reals: Vec<Real>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Real {
+    pub addr: SocketAddr,
+    pub weight: u32,
+    pub forward: Option<Forward>,
+    pub u_threshold: u32,
+    pub l_threshold: u32,
+}
