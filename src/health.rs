@@ -1,1 +1,56 @@
-//! TODO
+//! Health checking: monitors, rise/fall state, the probe scheduler, overrides.
+//!
+//! ```text
+//!  Config --TargetSet::from_config--> TargetSet (dedup (addr, check) pairs)
+//!                                          |
+//!  Scheduler::run  one task per ProbeKey: tick (random start offset) -> semaphore
+//!        |         -> Monitor::probe (tcp/http/https/dns/exec, bounded by timeout)
+//!        |         -> mpsc -> Health::observe(result, now) -> Option<Transition>
+//!        v
+//!  on a state change or an override change: Arc<HealthView> (generation + 1)
+//!        published through tokio::sync::watch; DNS answering and the LVS reconciler read it
+//! ```
+//!
+//! Owns: the pure rise/fall core ([`state`]), probe keys and the target set ([`targets`]),
+//! the I/O monitors ([`monitor`]), the immutable read snapshot ([`view`]), operator overrides
+//! and their state file ([`overrides`]), and the task that ties them together
+//! ([`scheduler`]). Readers never lock: they hold an `Arc<HealthView>`.
+
+pub mod monitor;
+pub mod overrides;
+pub mod scheduler;
+pub mod state;
+pub mod targets;
+pub mod view;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub use monitor::{HttpClients, Monitor};
+pub use overrides::Overrides;
+pub use scheduler::{HealthHandle, Scheduler, SchedulerOptions};
+pub use state::{Health, ProbeResult, State, Transition};
+pub use targets::{ProbeKey, TargetSet};
+pub use view::{Effective, HealthView, ProbeIndex, Status};
+
+/// Everything that can go wrong in health checking.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("{addr}: the check has no port and its kind has no default port")]
+    NoPort { addr: IpAddr },
+    #[error("{key}: {message}")]
+    Check { key: String, message: String },
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+    #[error("{}: {source}", path.display())]
+    StateFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    StateFileFormat { path: PathBuf, message: String },
+    #[error("a health probe task failed: {0}")]
+    TaskFailed(String),
+    #[error("the health scheduler is not running")]
+    SchedulerGone,
+}

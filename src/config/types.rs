@@ -129,6 +129,8 @@ pub enum CheckKind {
         query: String,
         qtype: String,
         rcode: String,
+        /// When set, one answer record's data (presentation form, e.g. `192.0.2.1`) must equal it.
+        answer: Option<String>,
     },
     Exec {
         command: Vec<String>,

@@ -1,0 +1,468 @@
+//! The probe scheduler: one lightweight task per [`ProbeKey`], results folded into rise/fall
+//! state by a single owner task, views published on change.
+//!
+//! Probe tasks start at a random offset within their interval (10 000 targets must not fire
+//! at once), wait for a permit from a shared semaphore (bounded concurrency), run their
+//! [`Monitor`] and send the result over a bounded channel. The owner ([`Scheduler::run`]) keeps
+//! every [`Health`], and when one changes state it logs one line and publishes a new
+//! `Arc<HealthView>` with the next generation. Results that change nothing publish nothing.
+//! A new target set (reload) keeps the state and the task of every key that remains.
+//! Overrides are set through the [`HealthHandle`]; run-time ones are saved to the state file
+//! before they take effect, so a failed save changes nothing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Override, OverrideState, OverrideTarget, StartState};
+
+use super::HealthError;
+use super::monitor::{HttpClients, Monitor};
+use super::overrides::Overrides;
+use super::state::{Health, ProbeResult, State};
+use super::targets::{ProbeKey, TargetSet};
+use super::view::{HealthView, ProbeIndex, Status};
+
+/// Results drained per wake-up before a view is published.
+const DRAIN_BATCH: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Probes in flight at once.
+    pub max_concurrent: usize,
+    /// Where run-time overrides are kept (`[health] state_file`).
+    pub state_file: Option<PathBuf>,
+    /// Overrides from the config file.
+    pub configured_overrides: Vec<Override>,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            max_concurrent: 1024,
+            state_file: None,
+            configured_overrides: Vec::new(),
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, HealthError>>;
+
+enum Command {
+    Set(OverrideTarget, OverrideState, Reply<Option<OverrideState>>),
+    Clear(OverrideTarget, Reply<Option<OverrideState>>),
+    Configured(Vec<Override>),
+}
+
+/// The control and read side, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HealthHandle {
+    view: watch::Receiver<Arc<HealthView>>,
+    targets: Arc<watch::Sender<TargetSet>>,
+    commands: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl HealthHandle {
+    /// The current view.
+    pub fn view(&self) -> Arc<HealthView> {
+        self.view.borrow().clone()
+    }
+
+    /// A receiver that wakes on every published view.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<HealthView>> {
+        self.view.clone()
+    }
+
+    /// Replaces the target set (reload); remaining keys keep their state.
+    pub fn set_targets(&self, targets: TargetSet) {
+        self.targets.send_replace(targets);
+    }
+
+    /// Replaces the overrides that come from the config file (reload).
+    pub async fn set_configured_overrides(&self, list: Vec<Override>) -> Result<(), HealthError> {
+        self.commands
+            .send(Command::Configured(list))
+            .await
+            .map_err(|_| HealthError::SchedulerGone)
+    }
+
+    /// Forces a site, link or address; saved to the state file first. Returns the previous
+    /// run-time override of that target.
+    pub async fn set_override(
+        &self,
+        target: OverrideTarget,
+        state: OverrideState,
+    ) -> Result<Option<OverrideState>, HealthError> {
+        self.ask(|reply| Command::Set(target, state, reply)).await
+    }
+
+    /// Removes a run-time override (config overrides stay). Returns what it was.
+    pub async fn clear_override(
+        &self,
+        target: OverrideTarget,
+    ) -> Result<Option<OverrideState>, HealthError> {
+        self.ask(|reply| Command::Clear(target, reply)).await
+    }
+
+    /// Every override in force (config and run-time).
+    pub fn list_overrides(&self) -> Vec<Override> {
+        self.view().overrides().list()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, HealthError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| HealthError::SchedulerGone)?;
+        rx.await.map_err(|_| HealthError::SchedulerGone)?
+    }
+}
+
+struct Probe {
+    key: ProbeKey,
+    slot: usize,
+    health: Health,
+    cancel: CancellationToken,
+}
+
+/// The owner task; see the module doc.
+pub struct Scheduler {
+    targets: watch::Receiver<TargetSet>,
+    commands: mpsc::Receiver<Command>,
+    view: watch::Sender<Arc<HealthView>>,
+    overrides: Arc<Overrides>,
+    state_file: Option<PathBuf>,
+    max_concurrent: usize,
+    generation: u64,
+    index: Arc<ProbeIndex>,
+    statuses: Vec<Status>,
+    probes: HashMap<u64, Probe>,
+    by_key: HashMap<ProbeKey, u64>,
+    next_id: u64,
+}
+
+impl Scheduler {
+    /// Loads run-time overrides from the state file and publishes the first view
+    /// (generation 1, every target in its start state) before any probe runs.
+    pub fn new(
+        targets: TargetSet,
+        options: SchedulerOptions,
+    ) -> Result<(Scheduler, HealthHandle), HealthError> {
+        let mut overrides = Overrides::from_config(&options.configured_overrides);
+        if let Some(path) = &options.state_file {
+            overrides.load_runtime(path)?;
+        }
+        let (targets_tx, targets_rx) = watch::channel(targets);
+        let (view_tx, view_rx) = watch::channel(Arc::new(HealthView::empty()));
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let mut scheduler = Scheduler {
+            targets: targets_rx,
+            commands: cmd_rx,
+            view: view_tx,
+            overrides: Arc::new(overrides),
+            state_file: options.state_file,
+            max_concurrent: options.max_concurrent.max(1),
+            generation: 0,
+            index: Arc::default(),
+            statuses: Vec::new(),
+            probes: HashMap::new(),
+            by_key: HashMap::new(),
+            next_id: 0,
+        };
+        let initial = scheduler.targets.borrow_and_update().clone();
+        scheduler.adopt(&initial, true);
+        scheduler.publish();
+        let handle = HealthHandle {
+            view: view_rx,
+            targets: Arc::new(targets_tx),
+            commands: cmd_tx,
+        };
+        Ok((scheduler, handle))
+    }
+
+    /// Probes until `shutdown`; an error means a probe task died, which is fatal.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), HealthError> {
+        let (results_tx, mut results) = mpsc::channel::<(u64, ProbeResult)>(DRAIN_BATCH);
+        let permits = Arc::new(Semaphore::new(self.max_concurrent));
+        let clients = HttpClients::new();
+        let mut tasks = JoinSet::new();
+        let ids: Vec<u64> = self.probes.keys().copied().collect();
+        let mut changed = false;
+        for id in ids {
+            changed |= self.spawn(id, &clients, &permits, &results_tx, &mut tasks);
+        }
+        if changed {
+            self.publish();
+        }
+        let mut targets_open = true;
+        let outcome = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                changed = self.targets.changed(), if targets_open => {
+                    if changed.is_err() {
+                        targets_open = false;
+                        continue;
+                    }
+                    let set = self.targets.borrow_and_update().clone();
+                    for id in self.adopt(&set, false) {
+                        self.spawn(id, &clients, &permits, &results_tx, &mut tasks);
+                    }
+                    self.publish();
+                }
+                Some(cmd) = self.commands.recv() => self.command(cmd).await,
+                Some((id, result)) = results.recv() => {
+                    let mut changed = self.observe(id, &result);
+                    for _ in 1..DRAIN_BATCH {
+                        match results.try_recv() {
+                            Ok((id, result)) => changed |= self.observe(id, &result),
+                            Err(_) => break,
+                        }
+                    }
+                    if changed {
+                        self.publish();
+                    }
+                }
+                Some(joined) = tasks.join_next() => {
+                    if let Err(e) = joined && e.is_panic() {
+                        tracing::error!(error = %e, "health probe task panicked");
+                        break Err(HealthError::TaskFailed(e.to_string()));
+                    }
+                }
+            }
+        };
+        for probe in self.probes.values() {
+            probe.cancel.cancel();
+        }
+        tasks.shutdown().await;
+        outcome
+    }
+
+    /// Makes the probe table match `set`; returns the ids of new probes (tasks to start).
+    fn adopt(&mut self, set: &TargetSet, first: bool) -> Vec<u64> {
+        let gone: Vec<u64> = self
+            .probes
+            .iter()
+            .filter(|(_, p)| !set.contains(&p.key))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(p) = self.probes.remove(&id) {
+                p.cancel.cancel();
+                self.by_key.remove(&p.key);
+            }
+        }
+        let mut added = Vec::new();
+        let mut statuses = Vec::with_capacity(set.len());
+        for (slot, key) in set.iter().enumerate() {
+            if let Some(probe) = self.by_key.get(key).and_then(|id| self.probes.get_mut(id)) {
+                statuses.push(
+                    self.statuses
+                        .get(probe.slot)
+                        .cloned()
+                        .unwrap_or_else(|| Status::initial(probe.health.state())),
+                );
+                probe.slot = slot;
+                continue;
+            }
+            // `start = up` only counts at the very first start; later additions start unknown.
+            let initial = if first && key.check.start == StartState::Up {
+                State::Up
+            } else {
+                State::Unknown
+            };
+            let id = self.next_id;
+            self.next_id += 1;
+            self.probes.insert(
+                id,
+                Probe {
+                    key: key.clone(),
+                    slot,
+                    health: Health::new(key.check.rise, key.check.fall, initial),
+                    cancel: CancellationToken::new(),
+                },
+            );
+            self.by_key.insert(key.clone(), id);
+            statuses.push(Status::initial(initial));
+            added.push(id);
+        }
+        self.statuses = statuses;
+        self.index = Arc::new(ProbeIndex::new(set.iter().cloned().collect()));
+        added
+    }
+
+    fn spawn(
+        &mut self,
+        id: u64,
+        clients: &HttpClients,
+        permits: &Arc<Semaphore>,
+        results: &mpsc::Sender<(u64, ProbeResult)>,
+        tasks: &mut JoinSet<()>,
+    ) -> bool {
+        let Some(probe) = self.probes.get_mut(&id) else {
+            return false;
+        };
+        let monitor = match Monitor::new(probe.key.clone(), clients) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(addr = %probe.key.addr, check = probe.key.kind_name(), error = %e,
+                    "cannot start health probe; target stays down");
+                // Straight to down, whatever the thresholds and the start state say.
+                probe.health = Health::new(1, 1, State::Unknown);
+                let result = ProbeResult::down(format!("invalid check: {e}"), Duration::ZERO);
+                return self.observe(id, &result);
+            }
+        };
+        let check = &probe.key.check;
+        let offset = random_offset(check.interval);
+        tasks.spawn(probe_loop(
+            id,
+            monitor,
+            check.interval,
+            offset,
+            permits.clone(),
+            results.clone(),
+            probe.cancel.clone(),
+        ));
+        false
+    }
+
+    /// Folds one result in; true if the state changed.
+    fn observe(&mut self, id: u64, result: &ProbeResult) -> bool {
+        // A result from a task removed by a reload has no probe any more.
+        let Some(probe) = self.probes.get_mut(&id) else {
+            return false;
+        };
+        let now = tokio::time::Instant::now().into_std();
+        let Some(tr) = probe.health.observe(result, now) else {
+            return false;
+        };
+        tracing::info!(
+            addr = %probe.key.addr,
+            check = probe.key.kind_name(),
+            from = %tr.from,
+            to = %tr.to,
+            reason = %tr.reason,
+            "health state changed"
+        );
+        if let Some(status) = self.statuses.get_mut(probe.slot) {
+            *status = Status {
+                state: tr.to,
+                since: Some(tr.at),
+                reason: tr.reason,
+            };
+        }
+        true
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Configured(list) => {
+                let mut next = (*self.overrides).clone();
+                next.set_configured(&list);
+                self.overrides = Arc::new(next);
+                self.publish();
+            }
+            Command::Set(target, state, reply) => {
+                let mut next = (*self.overrides).clone();
+                let prev = next.set(target.clone(), state);
+                let r = self.commit(next).await.map(|()| prev);
+                if r.is_ok() {
+                    tracing::info!(target_name = ?target, state = ?state, "override set");
+                }
+                if reply.send(r).is_err() {
+                    tracing::debug!("override caller went away");
+                }
+            }
+            Command::Clear(target, reply) => {
+                let mut next = (*self.overrides).clone();
+                let prev = next.clear(&target);
+                let r = self.commit(next).await.map(|()| prev);
+                if r.is_ok() {
+                    tracing::info!(target_name = ?target, "override cleared");
+                }
+                if reply.send(r).is_err() {
+                    tracing::debug!("override caller went away");
+                }
+            }
+        }
+    }
+
+    /// Saves, then adopts and publishes `next`; a failed save changes nothing.
+    async fn commit(&mut self, next: Overrides) -> Result<(), HealthError> {
+        if let Some(path) = self.state_file.clone() {
+            let to_save = next.clone();
+            tokio::task::spawn_blocking(move || to_save.save_runtime(&path))
+                .await
+                .map_err(|e| HealthError::TaskFailed(e.to_string()))??;
+        }
+        self.overrides = Arc::new(next);
+        self.publish();
+        Ok(())
+    }
+
+    fn publish(&mut self) {
+        self.generation += 1;
+        let view = HealthView::new(
+            self.generation,
+            self.index.clone(),
+            self.statuses.clone(),
+            self.overrides.clone(),
+        );
+        self.view.send_replace(Arc::new(view));
+    }
+}
+
+fn random_offset(interval: Duration) -> Duration {
+    let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(rand::random_range(0..nanos))
+}
+
+async fn probe_loop(
+    id: u64,
+    monitor: Monitor,
+    interval: Duration,
+    offset: Duration,
+    permits: Arc<Semaphore>,
+    results: mpsc::Sender<(u64, ProbeResult)>,
+    cancel: CancellationToken,
+) {
+    let interval = interval.max(Duration::from_millis(1));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let permit = tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = monitor.probe() => r,
+        };
+        drop(permit);
+        if results.send((id, result)).await.is_err() {
+            return;
+        }
+    }
+}

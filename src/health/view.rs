@@ -1,0 +1,209 @@
+//! The read side: an immutable [`HealthView`] snapshot that DNS answering and the LVS
+//! reconciler read without locks.
+//!
+//! A view holds the probe index (which key sits at which slot; shared between views until the
+//! target set changes), one [`Status`] per slot, the overrides, and a generation number that
+//! grows by one with every published view. Readers that look a key up once (when they build
+//! their own snapshot) may keep the slot from [`HealthView::slot`] and read
+//! [`HealthView::status_at`] while [`HealthView::same_index`] holds.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::OverrideState;
+
+use super::overrides::Overrides;
+use super::state::State;
+use super::targets::ProbeKey;
+
+/// Key -> slot; rebuilt only when the target set changes.
+#[derive(Debug, Default)]
+pub struct ProbeIndex {
+    slots: HashMap<ProbeKey, usize>,
+    keys: Vec<ProbeKey>,
+}
+
+impl ProbeIndex {
+    pub fn new(keys: Vec<ProbeKey>) -> Self {
+        let slots = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        ProbeIndex { slots, keys }
+    }
+
+    pub fn slot(&self, key: &ProbeKey) -> Option<usize> {
+        self.slots.get(key).copied()
+    }
+
+    pub fn keys(&self) -> &[ProbeKey] {
+        &self.keys
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The state of one probe as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub state: State,
+    /// When the state last changed (None: initial state).
+    pub since: Option<Instant>,
+    /// The result that caused the last change ("connect refused", "status 500", ...).
+    pub reason: Arc<str>,
+}
+
+impl Status {
+    pub fn initial(state: State) -> Self {
+        Status {
+            state,
+            since: None,
+            reason: Arc::from(match state {
+                State::Up => "start state up",
+                _ => "no result yet",
+            }),
+        }
+    }
+}
+
+/// What a reader should do with an address once probes and overrides are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effective {
+    Up,
+    Down,
+    /// Forced by an operator: keep existing flows (LVS weight 0), hand out no new answers.
+    Drain,
+}
+
+impl Effective {
+    pub fn is_up(self) -> bool {
+        self == Effective::Up
+    }
+}
+
+impl From<OverrideState> for Effective {
+    fn from(s: OverrideState) -> Self {
+        match s {
+            OverrideState::Up => Effective::Up,
+            OverrideState::Down => Effective::Down,
+            OverrideState::Drain => Effective::Drain,
+        }
+    }
+}
+
+/// One immutable snapshot of every probe's state plus the overrides.
+#[derive(Debug)]
+pub struct HealthView {
+    generation: u64,
+    index: Arc<ProbeIndex>,
+    statuses: Vec<Status>,
+    overrides: Arc<Overrides>,
+}
+
+impl HealthView {
+    pub(crate) fn new(
+        generation: u64,
+        index: Arc<ProbeIndex>,
+        statuses: Vec<Status>,
+        overrides: Arc<Overrides>,
+    ) -> Self {
+        HealthView {
+            generation,
+            index,
+            statuses,
+            overrides,
+        }
+    }
+
+    /// An empty view (generation 0): nothing probed, no overrides.
+    pub fn empty() -> Self {
+        HealthView::new(
+            0,
+            Arc::default(),
+            Vec::new(),
+            Arc::new(Overrides::default()),
+        )
+    }
+
+    /// Grows by one with each published view.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn index(&self) -> &Arc<ProbeIndex> {
+        &self.index
+    }
+
+    /// Whether slots taken from `other` are still valid in this view.
+    pub fn same_index(&self, other: &HealthView) -> bool {
+        Arc::ptr_eq(&self.index, &other.index)
+    }
+
+    pub fn slot(&self, key: &ProbeKey) -> Option<usize> {
+        self.index.slot(key)
+    }
+
+    pub fn status_at(&self, slot: usize) -> Option<&Status> {
+        self.statuses.get(slot)
+    }
+
+    /// The probe status of one (address, check); None if that pair is not probed.
+    pub fn status(&self, key: &ProbeKey) -> Option<&Status> {
+        self.slot(key).and_then(|s| self.statuses.get(s))
+    }
+
+    /// The probe state of one (address, check); None if that pair is not probed.
+    pub fn state(&self, key: &ProbeKey) -> Option<State> {
+        self.status(key).map(|s| s.state)
+    }
+
+    pub fn overrides(&self) -> &Overrides {
+        &self.overrides
+    }
+
+    /// A DNS link address: overrides (address > link > site) first, then the probe
+    /// (`key` None = the service has no check: up). A probed key missing from the view
+    /// (not yet added after a reload) counts as down.
+    pub fn effective(
+        &self,
+        site: &str,
+        link: &str,
+        addr: IpAddr,
+        key: Option<&ProbeKey>,
+    ) -> Effective {
+        if let Some(o) = self.overrides.resolve(site, link, addr) {
+            return o.into();
+        }
+        self.probe_effective(key)
+    }
+
+    /// An LVS real server: an address override first, then the probe.
+    pub fn effective_real(&self, key: Option<&ProbeKey>, addr: IpAddr) -> Effective {
+        if let Some(o) = self.overrides.for_addr(addr) {
+            return o.into();
+        }
+        self.probe_effective(key)
+    }
+
+    fn probe_effective(&self, key: Option<&ProbeKey>) -> Effective {
+        match key {
+            None => Effective::Up,
+            Some(k) if self.state(k) == Some(State::Up) => Effective::Up,
+            Some(_) => Effective::Down,
+        }
+    }
+
+    /// Every probe with its status, in slot order (for status pages and `explain`).
+    pub fn iter(&self) -> impl Iterator<Item = (&ProbeKey, &Status)> {
+        self.index.keys().iter().zip(self.statuses.iter())
+    }
+}
