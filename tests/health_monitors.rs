@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{RData, Record, rdata::A};
@@ -12,6 +12,7 @@ use meridian::config::{Check, CheckKind, StartState};
 use meridian::health::{HttpClients, Monitor, ProbeKey, ProbeResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::time::Instant;
 
 fn check(kind: CheckKind, timeout_ms: u64) -> Check {
     Check {
