@@ -1,0 +1,544 @@
+//! The scheduler end to end over real loopback servers: down/up timing bounds, no flapping,
+//! views published only on change, reloads that keep state, overrides that persist.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use meridian::config::{
+    Check, CheckKind, Config, Fallback, Forward, Geo, HealthSettings, Lvs, LvsService, Mode,
+    OnFailure, OverrideState, OverrideTarget, Protocol, Real, Server, Service, Site, StartState,
+    VirtualKey,
+};
+use meridian::health::{
+    Effective, HealthView, ProbeKey, Scheduler, SchedulerOptions, State, TargetSet,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+fn tcp_check(interval_ms: u64, timeout_ms: u64, rise: u32, fall: u32) -> Check {
+    Check {
+        kind: CheckKind::Tcp,
+        port: None,
+        interval: Duration::from_millis(interval_ms),
+        timeout: Duration::from_millis(timeout_ms),
+        rise,
+        fall,
+        start: StartState::Down,
+    }
+}
+
+/// A TCP server that can be killed (listener closed) and started again on the same port.
+struct TcpServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl TcpServer {
+    async fn start(addr: SocketAddr) -> TcpServer {
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.set_reuseaddr(true).unwrap();
+        sock.bind(addr).unwrap();
+        let listener = sock.listen(1024).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        });
+        TcpServer { addr, task }
+    }
+
+    async fn kill(self) -> SocketAddr {
+        self.task.abort();
+        // Wait until the task (and so the listener) is dropped.
+        assert!(self.task.await.is_err_and(|e| e.is_cancelled()));
+        self.addr
+    }
+}
+
+async fn any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Waits until `key` is in `want`; returns how long it took.
+async fn wait_state(
+    rx: &mut watch::Receiver<Arc<HealthView>>,
+    key: &ProbeKey,
+    want: State,
+    limit: Duration,
+) -> Duration {
+    let start = Instant::now();
+    let reached = tokio::time::timeout(limit, async {
+        loop {
+            if rx.borrow_and_update().state(key) == Some(want) {
+                return;
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await;
+    let state = rx.borrow().state(key);
+    assert!(
+        reached.is_ok(),
+        "{key} not {want} within {limit:?}, is {state:?}"
+    );
+    start.elapsed()
+}
+
+fn start(
+    targets: TargetSet,
+    options: SchedulerOptions,
+) -> (
+    meridian::health::HealthHandle,
+    CancellationToken,
+    JoinHandle<()>,
+) {
+    let (scheduler, handle) = Scheduler::new(targets, options).unwrap();
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        scheduler.run(token).await.unwrap();
+    });
+    (handle, shutdown, task)
+}
+
+async fn stop(shutdown: CancellationToken, task: JoinHandle<()>) {
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("scheduler stops within 2 s")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn killed_server_goes_down_and_comes_back_within_bounds() {
+    let (interval, timeout, rise, fall) = (200u64, 300u64, 2u32, 2u32);
+    let server = TcpServer::start(any_port().await).await;
+    let check = tcp_check(interval, timeout, rise, fall);
+    let key = ProbeKey::for_real(server.addr, &check);
+    let (handle, shutdown, task) = start(
+        [key.clone()].into_iter().collect(),
+        SchedulerOptions::default(),
+    );
+    let mut rx = handle.subscribe();
+    assert_eq!(rx.borrow().state(&key), Some(State::Unknown));
+    let slack = Duration::from_secs(1);
+    let ms = Duration::from_millis;
+
+    wait_state(&mut rx, &key, State::Up, ms(interval + timeout) + slack).await;
+
+    let addr = server.kill().await;
+    let down_bound = ms(fall as u64 * interval + timeout) + slack;
+    let took = wait_state(&mut rx, &key, State::Down, down_bound).await;
+    // fall = 2: one refused connect is not enough.
+    assert!(
+        took >= ms((fall as u64 - 1) * interval - 50),
+        "down after {took:?}"
+    );
+    let status = rx.borrow().status(&key).cloned().unwrap();
+    assert_eq!(&*status.reason, "connect refused");
+
+    let server = TcpServer::start(addr).await;
+    let up_bound = ms(rise as u64 * interval + timeout) + slack;
+    let took = wait_state(&mut rx, &key, State::Up, up_bound).await;
+    assert!(
+        took >= ms((rise as u64 - 1) * interval - 50),
+        "up after {took:?}"
+    );
+    server.kill().await;
+    stop(shutdown, task).await;
+}
+
+/// An HTTP server answering 200 and 500 in turn.
+async fn flapping_http() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => head.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let status = if n.is_multiple_of(2) { 200 } else { 500 };
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                s.write_all(resp.as_bytes()).await.ok();
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// Counts state changes of `key` over `period`.
+async fn count_changes(
+    handle: &meridian::health::HealthHandle,
+    key: &ProbeKey,
+    period: Duration,
+) -> usize {
+    let mut rx = handle.subscribe();
+    let mut last = rx.borrow_and_update().state(key);
+    let mut changes = 0;
+    let deadline = Instant::now() + period;
+    while let Ok(Ok(())) = tokio::time::timeout_at(deadline, rx.changed()).await {
+        let now = rx.borrow_and_update().state(key);
+        if now != last {
+            changes += 1;
+            last = now;
+        }
+    }
+    changes
+}
+
+#[tokio::test]
+async fn flapping_server_does_not_flap_with_rise2_fall2() {
+    let http = |rise, fall| Check {
+        kind: CheckKind::Http {
+            https: false,
+            method: "GET".into(),
+            path: "/".into(),
+            host: None,
+            expect: vec![200],
+            body: None,
+            tls_verify: true,
+        },
+        rise,
+        fall,
+        ..tcp_check(100, 300, rise, fall)
+    };
+    let (addr, count) = flapping_http().await;
+    let steady = ProbeKey::for_real(addr, &http(2, 2));
+    let (handle, shutdown, task) = start(
+        [steady.clone()].into_iter().collect(),
+        SchedulerOptions::default(),
+    );
+    let changes = count_changes(&handle, &steady, Duration::from_millis(2500)).await;
+    let probes = count.load(Ordering::SeqCst);
+    assert!(probes >= 15, "only {probes} probes ran");
+    // Unknown -> first verdict, then nothing.
+    assert_eq!(changes, 1, "rise=2/fall=2 flapped");
+    stop(shutdown, task).await;
+
+    // Control: with rise=1/fall=1 the same server does flap, so the test above can fail.
+    let (addr, _) = flapping_http().await;
+    let jumpy = ProbeKey::for_real(addr, &http(1, 1));
+    let (handle, shutdown, task) = start(
+        [jumpy.clone()].into_iter().collect(),
+        SchedulerOptions::default(),
+    );
+    let changes = count_changes(&handle, &jumpy, Duration::from_millis(1500)).await;
+    assert!(
+        changes >= 5,
+        "rise=1/fall=1 should flap, saw {changes} changes"
+    );
+    stop(shutdown, task).await;
+}
+
+#[tokio::test]
+async fn views_only_on_change_and_reload_keeps_state() {
+    let a = TcpServer::start(any_port().await).await;
+    let b = TcpServer::start(any_port().await).await;
+    let check = tcp_check(100, 300, 1, 1);
+    let ka = ProbeKey::for_real(a.addr, &check);
+    let kb = ProbeKey::for_real(b.addr, &check);
+    let (handle, shutdown, task) = start(
+        [ka.clone()].into_iter().collect(),
+        SchedulerOptions::default(),
+    );
+    let mut rx = handle.subscribe();
+    wait_state(&mut rx, &ka, State::Up, Duration::from_secs(2)).await;
+    let v1 = handle.view();
+    // About ten more probes, all up: no new view.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let v2 = handle.view();
+    assert_eq!(v2.generation(), v1.generation());
+
+    // Reload adding B: A keeps its state and its `since`; B starts unknown.
+    handle.set_targets([ka.clone(), kb.clone()].into_iter().collect());
+    rx.changed().await.unwrap();
+    let v3 = rx.borrow_and_update().clone();
+    assert!(v3.generation() > v2.generation());
+    assert!(!v3.same_index(&v2));
+    assert_eq!(v3.state(&ka), Some(State::Up));
+    assert_eq!(v3.status(&ka).unwrap().since, v1.status(&ka).unwrap().since);
+    assert!(matches!(
+        v3.state(&kb),
+        Some(State::Unknown) | Some(State::Up)
+    ));
+    wait_state(&mut rx, &kb, State::Up, Duration::from_secs(2)).await;
+
+    // Reload dropping A.
+    handle.set_targets([kb.clone()].into_iter().collect());
+    rx.changed().await.unwrap();
+    let v4 = rx.borrow_and_update().clone();
+    assert_eq!(v4.state(&ka), None);
+    assert_eq!(v4.state(&kb), Some(State::Up));
+    // Generations only grow.
+    let mut last = v4.generation();
+    a.kill().await;
+    b.kill().await;
+    wait_state(&mut rx, &kb, State::Down, Duration::from_secs(2)).await;
+    assert!(rx.borrow().generation() > last);
+    last = rx.borrow().generation();
+    assert_eq!(handle.view().generation(), last);
+    stop(shutdown, task).await;
+}
+
+#[tokio::test]
+async fn start_up_only_at_first_start() {
+    let dead = TcpServer::start(any_port().await).await.kill().await;
+    let mut check = tcp_check(100, 200, 1, 2);
+    check.start = StartState::Up;
+    let key = ProbeKey::for_real(dead, &check);
+    let (handle, shutdown, task) = start(
+        [key.clone()].into_iter().collect(),
+        SchedulerOptions::default(),
+    );
+    assert_eq!(handle.view().state(&key), Some(State::Up));
+    let mut rx = handle.subscribe();
+    wait_state(&mut rx, &key, State::Down, Duration::from_secs(2)).await;
+
+    // Added by a reload: unknown, not up.
+    let mut other = dead;
+    other.set_port(dead.port().wrapping_add(1).max(1));
+    let key2 = ProbeKey::for_real(other, &check);
+    handle.set_targets([key.clone(), key2.clone()].into_iter().collect());
+    rx.changed().await.unwrap();
+    assert_eq!(rx.borrow().state(&key2), Some(State::Unknown));
+    stop(shutdown, task).await;
+}
+
+#[tokio::test]
+async fn overrides_apply_persist_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("health-state.json");
+    let server = TcpServer::start(any_port().await).await;
+    let check = tcp_check(100, 300, 1, 1);
+    let key = ProbeKey::for_real(server.addr, &check);
+    let ip = server.addr.ip();
+    let options = SchedulerOptions {
+        state_file: Some(state_file.clone()),
+        ..SchedulerOptions::default()
+    };
+    let (handle, shutdown, task) = start([key.clone()].into_iter().collect(), options.clone());
+    let mut rx = handle.subscribe();
+    wait_state(&mut rx, &key, State::Up, Duration::from_secs(2)).await;
+    assert_eq!(
+        handle.view().effective("hq", "default", ip, Some(&key)),
+        Effective::Up
+    );
+
+    let site = OverrideTarget::Site("hq".into());
+    assert_eq!(
+        handle
+            .set_override(site.clone(), OverrideState::Down)
+            .await
+            .unwrap(),
+        None
+    );
+    let v = handle.view();
+    assert_eq!(
+        v.effective("hq", "default", ip, Some(&key)),
+        Effective::Down
+    );
+    assert_eq!(v.effective("dr", "default", ip, Some(&key)), Effective::Up);
+    assert!(
+        std::fs::read_to_string(&state_file)
+            .unwrap()
+            .contains("\"hq\"")
+    );
+
+    let addr = OverrideTarget::Addr(ip);
+    handle
+        .set_override(addr.clone(), OverrideState::Drain)
+        .await
+        .unwrap();
+    assert_eq!(
+        handle.view().effective("hq", "default", ip, Some(&key)),
+        Effective::Drain
+    );
+    assert_eq!(
+        handle.view().effective_real(Some(&key), ip),
+        Effective::Drain
+    );
+    assert_eq!(
+        handle.clear_override(addr.clone()).await.unwrap(),
+        Some(OverrideState::Drain)
+    );
+    assert_eq!(
+        handle.view().effective("hq", "default", ip, Some(&key)),
+        Effective::Down
+    );
+    assert_eq!(handle.list_overrides().len(), 1);
+    stop(shutdown, task).await;
+
+    // A restart reads the state file back.
+    let (handle, shutdown, task) = start([key.clone()].into_iter().collect(), options);
+    let list = handle.list_overrides();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].target.clone(), list[0].state),
+        (site.clone(), OverrideState::Down)
+    );
+    stop(shutdown, task).await;
+
+    // A state file that cannot be written: the override is refused and not applied.
+    let bad = SchedulerOptions {
+        state_file: Some(dir.path().join("missing-dir").join("state.json")),
+        ..SchedulerOptions::default()
+    };
+    let (handle, shutdown, task) = start([key.clone()].into_iter().collect(), bad);
+    let before = handle.view().generation();
+    assert!(
+        handle
+            .set_override(site, OverrideState::Down)
+            .await
+            .is_err()
+    );
+    assert!(handle.list_overrides().is_empty());
+    assert_eq!(handle.view().generation(), before);
+    stop(shutdown, task).await;
+    server.kill().await;
+}
+
+fn config_with(services: Vec<(&str, Vec<&str>, Option<Check>)>, lvs: Option<Lvs>) -> Config {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let mut sites = BTreeMap::new();
+    sites.insert(
+        "hq".to_owned(),
+        Site {
+            location: None,
+            links: BTreeMap::from([
+                ("telecom".to_owned(), vec![ip("192.0.2.10")]),
+                (
+                    "default".to_owned(),
+                    vec![ip("192.0.2.10"), ip("2001:db8::10")],
+                ),
+            ]),
+        },
+    );
+    sites.insert(
+        "dr".to_owned(),
+        Site {
+            location: None,
+            links: BTreeMap::from([("default".to_owned(), vec![ip("192.0.2.20")])]),
+        },
+    );
+    let services = services
+        .into_iter()
+        .map(|(name, site_list, check)| {
+            (
+                name.to_owned(),
+                Service {
+                    name: name.to_owned(),
+                    fqdn: format!("{name}.example.test."),
+                    ttl: 30,
+                    sites: site_list.into_iter().map(str::to_owned).collect(),
+                    mode: Mode::Failover,
+                    weights: BTreeMap::new(),
+                    fallback: Fallback::All,
+                    check,
+                    routes: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    Config {
+        source: "test.toml".into(),
+        server: Server {
+            listen: vec!["127.0.0.1:5353".parse().unwrap()],
+            zone_files: Vec::new(),
+            max_udp_payload: 1232,
+            udp_threads: 1,
+            admin: None,
+            query_log: false,
+        },
+        geo: Geo::default(),
+        isps: BTreeMap::new(),
+        sites,
+        services,
+        health: HealthSettings::default(),
+        overrides: Vec::new(),
+        lvs,
+    }
+}
+
+#[test]
+fn target_set_from_config_dedupes_shared_targets() {
+    let mut c80 = tcp_check(1000, 500, 2, 2);
+    c80.port = Some(80);
+    let mut c443 = c80.clone();
+    c443.port = Some(443);
+    let config = config_with(
+        vec![
+            ("www", vec!["hq", "dr"], Some(c80.clone())),
+            ("api", vec!["hq"], Some(c80.clone())),
+            ("tls", vec!["hq"], Some(c443.clone())),
+            ("nocheck", vec!["hq", "dr"], None),
+        ],
+        Some(Lvs {
+            site: Some("hq".into()),
+            resync: Duration::from_secs(10),
+            services: vec![LvsService {
+                key: VirtualKey::Addr {
+                    protocol: Protocol::Tcp,
+                    addr: "203.0.113.10:80".parse().unwrap(),
+                },
+                scheduler: "wlc".into(),
+                forward: Forward::Dr,
+                persistence: None,
+                netmask: None,
+                flags: Vec::new(),
+                on_failure: OnFailure::Weight0,
+                sorry_server: None,
+                quorum: 1,
+                hysteresis: 0,
+                check: Some(tcp_check(1000, 500, 2, 2)),
+                reals: ["10.0.0.1:8080", "10.0.0.2:8080"]
+                    .iter()
+                    .map(|a| Real {
+                        addr: a.parse().unwrap(),
+                        weight: 100,
+                        forward: None,
+                        u_threshold: 0,
+                        l_threshold: 0,
+                    })
+                    .collect(),
+            }],
+        }),
+    );
+    let set = TargetSet::from_config(&config).unwrap();
+    // www+api share hq's two addresses on :80 (192.0.2.10 appears on two links too) plus dr's
+    // one; tls adds hq's two on :443; the LVS reals add two on their own port.
+    assert_eq!(set.len(), 3 + 2 + 2, "{set:?}");
+    assert!(set.contains(&ProbeKey::for_service("192.0.2.20".parse().unwrap(), &c80).unwrap()));
+    assert!(set.contains(&ProbeKey::for_service("2001:db8::10".parse().unwrap(), &c443).unwrap()));
+    let real = ProbeKey::for_real(
+        "10.0.0.2:8080".parse().unwrap(),
+        &tcp_check(1000, 500, 2, 2),
+    );
+    assert!(set.contains(&real));
+    assert_eq!(real.addr.port(), 8080);
+
+    // A tcp check without a port on a DNS service cannot be probed.
+    let bad = config_with(
+        vec![("www", vec!["hq"], Some(tcp_check(1000, 500, 2, 2)))],
+        None,
+    );
+    assert!(TargetSet::from_config(&bad).is_err());
+}
