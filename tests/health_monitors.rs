@@ -251,6 +251,7 @@ async fn https_self_signed_needs_verification_off() {
         "verification on must refuse a self-signed cert: {r:?}"
     );
     assert!(r.reason.contains("certificate"), "{r:?}");
+    eprintln!("verification on: {}", r.reason);
 
     let r = probe_once(
         addr,
