@@ -14,8 +14,9 @@
 //! Owns: the pure rise/fall core ([`state`]), probe keys and the target set ([`targets`]),
 //! the I/O monitors ([`monitor`]), the immutable read snapshot ([`view`]), operator overrides
 //! and their state file ([`overrides`]), and the task that ties them together
-//! ([`scheduler`]). Readers never lock: they hold an `Arc<HealthView>`.
+//! ([`scheduler`]) with its [`HealthHandle`]. Readers never lock: they hold an `Arc<HealthView>`.
 
+mod handle;
 pub mod monitor;
 pub mod overrides;
 pub mod scheduler;
@@ -26,9 +27,10 @@ pub mod view;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+pub use handle::HealthHandle;
 pub use monitor::{HttpClients, Monitor};
 pub use overrides::Overrides;
-pub use scheduler::{HealthHandle, Scheduler, SchedulerOptions};
+pub use scheduler::{Scheduler, SchedulerOptions};
 pub use state::{Health, ProbeResult, State, Transition};
 pub use targets::{ProbeKey, TargetSet};
 pub use view::{Effective, HealthView, ProbeIndex, Status};

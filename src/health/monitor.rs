@@ -2,7 +2,7 @@
 //!
 //! A [`Monitor`] is built once per probe task from its [`ProbeKey`] and then called every
 //! interval. Kinds: `tcp` (a connect; closed with RST so the prober keeps no TIME_WAIT),
-//! `http`/`https` (reqwest, see [`http`]), `dns` (one UDP query, see [`dns`]) and `exec`
+//! `http`/`https` (reqwest, in `monitor/http.rs`), `dns` (one UDP query, in `monitor/dns.rs`) and `exec`
 //! (an external command in its own process group, killed with the group on timeout).
 //! Every probe is bounded by the check's timeout; the reason string says what failed.
 

@@ -15,13 +15,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Override, OverrideState, OverrideTarget, StartState};
+use crate::config::{Override, StartState};
 
 use super::HealthError;
+use super::handle::{Command, HealthHandle};
 use super::monitor::{HttpClients, Monitor};
 use super::overrides::Overrides;
 use super::state::{Health, ProbeResult, State};
@@ -48,85 +49,6 @@ impl Default for SchedulerOptions {
             state_file: None,
             configured_overrides: Vec::new(),
         }
-    }
-}
-
-type Reply<T> = oneshot::Sender<Result<T, HealthError>>;
-
-enum Command {
-    Set(OverrideTarget, OverrideState, Reply<Option<OverrideState>>),
-    Clear(OverrideTarget, Reply<Option<OverrideState>>),
-    Configured(Vec<Override>),
-}
-
-/// The control and read side, cheap to clone.
-#[derive(Debug, Clone)]
-pub struct HealthHandle {
-    view: watch::Receiver<Arc<HealthView>>,
-    targets: Arc<watch::Sender<TargetSet>>,
-    commands: mpsc::Sender<Command>,
-}
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Command")
-    }
-}
-
-impl HealthHandle {
-    /// The current view.
-    pub fn view(&self) -> Arc<HealthView> {
-        self.view.borrow().clone()
-    }
-
-    /// A receiver that wakes on every published view.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<HealthView>> {
-        self.view.clone()
-    }
-
-    /// Replaces the target set (reload); remaining keys keep their state.
-    pub fn set_targets(&self, targets: TargetSet) {
-        self.targets.send_replace(targets);
-    }
-
-    /// Replaces the overrides that come from the config file (reload).
-    pub async fn set_configured_overrides(&self, list: Vec<Override>) -> Result<(), HealthError> {
-        self.commands
-            .send(Command::Configured(list))
-            .await
-            .map_err(|_| HealthError::SchedulerGone)
-    }
-
-    /// Forces a site, link or address; saved to the state file first. Returns the previous
-    /// run-time override of that target.
-    pub async fn set_override(
-        &self,
-        target: OverrideTarget,
-        state: OverrideState,
-    ) -> Result<Option<OverrideState>, HealthError> {
-        self.ask(|reply| Command::Set(target, state, reply)).await
-    }
-
-    /// Removes a run-time override (config overrides stay). Returns what it was.
-    pub async fn clear_override(
-        &self,
-        target: OverrideTarget,
-    ) -> Result<Option<OverrideState>, HealthError> {
-        self.ask(|reply| Command::Clear(target, reply)).await
-    }
-
-    /// Every override in force (config and run-time).
-    pub fn list_overrides(&self) -> Vec<Override> {
-        self.view().overrides().list()
-    }
-
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, HealthError> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(make(tx))
-            .await
-            .map_err(|_| HealthError::SchedulerGone)?;
-        rx.await.map_err(|_| HealthError::SchedulerGone)?
     }
 }
 
