@@ -307,23 +307,7 @@ async fn exec_exit_codes_env_and_timeout_kill() {
     assert_eq!(&*r.reason, "timeout 300ms");
     assert!(took < Duration::from_millis(1300), "{took:?}");
     let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
-    // Killed: gone, or a zombie waiting for a reaper that is not us.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|s| s.split_whitespace().next());
-        if matches!(state, None | Some("Z") | Some("X")) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "grandchild {pid} still alive: {stat}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert_dies(&pid).await;
 }
 
 /// A UDP DNS responder: answers every query with `rcode` and one A record `answer`.
@@ -396,4 +380,41 @@ async fn dns_rcode_and_answer() {
         r.reason.contains("refused") || r.reason.contains("timeout"),
         "{r:?}"
     );
+}
+
+/// Waits until `pid` is gone or a zombie (killed; reaping is someone else's job).
+async fn assert_dies(pid: &str) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|s| s.split_whitespace().next());
+        if matches!(state, None | Some("Z") | Some("X")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} still alive: {stat}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn exec_probe_dropped_midway_kills_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+    let kind = CheckKind::Exec {
+        command: vec!["sh".into(), "-c".into(), script],
+    };
+    let key = ProbeKey::for_real("127.0.0.1:1".parse().unwrap(), &check(kind, 10_000));
+    let monitor = Monitor::new(key, &HttpClients::new()).unwrap();
+    // The scheduler drops a running probe on reload or shutdown; this does the same.
+    let cut = tokio::time::timeout(Duration::from_millis(500), monitor.probe()).await;
+    assert!(cut.is_err(), "the probe should still have been running");
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    assert_dies(&pid).await;
 }

@@ -133,30 +133,49 @@ async fn exec(command: &[String], key: &ProbeKey, timeout: Duration) -> Result<S
         .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| format!("spawn {program}: {e}"))?;
+    // Kills the group if this future is dropped mid-run (reload, shutdown) or times out.
+    let mut group = GroupGuard(child.id().and_then(|p| i32::try_from(p).ok()));
     match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) if status.success() => Ok("exit 0".into()),
-        Ok(Ok(status)) => Err(match status.code() {
-            Some(code) => format!("exit {code}"),
-            None => format!("{status}"),
-        }),
-        Ok(Err(e)) => Err(format!("wait: {e}")),
+        Ok(waited) => {
+            // Reaped: the pid may be reused from now on, so never signal it again.
+            group.0 = None;
+            match waited {
+                Ok(status) if status.success() => Ok("exit 0".into()),
+                Ok(status) => Err(match status.code() {
+                    Some(code) => format!("exit {code}"),
+                    None => format!("{status}"),
+                }),
+                Err(e) => Err(format!("wait: {e}")),
+            }
+        }
         Err(_) => {
-            kill_group(&mut child).await;
+            group.kill();
+            if let Err(e) = child.kill().await {
+                tracing::debug!(error = %e, "exec child already gone");
+            }
             Err(timeout_reason(timeout))
         }
     }
 }
 
-async fn kill_group(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        // SAFETY: kill(2) with a negative pid signals the process group we created with
-        // process_group(0); it touches no memory.
-        let rc = unsafe { libc::kill(-pid, libc::SIGKILL) };
-        if rc != 0 {
-            tracing::debug!(pid, error = %std::io::Error::last_os_error(), "kill of exec group");
+/// The process group of an exec child, killed on drop unless disarmed.
+struct GroupGuard(Option<i32>);
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // SAFETY: kill(2) with a negative pid signals the process group created with
+            // process_group(0), whose leader we have not reaped yet; it touches no memory.
+            let rc = unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            if rc != 0 {
+                tracing::debug!(pgid, error = %std::io::Error::last_os_error(), "kill of exec group");
+            }
         }
     }
-    if let Err(e) = child.kill().await {
-        tracing::debug!(error = %e, "exec child already gone");
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
