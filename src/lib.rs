@@ -28,4 +28,5 @@ pub mod dns;
 pub mod geo;
 pub mod health;
 pub mod lvs;
+pub mod metrics;
 pub mod policy;
