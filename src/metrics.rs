@@ -212,6 +212,12 @@ impl Metrics {
     }
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,11 +236,5 @@ mod tests {
         assert!(text.contains("meridian_dns_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADVERS\"} 1\n"));
         assert_eq!(text.matches("# TYPE").count(), 19);
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
     }
 }
