@@ -22,6 +22,7 @@
 //! - [`lvs`]: IPVS over generic netlink, diff and reconcile;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`.
 
+pub mod admin;
 pub mod cmd;
 pub mod config;
 pub mod dns;

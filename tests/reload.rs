@@ -2,6 +2,8 @@
 //! broken zone change. No query may be lost or answered wrongly; a broken zone keeps its old
 //! data; the refusal is logged with file and line.
 
+#![allow(clippy::disallowed_methods)] // a test harness measures wall time
+
 use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -34,7 +36,13 @@ fn free_port() -> u16 {
     panic!("no free port");
 }
 
-fn query(sock: &UdpSocket, server: SocketAddr, id: u16, name: &str, rtype: RecordType) -> Option<Message> {
+fn query(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    id: u16,
+    name: &str,
+    rtype: RecordType,
+) -> Option<Message> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
     sock.send_to(&m.to_vec().unwrap(), server).unwrap();
@@ -62,7 +70,11 @@ fn txt(m: &Message) -> Option<String> {
 }
 
 fn write_zone(dir: &Path, serial: u32, generation: &str, broken: bool) {
-    let bad = if broken { "oops IN A 192.0.2.300\n" } else { "" };
+    let bad = if broken {
+        "oops IN A 192.0.2.300\n"
+    } else {
+        ""
+    };
     let text = format!(
         "$ORIGIN reload.test.\n$TTL 300\n@ IN SOA ns hm {serial} 3600 600 86400 60\n  IN NS ns\nns IN A 192.0.2.53\na IN A 192.0.2.1\nv IN TXT \"{generation}\"\n{bad}"
     );
@@ -85,7 +97,11 @@ fn twenty_reloads_under_load_lose_nothing() {
     write_zone(&zones, 1, "gen-0", false);
     let port = free_port();
     let cfg = dir.path().join("meridian.toml");
-    std::fs::write(&cfg, format!("[server]\nlisten = [\"127.0.0.1:{port}\"]\nzones = \"zones\"\n")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[server]\nlisten = [\"127.0.0.1:{port}\"]\nzones = \"zones\"\n"),
+    )
+    .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
         .args(["serve", "--config"])
         .arg(&cfg)
@@ -95,15 +111,23 @@ fn twenty_reloads_under_load_lose_nothing() {
     let mut server = Server(child);
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let started = Instant::now();
     while query(&sock, addr, 1, "a.reload.test.", RecordType::A).is_none() {
-        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
     }
 
     // The stream: one query outstanding at a time, every answer checked.
     let stop = Arc::new(AtomicBool::new(false));
-    let (sent, lost, wrong) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (sent, lost, wrong) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let stream = {
         let (stop, sent, lost, wrong) = (stop.clone(), sent.clone(), lost.clone(), wrong.clone());
         std::thread::spawn(move || {
@@ -111,7 +135,10 @@ fn twenty_reloads_under_load_lose_nothing() {
             sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
             let deadline = Instant::now() + Duration::from_secs(60);
             let mut id: u16 = 100;
-            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && sent.load(Ordering::Relaxed) < 200_000 {
+            while !stop.load(Ordering::Relaxed)
+                && Instant::now() < deadline
+                && sent.load(Ordering::Relaxed) < 200_000
+            {
                 id = id.wrapping_add(1);
                 sent.fetch_add(1, Ordering::Relaxed);
                 match query(&sock, addr, id, "a.reload.test.", RecordType::A) {
@@ -146,11 +173,15 @@ fn twenty_reloads_under_load_lose_nothing() {
         // The expected generation must show within 5 s, and stay (a broken zone keeps the old).
         let t = Instant::now();
         loop {
-            let got = query(&sock, addr, 7, "v.reload.test.", RecordType::TXT).and_then(|m| txt(&m));
+            let got =
+                query(&sock, addr, 7, "v.reload.test.", RecordType::TXT).and_then(|m| txt(&m));
             if got.as_deref() == Some(current.as_str()) {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(5), "reload {i}: want {current}, got {got:?}");
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "reload {i}: want {current}, got {got:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -163,14 +194,37 @@ fn twenty_reloads_under_load_lose_nothing() {
 
     stop.store(true, Ordering::Relaxed);
     stream.join().unwrap();
-    let (sent, lost, wrong) = (sent.load(Ordering::Relaxed), lost.load(Ordering::Relaxed), wrong.load(Ordering::Relaxed));
+    let (sent, lost, wrong) = (
+        sent.load(Ordering::Relaxed),
+        lost.load(Ordering::Relaxed),
+        wrong.load(Ordering::Relaxed),
+    );
     assert!(sent > 100, "only {sent} queries were sent");
-    assert_eq!((lost, wrong), (0, 0), "of {sent} queries, {lost} lost and {wrong} wrong");
+    assert_eq!(
+        (lost, wrong),
+        (0, 0),
+        "of {sent} queries, {lost} lost and {wrong} wrong"
+    );
 
     let _killed = server.0.kill();
     let mut log = String::new();
-    server.0.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    let refusals = log.lines().filter(|l| l.contains("reload.test.zone:8")).count();
-    assert!(refusals >= 10, "each broken reload must log file:line; log:\n{log}");
-    assert!(log.contains("meridian.toml:2"), "a broken policy file must be logged with its line; log:\n{log}");
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("reload.test.zone:8"))
+        .count();
+    assert!(
+        refusals >= 10,
+        "each broken reload must log file:line; log:\n{log}"
+    );
+    assert!(
+        log.contains("meridian.toml:2"),
+        "a broken policy file must be logged with its line; log:\n{log}"
+    );
 }
