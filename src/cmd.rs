@@ -4,12 +4,14 @@
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
 mod check;
+mod overrides;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
+pub use overrides::Override;
 
 /// Meridian: a DNS global load balancer and LVS director.
 #[derive(Debug, Parser)]
@@ -35,6 +37,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Validate the configuration, zones, databases and CIDR files (exit 0, or 2).
     Check(Check),
+    /// Force a site, link or address up, down or drain on the running server.
+    Override(Override),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -57,6 +61,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Some(Command::Check(c)) => c.run(),
+            Some(Command::Override(c)) => c.run(),
             None => Err(anyhow::anyhow!("no subcommand")),
         }
     }

@@ -41,6 +41,7 @@ pub struct ServerSpec {
     pub max_udp_payload: Option<Spanned<i64>>,
     pub udp_threads: Option<Spanned<i64>>,
     pub admin: Option<Spanned<String>>,
+    pub admin_token_file: Option<Spanned<String>>,
     pub metrics: Option<Spanned<String>>,
     pub query_log: Option<bool>,
 }

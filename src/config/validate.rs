@@ -305,6 +305,9 @@ fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
             "the admin endpoint must listen on a loopback address",
         );
     }
+    let admin_token_file = s
+        .and_then(|s| s.admin_token_file.as_ref())
+        .map_or_else(|| cx.path("meridian-admin.token"), |p| cx.path(p.get_ref()));
     let query_log = s.and_then(|s| s.query_log).unwrap_or(false);
     Server {
         listen,
@@ -312,6 +315,7 @@ fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         max_udp_payload,
         udp_threads,
         admin,
+        admin_token_file,
         query_log,
     }
 }
