@@ -13,6 +13,8 @@ use super::{ZoneFileError, ZoneRecord};
 
 #[derive(Default)]
 struct AtName {
+    /// Small number standing for the owner in the other maps.
+    id: usize,
     cname: Option<usize>,
     /// First record of a type that may not sit beside a CNAME.
     other: Option<usize>,
@@ -26,15 +28,22 @@ pub(super) fn check_zone(
     top: &Path,
 ) -> Result<Vec<ZoneRecord>, ZoneFileError> {
     let mut out: Vec<ZoneRecord> = Vec::with_capacity(records.len());
-    let mut seen: HashSet<(Vec<u8>, u16, Vec<u8>)> = HashSet::with_capacity(records.len());
+    let mut seen: HashSet<(usize, u16, Vec<u8>)> = HashSet::with_capacity(records.len());
     let mut names: HashMap<Vec<u8>, AtName> = HashMap::with_capacity(records.len());
-    let mut rrset_ttl: HashMap<(Vec<u8>, u16), u32> = HashMap::with_capacity(records.len());
+    let mut rrset_ttl: HashMap<(usize, u16), u32> = HashMap::with_capacity(records.len());
     let mut soa: Option<usize> = None;
     let mut dnames: Vec<usize> = Vec::new();
 
     for mut rec in records {
-        let owner = rec.owner.to_lowercase().0;
-        if !seen.insert((owner.clone(), rec.rtype, rdata_key(&rec.rdata))) {
+        let next_id = names.len();
+        let at = names
+            .entry(rec.owner.to_lowercase().0)
+            .or_insert_with(|| AtName {
+                id: next_id,
+                ..AtName::default()
+            });
+        let owner = at.id;
+        if !seen.insert((owner, rec.rtype, rdata_key(&rec.rdata))) {
             continue;
         }
         let idx = out.len();
@@ -54,7 +63,6 @@ pub(super) fn check_zone(
             }
             soa = Some(idx);
         }
-        let at = names.entry(owner.clone()).or_default();
         if rec.rtype == rtype::CNAME {
             if let Some(first) = at.cname {
                 return fail(format!(

@@ -121,6 +121,19 @@ pub(super) enum Value {
     Raw(Vec<u8>),
 }
 
+/// Names a field in messages, formatted only when a message is made.
+#[derive(Clone, Copy)]
+pub(super) struct What<'a> {
+    rtype: u16,
+    field: &'a str,
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", type_to_text(self.rtype), self.field)
+    }
+}
+
 /// A problem at a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Problem {
@@ -144,11 +157,10 @@ pub(super) fn parse_rdata(
     origin: &WireName,
     line: usize,
 ) -> Result<Vec<RdataPart>, Problem> {
-    let tname = type_to_text(rtype);
     if let Some(first) = tokens.first()
         && first.is_generic_marker()
     {
-        let data = parse_generic(&tokens[1..], first.line)?;
+        let data = parse_generic(rtype, &tokens[1..], first.line)?;
         let Some(layout) = layout(rtype) else {
             return Ok(if data.is_empty() {
                 Vec::new()
@@ -159,12 +171,13 @@ pub(super) fn parse_rdata(
         let values = decode_values(layout, &data).map_err(|why| {
             Problem::new(
                 first.line,
-                format!("\\# RDATA is not a valid {tname}: {why}"),
+                format!("\\# RDATA is not a valid {}: {why}", type_to_text(rtype)),
             )
         })?;
         return Ok(values_to_parts(layout, values));
     }
     let Some(layout) = layout(rtype) else {
+        let tname = type_to_text(rtype);
         return Err(Problem::new(
             line,
             format!(
@@ -175,14 +188,17 @@ pub(super) fn parse_rdata(
     let mut rest = tokens;
     let mut values = Vec::with_capacity(layout.len());
     for field in layout {
-        let what = format!("{tname} {}", field.name);
+        let what = What {
+            rtype,
+            field: field.name,
+        };
         if field.kind == Kind::Strs {
             if rest.is_empty() {
                 return Err(Problem::new(line, format!("missing RDATA: {what}")));
             }
             let strings = rest
                 .iter()
-                .map(|t| char_string(t, &what))
+                .map(|t| char_string(t, what))
                 .collect::<Result<_, _>>()?;
             values.push(Value::Strs(strings));
             rest = &[];
@@ -192,9 +208,10 @@ pub(super) fn parse_rdata(
             return Err(Problem::new(line, format!("missing RDATA: {what}")));
         };
         rest = tail;
-        values.push(parse_field(field.kind, tok, origin, &what)?);
+        values.push(parse_field(field.kind, tok, origin, what)?);
     }
     if let Some(extra) = rest.first() {
+        let tname = type_to_text(rtype);
         return Err(Problem::new(
             extra.line,
             format!(
@@ -209,7 +226,7 @@ pub(super) fn parse_rdata(
     if len > MAX_RDATA {
         return Err(Problem::new(
             line,
-            format!("{tname} RDATA is {len} bytes, over the {MAX_RDATA}-byte limit"),
+            format!("{} RDATA is {len} bytes, over the {MAX_RDATA}-byte limit", type_to_text(rtype)),
         ));
     }
     Ok(parts)
@@ -219,10 +236,9 @@ fn parse_field(
     kind: Kind,
     tok: &Token<'_>,
     origin: &WireName,
-    what: &str,
+    what: What<'_>,
 ) -> Result<Value, Problem> {
     let err = |reason: String| Problem::new(tok.line, reason);
-    let text = show(tok.raw);
     Ok(match kind {
         Kind::U8 => Value::Int(parse_int(tok, u32::from(u8::MAX), what)?),
         Kind::U16 => Value::Int(parse_int(tok, u32::from(u16::MAX), what)?),
@@ -231,12 +247,12 @@ fn parse_field(
         Kind::V4 => Value::V4(
             bare(tok, what)?
                 .parse()
-                .map_err(|_| err(format!("bad IPv4 address \"{text}\" for {what}")))?,
+                .map_err(|_| err(format!("bad IPv4 address \"{}\" for {what}", show(tok.raw))))?,
         ),
         Kind::V6 => Value::V6(
             bare(tok, what)?
                 .parse()
-                .map_err(|_| err(format!("bad IPv6 address \"{text}\" for {what}")))?,
+                .map_err(|_| err(format!("bad IPv6 address \"{}\" for {what}", show(tok.raw))))?,
         ),
         Kind::Name { .. } => {
             if tok.quoted {
@@ -257,7 +273,8 @@ fn parse_field(
                 && tok.raw.iter().all(u8::is_ascii_alphanumeric);
             if !ok {
                 return Err(err(format!(
-                    "bad {what} \"{text}\": 1 to 15 ASCII letters and digits (RFC 8659)"
+                    "bad {what} \"{}\": 1 to 15 ASCII letters and digits (RFC 8659)",
+                    show(tok.raw)
                 )));
             }
             Value::Str(tok.raw.to_vec())
@@ -268,7 +285,7 @@ fn parse_field(
     })
 }
 
-fn bare<'t>(tok: &Token<'t>, what: &str) -> Result<&'t str, Problem> {
+fn bare<'t>(tok: &Token<'t>, what: What<'_>) -> Result<&'t str, Problem> {
     if tok.quoted {
         return Err(Problem::new(
             tok.line,
@@ -283,7 +300,7 @@ fn bare<'t>(tok: &Token<'t>, what: &str) -> Result<&'t str, Problem> {
     })
 }
 
-fn parse_int(tok: &Token<'_>, max: u32, what: &str) -> Result<u32, Problem> {
+fn parse_int(tok: &Token<'_>, max: u32, what: What<'_>) -> Result<u32, Problem> {
     let raw = tok.raw;
     if tok.quoted || raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
         return Err(Problem::new(
@@ -356,7 +373,7 @@ pub(super) fn parse_ttl(raw: &[u8]) -> Result<u32, String> {
     Ok(total as u32)
 }
 
-fn char_string(tok: &Token<'_>, what: &str) -> Result<Vec<u8>, Problem> {
+fn char_string(tok: &Token<'_>, what: What<'_>) -> Result<Vec<u8>, Problem> {
     let bytes = decode_string(tok.raw)
         .map_err(|why| Problem::new(tok.line, format!("{what}: bad escape: {why}")))?;
     if bytes.len() > 255 {
@@ -389,11 +406,15 @@ pub(super) fn decode_string(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
 }
 
 /// `\# <length> <hex>...` (RFC 3597 s5): the hex may be split over several tokens.
-fn parse_generic(tokens: &[Token<'_>], line: usize) -> Result<Vec<u8>, Problem> {
+fn parse_generic(rtype: u16, tokens: &[Token<'_>], line: usize) -> Result<Vec<u8>, Problem> {
     let Some((len_tok, hex)) = tokens.split_first() else {
         return Err(Problem::new(line, "\\# needs a length and hex data"));
     };
-    let len = parse_int(len_tok, MAX_RDATA as u32, "\\# length")? as usize;
+    let what = What {
+        rtype,
+        field: "\\# length",
+    };
+    let len = parse_int(len_tok, MAX_RDATA as u32, what)? as usize;
     let mut data = Vec::with_capacity(len);
     let mut pending: Option<u8> = None;
     for tok in hex {

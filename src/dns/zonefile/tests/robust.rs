@@ -204,7 +204,7 @@ fn speed_100k_records() {
         let b = i.to_be_bytes();
         let line = match i % 5 {
             0 => format!("h{i} A 10.{}.{}.{}\n", b[1], b[2], b[3]),
-            1 => format!("h{i} AAAA 2001:db8::{:x}\n", i),
+            1 => format!("h{i} AAAA 2001:db8::{:x}:{:x}\n", i >> 16, i & 0xffff),
             2 => format!("h{i} MX 10 mail{i}.example.test.\n"),
             3 => format!("h{i} TXT \"v=spf1 ip4:10.0.0.{} -all\" \"x\"\n", b[3]),
             _ => format!("h{i} 60 IN CNAME h{}\n", i - 1),
