@@ -29,3 +29,4 @@ pub mod geo;
 pub mod health;
 pub mod lvs;
 pub mod policy;
+pub mod state;
