@@ -31,3 +31,4 @@ pub mod health;
 pub mod lvs;
 pub mod metrics;
 pub mod policy;
+pub mod state;
