@@ -1,0 +1,296 @@
+//! The answer core: one query's bytes in, one response's bytes out, the way NSD answers.
+//!
+//! [`answer`] parses the query in place, picks the reply for malformed, unsupported or
+//! out-of-zone queries (FORMERR, NOTIMP, BADVERS, REFUSED), and otherwise walks the zone
+//! tree (`answer/resolve.rs`) writing sections into the caller's buffer with truncation
+//! for UDP. It allocates nothing when the buffer was reserved up front.
+
+mod resolve;
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::dns::encode::Writer;
+use crate::dns::name::{self, MAX_NAME};
+use crate::dns::wire::{
+    self, Edns, FLAG_AA, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_LEN, Header, ParseError, Query,
+};
+use crate::state::Snapshot;
+
+pub const RCODE_NOERROR: u16 = 0;
+pub const RCODE_FORMERR: u16 = 1;
+pub const RCODE_NXDOMAIN: u16 = 3;
+pub const RCODE_NOTIMP: u16 = 4;
+pub const RCODE_REFUSED: u16 = 5;
+pub const RCODE_YXDOMAIN: u16 = 6;
+/// Extended RCODE BADVERS (RFC 6891): upper 8 bits 1 in the OPT TTL, header RCODE 0.
+pub const RCODE_BADVERS: u16 = 16;
+
+const CLASS_IN: u16 = 1;
+const CLASS_ANY: u16 = 255;
+const TYPE_IXFR: u16 = 251;
+const TYPE_AXFR: u16 = 252;
+
+/// How the query arrived: UDP responses are limited and truncated, TCP ones are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// What kind of reply was produced (for metrics and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Records for the name and type (possibly through CNAMEs).
+    Answer,
+    NoData,
+    NxDomain,
+    /// A delegation to a child zone.
+    Referral,
+    /// A name bound to a service.
+    Service,
+    Refused,
+    FormErr,
+    NotImp,
+    BadVers,
+    /// No reply at all (runt packet or a response).
+    Dropped,
+}
+
+/// The result of answering one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub kind: Kind,
+    /// The full (extended) response code.
+    pub rcode: u16,
+    pub truncated: bool,
+}
+
+/// Answers `query` into `out` (cleared first; left empty when nothing must be sent).
+pub fn answer(
+    snapshot: &Snapshot,
+    query: &[u8],
+    client: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    match wire::parse_query(query) {
+        Err(ParseError::Drop) => {
+            out.clear();
+            Outcome {
+                kind: Kind::Dropped,
+                rcode: 0,
+                truncated: false,
+            }
+        }
+        Err(ParseError::NotImp(h)) => {
+            // As NSD: flags kept (opcode, RD, CD), no question, no OPT.
+            let flags = (h.flags | FLAG_QR) & !0x0020 & !0x000F;
+            error_reply(
+                out,
+                h.id,
+                flags,
+                RCODE_NOTIMP,
+                None,
+                snapshot.max_udp_payload,
+            );
+            Outcome {
+                kind: Kind::NotImp,
+                rcode: RCODE_NOTIMP,
+                truncated: false,
+            }
+        }
+        Err(ParseError::FormErr(h, edns)) => {
+            // NSD keeps RD and the opcode, except for a wrong QDCOUNT where it clears all.
+            let keep = if h.qdcount == 1 {
+                FLAG_RD | 0x7800
+            } else {
+                0x7800
+            };
+            let flags = FLAG_QR | (h.flags & keep);
+            error_reply(
+                out,
+                h.id,
+                flags,
+                RCODE_FORMERR,
+                edns.as_ref(),
+                snapshot.max_udp_payload,
+            );
+            Outcome {
+                kind: Kind::FormErr,
+                rcode: RCODE_FORMERR,
+                truncated: false,
+            }
+        }
+        Ok(q) => answer_query(snapshot, &q, client, transport, out),
+    }
+}
+
+/// A header-only error reply, with an OPT record when the query's OPT was read.
+fn error_reply(
+    out: &mut Vec<u8>,
+    id: u16,
+    flags: u16,
+    rcode: u16,
+    edns: Option<&Edns>,
+    max_udp: u16,
+) {
+    let mut w = Writer::new(out);
+    w.u16(id);
+    w.u16(flags | (rcode & 0x000F));
+    w.bytes(&[0, 0, 0, 0, 0, 0, 0, 0]);
+    if let Some(e) = edns {
+        write_opt(&mut w, max_udp, rcode, e);
+        w.set_u16(10, 1);
+    }
+}
+
+/// Bytes the OPT record will take in the reply.
+fn opt_len(e: &Edns) -> usize {
+    11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize)
+}
+
+/// Writes the reply's OPT: our payload size, the extended RCODE bits, DO echoed, ECS echoed
+/// with SCOPE as given (RFC 7871 section 7.2.1: 0 for static data).
+fn write_opt_scoped(w: &mut Writer<'_>, max_udp: u16, rcode: u16, e: &Edns, scope: u8) {
+    w.u8(0);
+    w.u16(wire::TYPE_OPT);
+    w.u16(max_udp);
+    w.u8((rcode >> 4) as u8);
+    w.u8(0);
+    w.u16(e.flags & 0x8000);
+    match e.ecs {
+        None => w.u16(0),
+        Some(s) => {
+            let len = 4 + u16::from(s.addr_len);
+            w.u16(4 + len);
+            w.u16(wire::OPT_ECS);
+            w.u16(len);
+            w.u16(s.family);
+            w.u8(s.source_prefix);
+            w.u8(scope);
+            w.bytes(&s.addr[..s.addr_len as usize]);
+        }
+    }
+}
+
+fn write_opt(w: &mut Writer<'_>, max_udp: u16, rcode: u16, e: &Edns) {
+    write_opt_scoped(w, max_udp, rcode, e, 0);
+}
+
+/// The client address policy should use: a valid, routable ECS address, else the source.
+pub fn effective_client(source: IpAddr, edns: Option<&Edns>) -> (IpAddr, Option<u8>) {
+    match edns.and_then(|e| e.ecs) {
+        Some(s) if s.source_prefix > 0 && is_routable(s.ip()) => (s.ip(), Some(s.source_prefix)),
+        _ => (source, None),
+    }
+}
+
+fn is_routable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast())
+        }
+        IpAddr::V6(a) => {
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xfe00) == 0xfc00
+                || (a.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+fn answer_query(
+    snapshot: &Snapshot,
+    q: &Query<'_>,
+    client: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let max_udp = snapshot.max_udp_payload;
+    let mut w = Writer::new(out);
+    w.u16(q.header.id);
+    w.u16(FLAG_QR | (q.header.flags & FLAG_RD));
+    w.bytes(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    w.bytes(q.question);
+    w.note_name(HEADER_LEN, q.qname);
+
+    if q.qtype == TYPE_AXFR && transport == Transport::Udp {
+        // As NSD: AXFR over UDP is NOTIMP, header only, query flags kept.
+        let flags = (q.header.flags | FLAG_QR) & !0x0020;
+        error_reply(
+            w.into_buf(),
+            q.header.id,
+            flags,
+            RCODE_NOTIMP,
+            q.edns.as_ref(),
+            max_udp,
+        );
+        return Outcome {
+            kind: Kind::NotImp,
+            rcode: RCODE_NOTIMP,
+            truncated: false,
+        };
+    }
+    if let Some(e) = q.edns.as_ref().filter(|e| e.version > 0) {
+        write_opt(&mut w, max_udp, RCODE_BADVERS, e);
+        w.set_u16(10, 1);
+        return Outcome {
+            kind: Kind::BadVers,
+            rcode: RCODE_BADVERS,
+            truncated: false,
+        };
+    }
+    let limit = match transport {
+        Transport::Tcp => u16::MAX as usize,
+        Transport::Udp => match &q.edns {
+            Some(e) => usize::from(e.payload.max(512).min(max_udp.max(512))),
+            None => 512,
+        },
+    };
+    let reserve = q.edns.as_ref().map_or(0, opt_len);
+    let mut lname_buf = [0u8; MAX_NAME];
+    let lname = name::lower_into(q.qname, &mut lname_buf);
+    let zone = snapshot.zones.find(lname);
+    let class_ok = q.qclass == CLASS_IN || q.qclass == CLASS_ANY;
+    let refused = !class_ok || zone.is_none() || q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR;
+    let (kind, rcode, aa, truncated, scope) = match zone {
+        Some(zone) if !refused => {
+            let (client_ip, ecs_source) = effective_client(client.ip(), q.edns.as_ref());
+            let mut r = resolve::Resp::new(w, limit.saturating_sub(reserve), transport);
+            let res = resolve::resolve(snapshot, zone, q, &mut r, client_ip, ecs_source);
+            let tc = r.truncated();
+            w = r.finish();
+            (res.kind, res.rcode, res.aa, tc, res.scope)
+        }
+        _ => (Kind::Refused, RCODE_REFUSED, false, false, 0),
+    };
+    let mut flags = FLAG_QR | (q.header.flags & FLAG_RD) | (rcode & 0x000F);
+    // Class ANY gets IN data, never marked authoritative (as NSD).
+    if aa && q.qclass == CLASS_IN {
+        flags |= FLAG_AA;
+    }
+    if truncated {
+        flags |= FLAG_TC;
+    }
+    w.set_u16(2, flags);
+    if let Some(e) = &q.edns {
+        // The OPT always fits: its space was reserved from the limit above.
+        write_opt_scoped(&mut w, max_udp, rcode, e, scope);
+        let ar = w.get_u16(10);
+        w.set_u16(10, ar + 1);
+    }
+    Outcome {
+        kind,
+        rcode,
+        truncated,
+    }
+}
+
+/// Reads the header back (used by the servers' tests and the differential test).
+pub fn header_of(resp: &[u8]) -> Option<Header> {
+    Header::parse(resp)
+}

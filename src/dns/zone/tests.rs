@@ -1,0 +1,1 @@
+//! Lookup cases on a hand-built zone.
