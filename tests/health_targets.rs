@@ -1,151 +1,146 @@
-//! Building the probe set from a typed [`Config`]: which (address, check) pairs get probed,
-//! deduplicated across services, with ports resolved.
+//! Building the probe set from a validated [`Config`] (parsed from TOML with the real
+//! `config::parse`): which (address, check) pairs get probed, deduplicated across services,
+//! with ports resolved.
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::path::Path;
 
-use meridian::config::{
-    Check, CheckKind, Config, Fallback, Forward, Geo, HealthSettings, Lvs, LvsService, Mode,
-    OnFailure, Protocol, Real, Server, Service, Site, StartState, VirtualKey,
-};
+use meridian::config::{self, CheckKind, Config};
 use meridian::health::{ProbeKey, TargetSet};
 
-fn tcp_check(interval_ms: u64, timeout_ms: u64, rise: u32, fall: u32) -> Check {
-    Check {
-        kind: CheckKind::Tcp,
-        port: None,
-        interval: Duration::from_millis(interval_ms),
-        timeout: Duration::from_millis(timeout_ms),
-        rise,
-        fall,
-        start: StartState::Down,
-    }
+const BASE: &str = r#"
+[server]
+listen = ["127.0.0.1:5353"]
+zones = "../zones"
+
+[isp.telecom]
+cidrs = ["198.51.100.0/25"]
+
+[site.hq]
+links = { telecom = ["192.0.2.10"], default = ["192.0.2.10", "2001:db8::10"] }
+
+[site.dr]
+links = { default = ["192.0.2.20"] }
+
+[site.spare]
+links = { default = ["192.0.2.30"] }
+"#;
+
+fn parse(extra: &str) -> Config {
+    let text = format!("{BASE}{extra}");
+    // Parsed as if it sat in examples/, so that `../zones` is the project's zone folder.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/health-test.toml");
+    config::parse(&text, &path).unwrap_or_else(|e| panic!("config: {e}"))
 }
 
-fn config_with(services: Vec<(&str, Vec<&str>, Option<Check>)>, lvs: Option<Lvs>) -> Config {
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-    let mut sites = BTreeMap::new();
-    sites.insert(
-        "hq".to_owned(),
-        Site {
-            location: None,
-            links: BTreeMap::from([
-                ("telecom".to_owned(), vec![ip("192.0.2.10")]),
-                (
-                    "default".to_owned(),
-                    vec![ip("192.0.2.10"), ip("2001:db8::10")],
-                ),
-            ]),
-        },
-    );
-    sites.insert(
-        "dr".to_owned(),
-        Site {
-            location: None,
-            links: BTreeMap::from([("default".to_owned(), vec![ip("192.0.2.20")])]),
-        },
-    );
-    let services = services
-        .into_iter()
-        .map(|(name, site_list, check)| {
-            (
-                name.to_owned(),
-                Service {
-                    name: name.to_owned(),
-                    fqdn: format!("{name}.example.test."),
-                    ttl: 30,
-                    sites: site_list.into_iter().map(str::to_owned).collect(),
-                    mode: Mode::Failover,
-                    weights: BTreeMap::new(),
-                    fallback: Fallback::All,
-                    check,
-                    routes: Vec::new(),
-                },
-            )
-        })
-        .collect();
-    Config {
-        source: "test.toml".into(),
-        server: Server {
-            listen: vec!["127.0.0.1:5353".parse().unwrap()],
-            zone_files: Vec::new(),
-            max_udp_payload: 1232,
-            udp_threads: 1,
-            admin: None,
-            query_log: false,
-        },
-        geo: Geo::default(),
-        isps: BTreeMap::new(),
-        sites,
-        services,
-        health: HealthSettings::default(),
-        overrides: Vec::new(),
-        lvs,
-    }
+fn key_of(config: &Config, service: &str, addr: &str) -> ProbeKey {
+    let check = config.services[service].check.as_ref().unwrap();
+    ProbeKey::for_service(addr.parse().unwrap(), check).unwrap()
 }
 
 #[test]
-fn target_set_from_config_dedupes_shared_targets() {
-    let mut c80 = tcp_check(1000, 500, 2, 2);
-    c80.port = Some(80);
-    let mut c443 = c80.clone();
-    c443.port = Some(443);
-    let config = config_with(
-        vec![
-            ("www", vec!["hq", "dr"], Some(c80.clone())),
-            ("api", vec!["hq"], Some(c80.clone())),
-            ("tls", vec!["hq"], Some(c443.clone())),
-            ("nocheck", vec!["hq", "dr"], None),
-        ],
-        Some(Lvs {
-            site: Some("hq".into()),
-            resync: Duration::from_secs(10),
-            services: vec![LvsService {
-                key: VirtualKey::Addr {
-                    protocol: Protocol::Tcp,
-                    addr: "203.0.113.10:80".parse().unwrap(),
-                },
-                scheduler: "wlc".into(),
-                forward: Forward::Dr,
-                persistence: None,
-                netmask: None,
-                flags: Vec::new(),
-                on_failure: OnFailure::Weight0,
-                sorry_server: None,
-                quorum: 1,
-                hysteresis: 0,
-                check: Some(tcp_check(1000, 500, 2, 2)),
-                reals: ["10.0.0.1:8080", "10.0.0.2:8080"]
-                    .iter()
-                    .map(|a| Real {
-                        addr: a.parse().unwrap(),
-                        weight: 100,
-                        forward: None,
-                        u_threshold: 0,
-                        l_threshold: 0,
-                    })
-                    .collect(),
-            }],
-        }),
+fn shared_targets_are_probed_once_per_distinct_check() {
+    let config = parse(
+        r#"
+[service.www]
+name = "www.example.test"
+sites = ["hq", "dr"]
+check = { type = "tcp", port = 80, interval = "1s", timeout = "500ms" }
+
+[[service.www.route]]
+match = { cidr = ["127.0.0.2/32"] }
+sites = ["spare"]
+
+[service.api]
+name = "api.example.test"
+sites = ["hq"]
+check = { type = "tcp", port = 80, interval = "1s", timeout = "500ms" }
+
+[service.tls]
+name = "tls.example.test"
+sites = ["hq"]
+check = { type = "https", path = "/healthz", tls_verify = false }
+
+[service.plain]
+name = "plain.example.test"
+sites = ["hq", "dr"]
+
+[lvs]
+site = "hq"
+[[lvs.service]]
+vip = "203.0.113.10:80"
+protocol = "tcp"
+scheduler = "wlc"
+forward = "dr"
+check = { type = "tcp", interval = "2s", timeout = "1s" }
+[[lvs.service.real]]
+addr = "10.0.0.1:8080"
+[[lvs.service.real]]
+addr = "10.0.0.2:8080"
+"#,
     );
     let set = TargetSet::from_config(&config).unwrap();
-    // www+api share hq's two addresses on :80 (192.0.2.10 appears on two links too) plus dr's
-    // one; tls adds hq's two on :443; the LVS reals add two on their own port.
-    assert_eq!(set.len(), 3 + 2 + 2, "{set:?}");
-    assert!(set.contains(&ProbeKey::for_service("192.0.2.20".parse().unwrap(), &c80).unwrap()));
-    assert!(set.contains(&ProbeKey::for_service("2001:db8::10".parse().unwrap(), &c443).unwrap()));
-    let real = ProbeKey::for_real(
-        "10.0.0.2:8080".parse().unwrap(),
-        &tcp_check(1000, 500, 2, 2),
+    // www and api share hq's two addresses on :80 (192.0.2.10 sits on two links but is one
+    // target), www adds dr and, through its route, spare; tls adds hq's two addresses on
+    // :443; plain has no check; the LVS reals add two on their own port.
+    let names: Vec<String> = set.iter().map(ToString::to_string).collect();
+    assert_eq!(set.len(), 4 + 2 + 2, "{names:?}");
+    assert!(set.contains(&key_of(&config, "www", "192.0.2.10")));
+    assert_eq!(
+        key_of(&config, "www", "192.0.2.10"),
+        key_of(&config, "api", "192.0.2.10")
     );
-    assert!(set.contains(&real));
-    assert_eq!(real.addr.port(), 8080);
+    assert!(set.contains(&key_of(&config, "www", "192.0.2.30")));
+    let tls = key_of(&config, "tls", "2001:db8::10");
+    assert!(set.contains(&tls));
+    assert_eq!(tls.addr.port(), 443);
+    assert!(matches!(
+        tls.check.kind,
+        CheckKind::Http {
+            https: true,
+            tls_verify: false,
+            ..
+        }
+    ));
+    let lvs_check = config.lvs.as_ref().unwrap().services[0]
+        .check
+        .clone()
+        .unwrap();
+    let real: SocketAddr = "10.0.0.2:8080".parse().unwrap();
+    let key = ProbeKey::for_real(real, &lvs_check);
+    assert!(set.contains(&key));
+    assert_eq!(key.addr, real);
+}
 
-    // A tcp check without a port on a DNS service cannot be probed.
-    let bad = config_with(
-        vec![("www", vec!["hq"], Some(tcp_check(1000, 500, 2, 2)))],
-        None,
+#[test]
+fn dns_check_answer_reaches_the_probe_key() {
+    let config = parse(
+        r#"
+[service.www]
+name = "www.example.test"
+sites = ["dr"]
+check = { type = "dns", query = "www.example.test", qtype = "a", rcode = "noerror", answer = "192.0.2.1" }
+"#,
     );
-    assert!(TargetSet::from_config(&bad).is_err());
+    let set = TargetSet::from_config(&config).unwrap();
+    let key = set.iter().next().unwrap();
+    assert_eq!(key.addr, "192.0.2.20:53".parse().unwrap());
+    let CheckKind::Dns { answer, qtype, .. } = &key.check.kind else {
+        panic!("not dns: {key}");
+    };
+    assert_eq!(answer.as_deref(), Some("192.0.2.1"));
+    assert_eq!(qtype, "A");
+}
+
+#[test]
+fn tcp_check_without_port_on_a_dns_service_is_refused() {
+    let config = parse(
+        r#"
+[service.www]
+name = "www.example.test"
+sites = ["hq"]
+check = { type = "tcp" }
+"#,
+    );
+    assert!(TargetSet::from_config(&config).is_err());
 }

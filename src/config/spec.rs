@@ -149,6 +149,8 @@ pub struct CheckSpec {
     pub query: Option<Spanned<String>>,
     pub qtype: Option<Spanned<String>>,
     pub rcode: Option<Spanned<String>>,
+    /// dns: presentation form of one expected answer record's data, e.g. "192.0.2.1"
+    pub answer: Option<String>,
     /// exec
     pub command: Option<Spanned<Vec<String>>>,
 }

@@ -65,6 +65,7 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
                     .rcode
                     .as_ref()
                     .map_or("NOERROR".into(), |t| t.get_ref().to_ascii_uppercase()),
+                answer: s.answer.clone(),
             }
         }
         "exec" => match &s.command {
