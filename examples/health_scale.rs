@@ -38,6 +38,11 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> anyhow::R
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // RUST_LOG=info shows every state change on stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("");
     let count: usize = arg(&args, 2, "COUNT")?;
@@ -72,8 +77,8 @@ async fn listen(count: usize, addrs: usize, base: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (utime + stime) in seconds, and VmRSS in KiB, of this process.
-fn usage() -> anyhow::Result<(f64, u64)> {
+/// (utime, stime) in seconds, and VmRSS in KiB, of this process.
+fn usage() -> anyhow::Result<(f64, f64, u64)> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     let after = stat.rsplit_once(')').context("stat format")?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -89,7 +94,7 @@ fn usage() -> anyhow::Result<(f64, u64)> {
         .and_then(|v| v.split_whitespace().next())
         .context("VmRSS")?
         .parse()?;
-    Ok(((utime + stime) as f64 / ticks, rss))
+    Ok((utime as f64 / ticks, stime as f64 / ticks, rss))
 }
 
 async fn probe(
@@ -140,16 +145,19 @@ async fn probe(
         view.generation()
     );
 
-    let (cpu0, _) = usage()?;
+    let (user0, sys0, _) = usage()?;
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let (cpu1, rss) = usage()?;
+    let (user1, sys1, rss) = usage()?;
     let wall = t0.elapsed().as_secs_f64();
     let view = handle.view();
     let down = view.iter().filter(|(_, s)| s.state != State::Up).count();
     println!(
-        "steady {wall:.1}s: cpu {:.1}% of one core, rss {:.1} MiB, not-up {down}, generation {}",
-        100.0 * (cpu1 - cpu0) / wall,
+        "steady {wall:.1}s: cpu {:.1}% of one core (user {:.1}%, system {:.1}%), rss {:.1} MiB, \
+         not-up {down}, generation {}",
+        100.0 * (user1 - user0 + sys1 - sys0) / wall,
+        100.0 * (user1 - user0) / wall,
+        100.0 * (sys1 - sys0) / wall,
         rss as f64 / 1024.0,
         view.generation()
     );
