@@ -403,3 +403,22 @@ async fn probe_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_offsets_spread_within_the_interval() {
+        let interval = Duration::from_secs(1);
+        let offsets: Vec<Duration> = (0..1000).map(|_| random_offset(interval)).collect();
+        assert!(offsets.iter().all(|o| *o < interval));
+        // Spread, not bunched: both halves of the interval are used.
+        let early = offsets.iter().filter(|o| **o < interval / 2).count();
+        assert!(
+            (300..700).contains(&early),
+            "{early} of 1000 in the first half"
+        );
+        assert_eq!(random_offset(Duration::ZERO), Duration::ZERO);
+    }
+}
