@@ -22,6 +22,7 @@ use super::targets::ProbeKey;
 #[derive(Debug, Default)]
 pub struct ProbeIndex {
     slots: HashMap<ProbeKey, usize>,
+    by_ip: HashMap<IpAddr, Vec<usize>>,
     keys: Vec<ProbeKey>,
 }
 
@@ -32,7 +33,11 @@ impl ProbeIndex {
             .enumerate()
             .map(|(i, k)| (k.clone(), i))
             .collect();
-        ProbeIndex { slots, keys }
+        let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            by_ip.entry(k.addr.ip()).or_default().push(i);
+        }
+        ProbeIndex { slots, by_ip, keys }
     }
 
     pub fn slot(&self, key: &ProbeKey) -> Option<usize> {
@@ -166,6 +171,26 @@ impl HealthView {
         self.status(key).map(|s| s.state)
     }
 
+    /// The combined probe state of an address over every check run against it (services
+    /// that share an address with different checks): `Down` if any probe is down, else
+    /// `Unknown` if any has no result yet, else `Up`; None if the address is not probed.
+    pub fn ip_state(&self, ip: IpAddr) -> Option<State> {
+        let slots = self.index.by_ip.get(&ip)?;
+        let mut combined = State::Up;
+        for state in slots
+            .iter()
+            .filter_map(|s| self.statuses.get(*s))
+            .map(|s| s.state)
+        {
+            match state {
+                State::Down => return Some(State::Down),
+                State::Unknown => combined = State::Unknown,
+                State::Up => {}
+            }
+        }
+        Some(combined)
+    }
+
     pub fn overrides(&self) -> &Overrides {
         &self.overrides
     }
@@ -205,5 +230,85 @@ impl HealthView {
     /// Every probe with its status, in slot order (for status pages and `explain`).
     pub fn iter(&self) -> impl Iterator<Item = (&ProbeKey, &Status)> {
         self.index.keys().iter().zip(self.statuses.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Check, CheckKind, OverrideState, OverrideTarget, StartState};
+    use std::time::Duration;
+
+    fn key(addr: &str, port: u16) -> ProbeKey {
+        let check = Check {
+            kind: CheckKind::Tcp,
+            port: Some(port),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            rise: 2,
+            fall: 2,
+            start: StartState::Down,
+        };
+        ProbeKey::for_service(addr.parse().unwrap(), &check).unwrap()
+    }
+
+    fn view(states: &[(ProbeKey, State)], overrides: Overrides) -> HealthView {
+        let index = ProbeIndex::new(states.iter().map(|(k, _)| k.clone()).collect());
+        let statuses = states.iter().map(|(_, s)| Status::initial(*s)).collect();
+        HealthView::new(7, Arc::new(index), statuses, Arc::new(overrides))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ip_state_combines_checks_of_one_address() {
+        let (a80, a443, b80) = (
+            key("192.0.2.1", 80),
+            key("192.0.2.1", 443),
+            key("192.0.2.2", 80),
+        );
+        let v = view(
+            &[
+                (a80.clone(), State::Up),
+                (a443.clone(), State::Unknown),
+                (b80.clone(), State::Up),
+            ],
+            Overrides::default(),
+        );
+        assert_eq!(v.ip_state(ip("192.0.2.1")), Some(State::Unknown));
+        assert_eq!(v.ip_state(ip("192.0.2.2")), Some(State::Up));
+        assert_eq!(v.ip_state(ip("192.0.2.3")), None);
+        let v = view(
+            &[(a80, State::Down), (a443, State::Up), (b80, State::Up)],
+            Overrides::default(),
+        );
+        assert_eq!(v.ip_state(ip("192.0.2.1")), Some(State::Down));
+        assert_eq!(v.generation(), 7);
+    }
+
+    #[test]
+    fn effective_prefers_overrides_then_probe() {
+        let k = key("192.0.2.1", 80);
+        let a = k.addr.ip();
+        let mut o = Overrides::default();
+        let v = view(&[(k.clone(), State::Down)], o.clone());
+        assert_eq!(v.effective("hq", "default", a, Some(&k)), Effective::Down);
+        assert_eq!(v.effective("hq", "default", a, None), Effective::Up);
+        // A probed key the view does not know (not yet added) counts as down.
+        let unknown = key("192.0.2.9", 80);
+        assert_eq!(
+            v.effective("hq", "default", a, Some(&unknown)),
+            Effective::Down
+        );
+        o.set(OverrideTarget::Site("hq".into()), OverrideState::Up);
+        let v = view(&[(k.clone(), State::Down)], o.clone());
+        assert_eq!(v.effective("hq", "default", a, Some(&k)), Effective::Up);
+        assert_eq!(v.effective("dr", "default", a, Some(&k)), Effective::Down);
+        assert_eq!(v.effective_real(Some(&k), a), Effective::Down);
+        o.set(OverrideTarget::Addr(a), OverrideState::Drain);
+        let v = view(&[(k.clone(), State::Up)], o);
+        assert_eq!(v.effective_real(Some(&k), a), Effective::Drain);
     }
 }
