@@ -1,9 +1,11 @@
 //! Tests of the zone-file reader through its public API: features here, RDATA wire bytes in
 //! `tests/wire.rs`, one test per error in `tests/errors.rs`, `$INCLUDE` in
-//! `tests/include.rs`, garbage input and speed in `tests/robust.rs`.
+//! `tests/include.rs`, garbage input and speed in `tests/robust.rs`, NSD as the oracle in
+//! `tests/nsd.rs`.
 
 mod errors;
 mod include;
+mod nsd;
 mod robust;
 mod wire;
 
