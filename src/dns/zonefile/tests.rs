@@ -77,6 +77,7 @@ fn soa_and_defaults() {
     assert_eq!(soa.owner, origin());
     assert_eq!((soa.ttl, soa.class, soa.rtype, soa.line), (3600, 1, 6, 1));
     assert_eq!(soa.file, Path::new("t.zone"));
+    assert_eq!(z.soa_minimum(), Some(300));
     assert_eq!(
         rdata_to_text(soa.rtype, &soa.rdata),
         "ns1.example.test. hostmaster.example.test. 1 7200 3600 1209600 300"
