@@ -73,7 +73,7 @@ struct Case {
 enum Known {
     /// RFC 6604: NXDOMAIN for a CNAME chain ending in a name that does not exist.
     ChainRcode,
-    /// RFC 7871 section 7.1.2: Meridian refuses malformed ECS with FORMERR; NSD ignores ECS.
+    /// RFC 7871 section 6: Meridian refuses malformed ECS with FORMERR; NSD ignores ECS.
     EcsFormErr,
     /// NOTIFY (opcode 4): NSD answers it (no ACL -> its own refusal); Meridian has no
     /// zone transfer and answers NOTIMP.
