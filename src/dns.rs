@@ -19,8 +19,6 @@ pub mod tcp;
 pub mod udp;
 pub mod wire;
 pub mod zone;
-// Stand-in for the zone-file reader until branch `zonefile` lands (then: `pub mod zonefile;`).
-#[path = "dns/zonefile_standin.rs"]
 pub mod zonefile;
 
 pub use answer::{Kind, Outcome, Transport, answer};

@@ -1,0 +1,106 @@
+//! The RFC 1035 zone-file reader: text in, [`ParsedZone`] out, every error naming file, line
+//! and a precise reason.
+//!
+//! It understands RFC 1035 s5 master files (`$ORIGIN`, `$INCLUDE file [origin]`, `@`,
+//! relative and absolute names, blank owners, parentheses, `;` comments, quoted strings and
+//! `\DDD` / `\X` escapes), RFC 2308 `$TTL` with units (`1h30m`), TTL and class in either
+//! order, and RFC 3597 `TYPEnnn`, `CLASS1` and `\# len hex`. Records come out as
+//! [`ZoneRecord`]s whose RDATA is a list of [`RdataPart`]s, so the answer core can compress
+//! exactly the names RFC 3597 s4 allows.
+//!
+//! ```text
+//! bytes -> lexer (entries of tokens, with lines) -> reader ($ directives, owner/TTL/class,
+//!       rdata per type) -> check (one SOA at the apex, CNAME/DNAME rules, RRset TTLs)
+//! ```
+//!
+//! Files: `name` ([`WireName`]), `lexer`, `rtype` (type numbers and mnemonics), `rdata`
+//! (presentation-form parsers), `present` (wire decoder and [`rdata_to_text`]), `reader`,
+//! `check`. The default-TTL rule chosen (BIND's) is described in `reader`.
+
+mod check;
+mod lexer;
+mod name;
+mod present;
+mod rdata;
+mod reader;
+pub mod rtype;
+
+use std::path::{Path, PathBuf};
+
+pub use name::{Labels, MAX_LABEL, MAX_NAME, NameError, WireName};
+pub use present::rdata_to_text;
+pub use rdata::{MAX_TTL, RdataPart, rdata_to_wire};
+pub use reader::MAX_INCLUDE_DEPTH;
+pub use rtype::{type_from_text, type_to_text};
+
+/// One resource record read from a zone file.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ZoneRecord {
+    pub owner: WireName,
+    pub ttl: u32,
+    /// IN = 1 only; other classes are an error.
+    pub class: u16,
+    pub rtype: u16,
+    pub rdata: Vec<RdataPart>,
+    /// The file the record was read from (an `$INCLUDE`d file for included records).
+    pub file: PathBuf,
+    /// The line where the record starts.
+    pub line: usize,
+}
+
+/// A whole zone: its origin (apex) and its records in file order, identical records kept once.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ParsedZone {
+    pub origin: WireName,
+    pub records: Vec<ZoneRecord>,
+}
+
+impl ParsedZone {
+    /// The zone's SOA record (there is always exactly one).
+    pub fn soa(&self) -> Option<&ZoneRecord> {
+        self.records.iter().find(|r| r.rtype == rtype::SOA)
+    }
+}
+
+/// A zone file that could not be read, at `file:line`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{}: {reason}", file.display(), line)]
+pub struct ZoneFileError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Parses one zone file whose origin is `origin` (from the file name `<origin>.zone` or
+/// config). `$INCLUDE` paths are relative to the folder of the file that includes them.
+pub fn parse_file(path: &Path, origin: &WireName) -> Result<ParsedZone, ZoneFileError> {
+    let text = std::fs::read(path).map_err(|e| ZoneFileError {
+        file: path.to_path_buf(),
+        line: 0,
+        reason: format!("cannot read zone file: {e}"),
+    })?;
+    parse_bytes(&text, path, origin)
+}
+
+/// Parses zone text; `path` names it in errors and anchors relative `$INCLUDE`s.
+pub fn parse_str(text: &str, path: &Path, origin: &WireName) -> Result<ParsedZone, ZoneFileError> {
+    parse_bytes(text.as_bytes(), path, origin)
+}
+
+/// [`parse_str`] on bytes: zone files need not be UTF-8 (TXT data, escaped names).
+pub fn parse_bytes(
+    text: &[u8],
+    path: &Path,
+    origin: &WireName,
+) -> Result<ParsedZone, ZoneFileError> {
+    let mut reader = reader::Reader::new(origin.clone());
+    reader.read(text, path, origin.clone())?;
+    let records = check::check_zone(origin, reader.into_records(), path)?;
+    Ok(ParsedZone {
+        origin: origin.clone(),
+        records,
+    })
+}
+
+#[cfg(test)]
+mod tests;
