@@ -222,4 +222,4 @@ impl ZoneSet {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
