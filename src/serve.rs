@@ -26,7 +26,10 @@ pub enum ServeError {
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
     #[error("admin token file {}: {source}", path.display())]
-    Token { path: PathBuf, source: std::io::Error },
+    Token {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -37,8 +40,12 @@ pub fn build_snapshot(cfg: &Config, prev: Option<&Snapshot>) -> (Snapshot, Vec<L
     if let Some(prev) = prev {
         carry_over(&mut zones, &prev.zones, &errors);
     }
-    METRICS.zones_loaded.store(zones.len() as u64, Ordering::Relaxed);
-    METRICS.zones_failed.store(errors.len() as u64, Ordering::Relaxed);
+    METRICS
+        .zones_loaded
+        .store(zones.len() as u64, Ordering::Relaxed);
+    METRICS
+        .zones_failed
+        .store(errors.len() as u64, Ordering::Relaxed);
     (Snapshot::new(zones, cfg.server.max_udp_payload), errors)
 }
 
@@ -48,7 +55,9 @@ fn carry_over(zones: &mut ZoneSet, prev: &ZoneSet, errors: &[LoadError]) {
             LoadError::File(f) => &f.file,
             LoadError::Zone { file, .. } => file,
         };
-        let Ok(origin) = dns::zone::origin_from_path(file) else { continue };
+        let Ok(origin) = dns::zone::origin_from_path(file) else {
+            continue;
+        };
         let lower = dns::name::lowered(&origin.0);
         if let Some(old) = prev.find(&lower).filter(|z| z.origin == lower) {
             tracing::warn!(zone = %dns::name::to_text(&lower), "keeping the previous contents of the zone");
@@ -65,16 +74,27 @@ fn log_zone_errors(errors: &[LoadError], when: &str) {
 
 /// The admin token: read from the file, or created there with a random value.
 fn admin_token(path: &Path) -> Result<String, ServeError> {
-    let err = |source| ServeError::Token { path: path.to_path_buf(), source };
+    let err = |source| ServeError::Token {
+        path: path.to_path_buf(),
+        source,
+    };
     match std::fs::read_to_string(path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),
     }
-    let token: String = (0..32).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect();
+    let token: String = (0..32)
+        .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+        .collect();
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(err)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
     std::io::Write::write_all(&mut f, token.as_bytes()).map_err(err)?;
     Ok(token)
 }
@@ -96,16 +116,22 @@ impl Server {
                 match &e {
                     ConfigError::Invalid(diags) => {
                         for d in diags {
-                            tracing::error!("reload refused, keeping the running configuration: {d}");
+                            tracing::error!(
+                                "reload refused, keeping the running configuration: {d}"
+                            );
                         }
                     }
-                    ConfigError::Read { .. } => tracing::error!("reload refused, keeping the running configuration: {e}"),
+                    ConfigError::Read { .. } => {
+                        tracing::error!("reload refused, keeping the running configuration: {e}")
+                    }
                 }
                 return;
             }
         };
         if cfg.server.listen != self.cfg.load().server.listen {
-            tracing::warn!("reload: [server] listen changed; new addresses take effect at the next restart");
+            tracing::warn!(
+                "reload: [server] listen changed; new addresses take effect at the next restart"
+            );
         }
         let prev = self.state.load_full();
         let (snapshot, errors) = build_snapshot(&cfg, Some(&prev));
@@ -113,9 +139,16 @@ impl Server {
         self.state.store(Arc::new(snapshot));
         self.cfg.store(Arc::new(cfg));
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        METRICS.config_generation.store(generation, Ordering::Relaxed);
+        METRICS
+            .config_generation
+            .store(generation, Ordering::Relaxed);
         inc(&METRICS.reloads_ok);
-        tracing::info!(generation, zones = prev.zones.len(), refused = errors.len(), "reloaded");
+        tracing::info!(
+            generation,
+            zones = prev.zones.len(),
+            refused = errors.len(),
+            "reloaded"
+        );
     }
 
     fn status(&self) -> serde_json::Value {
@@ -162,7 +195,11 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     if let Some(addr) = cfg.server.admin {
         let token = admin_token(&cfg.server.admin_token_file)?;
         let s = server.clone();
-        let st = crate::admin::AdminState { token, status: Box::new(move || s.status()), overrides: None };
+        let st = crate::admin::AdminState {
+            token,
+            status: Box::new(move || s.status()),
+            overrides: None,
+        };
         let admin = crate::admin::Admin::bind(addr, Arc::new(st)).await?;
         tracing::info!(addr = %admin.local_addr().unwrap_or(addr), "admin endpoint listening");
         tasks.spawn(admin.run(shutdown.clone()));

@@ -15,7 +15,9 @@ pub struct Serve {
 impl Serve {
     pub fn run(self) -> anyhow::Result<()> {
         let path = self.config.path();
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         rt.block_on(crate::serve::run(&path, CancellationToken::new()))?;
         Ok(())
     }
