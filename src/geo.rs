@@ -31,6 +31,19 @@ pub use source::{Kind, csv_to_mmdb};
 
 use crate::config::Location;
 
+/// A network with IPv4-mapped IPv6 form (`::ffff:a.b.c.d/n`, n >= 96) rewritten as the
+/// IPv4 network it is, host bits cleared.
+pub fn normalize_net(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(n) if n.prefix_len() >= 96 => match n.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::IpNet::new(v4.into(), n.prefix_len() - 96).unwrap_or(net),
+            None => net,
+        },
+        _ => net,
+    }
+    .trunc()
+}
+
 /// Why the classifier could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {

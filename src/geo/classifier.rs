@@ -122,7 +122,7 @@ impl Classifier {
                     .iter()
                     .flat_map(|r| r.matcher.cidrs.iter().copied())
             })
-            .map(|n| n.trunc())
+            .map(super::normalize_net)
             .collect();
         route_nets.sort();
         route_nets.dedup();
@@ -315,15 +315,12 @@ fn nest_by_family(nets: &[(IpNet, u32)]) -> (Vec<Seg>, Vec<Seg>) {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for (n, val) in nets {
-        let (is6, s, e) = bounds(n);
-        match n {
-            // IPv4-mapped IPv6 networks are IPv4 networks in disguise.
-            IpNet::V6(n6) if n6.prefix_len() >= 96 && n6.addr().to_ipv4_mapped().is_some() => {
-                let m = u128::from(u32::MAX);
-                v4.push((s & m, e & m, *val));
-            }
-            _ if is6 => v6.push((s, e, *val)),
-            _ => v4.push((s, e, *val)),
+        // IPv4-mapped IPv6 networks are IPv4 networks in disguise.
+        let (is6, s, e) = bounds(&super::normalize_net(*n));
+        if is6 {
+            v6.push((s, e, *val));
+        } else {
+            v4.push((s, e, *val));
         }
     }
     (nest(v4), nest(v6))
