@@ -289,3 +289,42 @@ fn without_databases_everything_is_unknown() {
     assert_eq!(got.prefix_len, 0);
     assert!(got.attrs.city.country.is_none());
 }
+
+/// The example databases (CSV descriptions shipped in `examples/geo`) load and classify.
+#[test]
+fn example_csv_databases_load() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/geo");
+    let city = source::open(&dir.join("city.csv"), Kind::City).unwrap();
+    let asn = source::open(&dir.join("asn.csv"), Kind::Asn).unwrap();
+    let mut isps = std::collections::BTreeMap::new();
+    isps.insert(
+        "telecom".to_owned(),
+        crate::config::Isp {
+            asns: vec![4134],
+            cidrs: vec![],
+            cidr_files: vec![],
+        },
+    );
+    let cl = Classifier::from_parts(
+        Some((&city, &dir.join("city.csv"))),
+        Some((&asn, &dir.join("asn.csv"))),
+        &isps,
+        vec![],
+    )
+    .unwrap();
+    for (ip, country, isp) in [
+        ("127.1.0.1", "CN", Some("telecom")),
+        ("127.2.0.1", "CN", None),
+        ("127.3.0.1", "DE", None),
+        ("203.0.113.1", "CN", Some("telecom")),
+        ("2001:db8::1", "DE", None),
+    ] {
+        let a = cl.classify(ip.parse().unwrap()).attrs;
+        assert_eq!(
+            a.city.country.map(|c| c.to_string()).as_deref(),
+            Some(country),
+            "{ip}"
+        );
+        assert_eq!(a.isp.and_then(|i| cl.isp_name(i)), isp, "{ip}");
+    }
+}
