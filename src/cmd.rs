@@ -86,6 +86,10 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     let config = e.chain().any(|c| {
         c.downcast_ref::<crate::config::ConfigError>().is_some()
             || c.downcast_ref::<UsageError>().is_some()
+            || matches!(
+                c.downcast_ref::<crate::serve::ServeError>(),
+                Some(crate::serve::ServeError::Config(_) | crate::serve::ServeError::Policy(_))
+            )
     });
     if config { 2 } else { 1 }
 }

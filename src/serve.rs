@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Config, ConfigError};
 use crate::dns::{self, DnsServer, LoadError, ZoneSet};
 use crate::metrics::{METRICS, inc};
+use crate::policy::{Compiled, HealthView, PolicyError};
 use crate::state::{SharedState, Snapshot};
 
 /// Why `serve` could not start or had to stop.
@@ -21,6 +22,8 @@ use crate::state::{SharedState, Snapshot};
 pub enum ServeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     #[error(transparent)]
     Dns(#[from] dns::DnsError),
     #[error(transparent)]
@@ -34,8 +37,18 @@ pub enum ServeError {
     Signals(std::io::Error),
 }
 
-/// Load zones for `cfg`. Zones that fail keep their contents from `prev` when it had them.
-pub fn build_snapshot(cfg: &Config, prev: Option<&Snapshot>) -> (Snapshot, Vec<LoadError>) {
+/// Load zones and compile the policy for `cfg`. Zones that fail keep their contents from
+/// `prev` when it had them; a policy that cannot be compiled (an unreadable database, a bad
+/// CIDR file) fails the whole build.
+pub fn build_snapshot(
+    cfg: &Config,
+    prev: Option<&Snapshot>,
+) -> Result<(Snapshot, Vec<LoadError>), PolicyError> {
+    let policy = if cfg.services.is_empty() {
+        None
+    } else {
+        Some(Arc::new(Compiled::new(cfg)?))
+    };
     let (mut zones, errors) = dns::load_zones(&cfg.server.zone_files);
     if let Some(prev) = prev {
         carry_over(&mut zones, &prev.zones, &errors);
@@ -46,7 +59,16 @@ pub fn build_snapshot(cfg: &Config, prev: Option<&Snapshot>) -> (Snapshot, Vec<L
     METRICS
         .zones_failed
         .store(errors.len() as u64, Ordering::Relaxed);
-    (Snapshot::new(zones, cfg.server.max_udp_payload), errors)
+    let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
+    snapshot.query_log = cfg.server.query_log;
+    if let Some(policy) = policy {
+        let (health, unknown) = HealthView::from_overrides(&policy, &cfg.overrides);
+        for o in unknown {
+            tracing::warn!(target = ?o.target, "override names nothing the policy uses");
+        }
+        snapshot = snapshot.with_policy(policy, Arc::new(health));
+    }
+    Ok((snapshot, errors))
 }
 
 fn carry_over(zones: &mut ZoneSet, prev: &ZoneSet, errors: &[LoadError]) {
@@ -134,7 +156,14 @@ impl Server {
             );
         }
         let prev = self.state.load_full();
-        let (snapshot, errors) = build_snapshot(&cfg, Some(&prev));
+        let (snapshot, errors) = match build_snapshot(&cfg, Some(&prev)) {
+            Ok(x) => x,
+            Err(e) => {
+                inc(&METRICS.reloads_failed);
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                return;
+            }
+        };
         log_zone_errors(&errors, "reload");
         self.state.store(Arc::new(snapshot));
         self.cfg.store(Arc::new(cfg));
@@ -177,7 +206,7 @@ impl Server {
 /// Serve until `shutdown` is cancelled or a SIGTERM/SIGINT arrives.
 pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeError> {
     let cfg = config::load(path)?;
-    let (snapshot, errors) = build_snapshot(&cfg, None);
+    let (snapshot, errors) = build_snapshot(&cfg, None)?;
     log_zone_errors(&errors, "start");
     let state = crate::state::shared(snapshot);
     let dns = match cfg.server.udp_threads {

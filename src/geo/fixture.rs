@@ -78,11 +78,8 @@ impl Fixture {
             source: self.path("meridian.toml"),
             server: Server {
                 listen: vec![],
-                zone_files: vec![],
-                max_udp_payload: 1232,
                 udp_threads: 1,
-                admin: None,
-                query_log: false,
+                ..Server::default()
             },
             geo: Geo {
                 city: Some(self.path("city.mmdb")),

@@ -284,6 +284,13 @@ impl Compiled {
         self.by_name.get(name).copied()
     }
 
+    /// Every service's DNS name (lower case, no trailing dot) with its id.
+    pub fn service_names(&self) -> impl Iterator<Item = (&str, ServiceId)> {
+        self.by_name
+            .iter()
+            .map(|(k, v)| (std::str::from_utf8(k).unwrap_or(""), *v))
+    }
+
     pub fn service_name(&self, id: ServiceId) -> Option<&str> {
         self.services.get(id.0 as usize).map(|s| &*s.name)
     }

@@ -32,7 +32,7 @@ impl From<OverrideState> for State {
 }
 
 /// Health of every site, link and address of one [`Compiled`] policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthView {
     sites: Box<[State]>,
     links: Box<[State]>,
