@@ -5,6 +5,7 @@
 
 mod check;
 mod overrides;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
 pub use overrides::Override;
+pub use serve::Serve;
 
 /// Meridian: a DNS global load balancer and LVS director.
 #[derive(Debug, Parser)]
@@ -35,6 +37,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve DNS, run health checks and the admin endpoint (the default).
+    Serve(Serve),
     /// Validate the configuration, zones, databases and CIDR files (exit 0, or 2).
     Check(Check),
     /// Force a site, link or address up, down or drain on the running server.
@@ -42,7 +46,7 @@ pub enum Command {
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConfigArg {
     /// Policy file (default: ./meridian.toml, else the built-in example).
     #[arg(long, short = 'c')]
@@ -62,7 +66,8 @@ impl Cli {
         match self.command {
             Some(Command::Check(c)) => c.run(),
             Some(Command::Override(c)) => c.run(),
-            None => Err(anyhow::anyhow!("no subcommand")),
+            Some(Command::Serve(c)) => c.run(),
+            None => Serve::default().run(),
         }
     }
 }
@@ -81,6 +86,10 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     let config = e.chain().any(|c| {
         c.downcast_ref::<crate::config::ConfigError>().is_some()
             || c.downcast_ref::<UsageError>().is_some()
+            || matches!(
+                c.downcast_ref::<crate::serve::ServeError>(),
+                Some(crate::serve::ServeError::Config(_) | crate::serve::ServeError::Policy(_))
+            )
     });
     if config { 2 } else { 1 }
 }

@@ -31,4 +31,5 @@ pub mod health;
 pub mod lvs;
 pub mod metrics;
 pub mod policy;
+pub mod serve;
 pub mod state;

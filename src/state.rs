@@ -1,8 +1,9 @@
-//! The immutable snapshot the query path reads: compiled zones, service names and limits.
+//! The immutable snapshot the query path reads: compiled zones, service names, the compiled
+//! policy and the health view, and limits.
 //!
 //! Servers hold an `Arc<ArcSwap<Snapshot>>` and load it once per batch; a reload builds a
-//! whole new `Snapshot` and stores it, so a failed reload simply keeps the old one. Later
-//! issues add the geo classifier, policy and health views here.
+//! whole new `Snapshot` and stores it, so a failed reload simply keeps the old one. The big
+//! parts are behind `Arc`s so a health change (a new [`HealthView`]) is a shallow copy.
 
 use std::sync::Arc;
 
@@ -10,25 +11,49 @@ use arc_swap::ArcSwap;
 
 use crate::dns::name::NameMap;
 use crate::dns::zone::ZoneSet;
+use crate::policy::{Compiled, HealthView};
 
 /// Everything a query needs, frozen.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub zones: ZoneSet,
+    pub zones: Arc<ZoneSet>,
     /// Largest UDP response Meridian sends (the EDNS payload it advertises).
     pub max_udp_payload: u16,
-    /// Names bound to a service (lower-cased wire form) -> index of the service.
-    /// Empty until the policy issue fills it; see [`crate::dns::service`].
-    pub services: NameMap<u32>,
+    /// Names bound to a service (lower-cased wire form) -> [`crate::policy::ServiceId`].
+    pub services: Arc<NameMap<u32>>,
+    /// The compiled per-client policy (None when no service is configured).
+    pub policy: Option<Arc<Compiled>>,
+    /// Health of every site, link and address the policy knows.
+    pub health: Arc<HealthView>,
+    /// Log one line per query.
+    pub query_log: bool,
 }
 
 impl Snapshot {
+    /// Static zones only: no service names.
     pub fn new(zones: ZoneSet, max_udp_payload: u16) -> Snapshot {
         Snapshot {
-            zones,
+            zones: Arc::new(zones),
             max_udp_payload: max_udp_payload.max(512),
-            services: NameMap::default(),
+            services: Arc::default(),
+            policy: None,
+            health: Arc::new(HealthView::default()),
+            query_log: false,
         }
+    }
+
+    /// Bind every service of `policy` to its name and use `health` for its answers.
+    pub fn with_policy(mut self, policy: Arc<Compiled>, health: Arc<HealthView>) -> Snapshot {
+        let mut names = NameMap::default();
+        for (name, id) in policy.service_names() {
+            if let Some(wire) = crate::dns::name::from_text(name) {
+                names.insert(wire.into_boxed_slice(), id.0);
+            }
+        }
+        self.services = Arc::new(names);
+        self.policy = Some(policy);
+        self.health = health;
+        self
     }
 }
 

@@ -73,7 +73,7 @@ struct Case {
 enum Known {
     /// RFC 6604: NXDOMAIN for a CNAME chain ending in a name that does not exist.
     ChainRcode,
-    /// RFC 7871 section 7.1.2: Meridian refuses malformed ECS with FORMERR; NSD ignores ECS.
+    /// RFC 7871 section 6: Meridian refuses malformed ECS with FORMERR; NSD ignores ECS.
     EcsFormErr,
     /// NOTIFY (opcode 4): NSD answers it (no ACL -> its own refusal); Meridian has no
     /// zone transfer and answers NOTIMP.
@@ -529,5 +529,123 @@ fn meridian_answers_like_nsd() {
         failures.len(),
         cases.len(),
         failures.join("\n")
+    );
+}
+
+fn fixture_snapshot() -> Snapshot {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let (set, errors) = meridian::dns::load_zones(&files);
+    assert!(errors.is_empty(), "{errors:?}");
+    Snapshot::new(set, 1232)
+}
+
+/// The UDP fast path and the TCP listener answer through one core: for every query whose
+/// UDP answer is not truncated, both transports return the same bytes.
+#[test]
+fn udp_and_tcp_give_the_same_answers() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let server = rt
+        .block_on(async {
+            DnsServer::start_with_threads(
+                &["127.0.0.1:0".parse().unwrap()],
+                shared(fixture_snapshot()),
+                shutdown.clone(),
+                2,
+            )
+        })
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (mut same, mut truncated) = (0, 0);
+    // AXFR differs by design: NOTIMP over UDP, REFUSED over TCP (as NSD).
+    for c in cases()
+        .iter()
+        .filter(|c| !c.tcp && !c.label.contains("AXFR"))
+    {
+        let u = exchange(addr, &c.packet, false);
+        let t = exchange(addr, &c.packet, true);
+        let Some(u) = u else {
+            assert!(t.is_none(), "{}: TCP answered, UDP did not", c.label);
+            continue;
+        };
+        if u[2] & 0x02 != 0 {
+            truncated += 1;
+            let t = t.unwrap_or_else(|| panic!("{}: no TCP answer", c.label));
+            assert!(
+                t.len() > u.len(),
+                "{}: TCP answer not larger than the truncated one",
+                c.label
+            );
+            continue;
+        }
+        assert_eq!(Some(&u), t.as_ref(), "{}", c.label);
+        same += 1;
+    }
+    shutdown.cancel();
+    rt.block_on(server.join());
+    assert!(
+        same > 100 && truncated > 5,
+        "same {same}, truncated {truncated}"
+    );
+}
+
+/// Counts heap allocations made on the current thread while `COUNTING` is set.
+mod alloc_counter {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+    thread_local! {
+        pub static COUNTING: Cell<bool> = const { Cell::new(false) };
+        pub static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if COUNTING.with(Cell::get) {
+                COUNT.with(|c| c.set(c.get() + 1));
+            }
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOC: alloc_counter::Counting = alloc_counter::Counting;
+
+/// The answer core allocates nothing once the output buffer is reserved.
+#[test]
+fn answering_does_not_allocate() {
+    use alloc_counter::{COUNT, COUNTING};
+    let snap = fixture_snapshot();
+    let client: SocketAddr = "192.0.2.7:5353".parse().unwrap();
+    let cases = cases();
+    let mut out = Vec::with_capacity(70_000);
+    COUNTING.with(|c| c.set(true));
+    for c in &cases {
+        let t = if c.tcp {
+            meridian::dns::Transport::Tcp
+        } else {
+            meridian::dns::Transport::Udp
+        };
+        meridian::dns::answer(&snap, &c.packet, client, t, &mut out);
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        COUNT.with(|c| c.get()),
+        0,
+        "allocations while answering {} queries",
+        cases.len()
     );
 }

@@ -15,6 +15,18 @@ impl Check {
     pub fn run(self) -> anyhow::Result<()> {
         let path = self.config.path();
         let cfg = crate::config::load(&path)?;
+        let (_, zone_errors) = crate::serve::build_snapshot(&cfg, None)?;
+        if !zone_errors.is_empty() {
+            for e in &zone_errors {
+                eprintln!("{e}");
+            }
+            return Err(super::UsageError(format!(
+                "{}: {} zone file(s) refused",
+                path.display(),
+                zone_errors.len()
+            ))
+            .into());
+        }
         println!(
             "{}: ok ({} zone files, {} services, {} sites, {} ISPs{})",
             path.display(),

@@ -41,6 +41,20 @@ pub struct Server {
     pub query_log: bool,
 }
 
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 5353))],
+            zone_files: Vec::new(),
+            max_udp_payload: 1232,
+            udp_threads: 0,
+            admin: None,
+            admin_token_file: PathBuf::from("meridian-admin.token"),
+            query_log: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Geo {
     pub city: Option<PathBuf>,

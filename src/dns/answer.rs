@@ -6,6 +6,8 @@
 //! for UDP. It allocates nothing when the buffer was reserved up front.
 
 mod resolve;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 

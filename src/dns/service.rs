@@ -4,11 +4,11 @@
 //! service index, the query type, the client address (the valid ECS address, else the
 //! source) and the ECS source prefix; it gets back addresses, a TTL and the ECS scope to
 //! echo. The result lives in a fixed-size [`ServiceAnswer`] so the call never allocates.
-//! Today no names are bound and `resolve` answers with no addresses (NODATA); the policy
-//! issue replaces its body with `crate::policy` selection.
+//! The decision itself is [`crate::policy::Compiled::select`].
 
 use std::net::IpAddr;
 
+use crate::policy::{Outcome, ServiceId};
 use crate::state::Snapshot;
 
 /// Most addresses one service answer carries.
@@ -41,14 +41,40 @@ impl ServiceAnswer {
     }
 }
 
+thread_local! {
+    /// Per-thread scratch for the policy's address list: allocated once per thread.
+    static SCRATCH: std::cell::RefCell<Vec<IpAddr>> = std::cell::RefCell::new(Vec::with_capacity(MAX_ADDRS));
+}
+
 /// Fills `out` with the addresses of `service` of family `qtype` (A or AAAA) for `client`.
+/// The ECS scope is the policy's (the widest prefix with the same answer) when the client
+/// address came from ECS, and 0 when it is the packet's source.
 pub fn resolve(
-    _snapshot: &Snapshot,
-    _service: u32,
-    _qtype: u16,
-    _client: IpAddr,
-    _ecs_source: Option<u8>,
+    snapshot: &Snapshot,
+    service: u32,
+    qtype: u16,
+    client: IpAddr,
+    ecs_source: Option<u8>,
     out: &mut ServiceAnswer,
 ) {
     *out = ServiceAnswer::default();
+    let Some(policy) = snapshot.policy.as_deref() else {
+        return;
+    };
+    let v6 = qtype == crate::dns::zone::TYPE_AAAA;
+    SCRATCH.with(|scratch| {
+        let Ok(mut addrs) = scratch.try_borrow_mut() else {
+            return;
+        };
+        let d = policy.select(ServiceId(service), client, v6, &snapshot.health, &mut addrs);
+        out.ttl = d.ttl;
+        out.scope = if ecs_source.is_some() { d.scope } else { 0 };
+        if d.outcome == Outcome::Answer {
+            for (slot, a) in out.addrs.iter_mut().zip(addrs.iter()) {
+                *slot = *a;
+            }
+            out.len = addrs.len().min(MAX_ADDRS);
+        }
+    });
+    crate::metrics::inc(&crate::metrics::METRICS.service_answers);
 }

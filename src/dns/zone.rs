@@ -7,7 +7,7 @@
 
 mod build;
 
-pub use build::{LoadError, build_zone, load_zones};
+pub use build::{LoadError, build_zone, load_zones, origin_from_path};
 
 use crate::dns::encode::Writer;
 use crate::dns::name::{self, MAX_LABELS, MAX_NAME, NameMap};
@@ -222,4 +222,4 @@ impl ZoneSet {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

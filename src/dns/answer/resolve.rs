@@ -192,8 +192,17 @@ pub(super) fn resolve<'s>(
             }
             break;
         }
+        // A service name exists even when the zone file has nothing there: other types get
+        // NODATA, never NXDOMAIN or a wildcard's data (RFC 8020: NXDOMAIN denies the name).
+        let service_name = !snapshot.services.is_empty() && snapshot.services.contains_key(lname);
         let (node, _wild) = match zone.lookup(lname, qtype) {
             Lookup::Found(n) => (n, false),
+            Lookup::Wildcard(n) if !service_name => (n, true),
+            Lookup::NxDomain | Lookup::Wildcard(_) if service_name => {
+                res.kind = Kind::NoData;
+                negative(r, zone);
+                break;
+            }
             Lookup::Wildcard(n) => (n, true),
             Lookup::NxDomain => {
                 res.kind = Kind::NxDomain;

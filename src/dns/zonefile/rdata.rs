@@ -226,7 +226,10 @@ pub(super) fn parse_rdata(
     if len > MAX_RDATA {
         return Err(Problem::new(
             line,
-            format!("{} RDATA is {len} bytes, over the {MAX_RDATA}-byte limit", type_to_text(rtype)),
+            format!(
+                "{} RDATA is {len} bytes, over the {MAX_RDATA}-byte limit",
+                type_to_text(rtype)
+            ),
         ));
     }
     Ok(parts)

@@ -1,9 +1,11 @@
 //! Tests of the zone-file reader through its public API: features here, RDATA wire bytes in
 //! `tests/wire.rs`, one test per error in `tests/errors.rs`, `$INCLUDE` in
-//! `tests/include.rs`, garbage input and speed in `tests/robust.rs`.
+//! `tests/include.rs`, garbage input and speed in `tests/robust.rs`, NSD as the oracle in
+//! `tests/nsd.rs`.
 
 mod errors;
 mod include;
+mod nsd;
 mod robust;
 mod wire;
 
@@ -75,6 +77,7 @@ fn soa_and_defaults() {
     assert_eq!(soa.owner, origin());
     assert_eq!((soa.ttl, soa.class, soa.rtype, soa.line), (3600, 1, 6, 1));
     assert_eq!(soa.file, Path::new("t.zone"));
+    assert_eq!(z.soa_minimum(), Some(300));
     assert_eq!(
         rdata_to_text(soa.rtype, &soa.rdata),
         "ns1.example.test. hostmaster.example.test. 1 7200 3600 1209600 300"

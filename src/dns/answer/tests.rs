@@ -1,0 +1,190 @@
+//! Answer-core cases on hand-made query bytes, responses read back with hickory-proto.
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::Message;
+
+use super::*;
+use crate::dns::zone::ZoneSet;
+
+fn snapshot() -> Snapshot {
+    let mut set = ZoneSet::default();
+    set.insert(crate::dns::zone::tests::sample());
+    Snapshot::new(set, 1232)
+}
+
+fn q(name: &str, qtype: u16, edns: Option<(u8, &[u8])>) -> Vec<u8> {
+    let mut p = vec![
+        0xAB,
+        0xCD,
+        0x01,
+        0x00,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        u8::from(edns.is_some()),
+    ];
+    p.extend(name::from_text(name).unwrap());
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&[0, 1]);
+    if let Some((version, opts)) = edns {
+        p.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, version, 0, 0]);
+        p.extend_from_slice(&(opts.len() as u16).to_be_bytes());
+        p.extend_from_slice(opts);
+    }
+    p
+}
+
+fn run(query: &[u8]) -> (Outcome, Vec<u8>) {
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let mut out = Vec::new();
+    let o = answer(&snapshot(), query, client, Transport::Udp, &mut out);
+    (o, out)
+}
+
+fn msg(b: &[u8]) -> Message {
+    Message::from_vec(b).unwrap()
+}
+
+#[test]
+fn positive_answer_is_authoritative_and_keeps_question_case() {
+    let (o, b) = run(&q("WwW.Example.test", 1, None));
+    assert_eq!((o.kind, o.rcode), (Kind::Answer, RCODE_NOERROR));
+    assert_eq!(&b[..4], &[0xAB, 0xCD, 0x85, 0x00], "QR AA RD, RA clear");
+    assert_eq!(
+        &b[12..30],
+        &name::from_text("WwW.Example.test").unwrap()[..]
+    );
+    let m = msg(&b);
+    assert_eq!(m.answers.len(), 1);
+    assert!(m.authorities.is_empty() && m.edns.is_none());
+}
+
+#[test]
+fn negative_answers_carry_soa_with_minimum_ttl() {
+    let (o, b) = run(&q("nope.example.test", 1, None));
+    assert_eq!((o.kind, o.rcode), (Kind::NxDomain, RCODE_NXDOMAIN));
+    let m = msg(&b);
+    assert_eq!(m.authorities.len(), 1);
+    assert_eq!(m.authorities[0].ttl, 300);
+    let (o, b) = run(&q("b.example.test", 1, None));
+    assert_eq!((o.kind, o.rcode), (Kind::NoData, RCODE_NOERROR));
+    assert_eq!(msg(&b).authorities.len(), 1);
+    // An empty non-terminal blocks the wildcard above it.
+    assert_eq!(run(&q("y.wild.example.test", 1, None)).0.kind, Kind::NoData);
+    assert_eq!(run(&q("q.wild.example.test", 1, None)).0.kind, Kind::Answer);
+}
+
+#[test]
+fn referral_clears_aa_and_adds_glue() {
+    let (o, b) = run(&q("www.child.example.test", 1, None));
+    assert_eq!(o.kind, Kind::Referral);
+    assert_eq!(b[2] & 0x04, 0, "AA clear");
+    let m = msg(&b);
+    assert!(m.answers.is_empty());
+    assert_eq!(m.authorities.len(), 1);
+    assert_eq!(m.additionals.len(), 1, "glue A for ns.child");
+}
+
+#[test]
+fn refused_badvers_notimp_formerr() {
+    let (o, b) = run(&q("www.elsewhere.test", 1, None));
+    assert_eq!((o.kind, b[3] & 0x0F, b[2] & 0x04), (Kind::Refused, 5, 0));
+    let (o, b) = run(&q("www.example.test", 1, Some((1, &[]))));
+    assert_eq!(o.rcode, RCODE_BADVERS);
+    assert_eq!(msg(&b).edns.unwrap().rcode_high(), 1);
+    let mut notimp = q("www.example.test", 1, None);
+    notimp[2] |= 2 << 3;
+    let (o, b) = run(&notimp);
+    assert_eq!((o.kind, b.len()), (Kind::NotImp, 12));
+    let (o, b) = run(&q(
+        "www.example.test",
+        1,
+        Some((0, &[0, 8, 0, 5, 0, 1, 8, 0, 10, 1])),
+    ));
+    assert_eq!((o.kind, b[3] & 0x0F), (Kind::FormErr, 1));
+    assert_eq!(
+        u16::from_be_bytes([b[10], b[11]]),
+        0,
+        "a malformed OPT is not echoed"
+    );
+    let mut two = q("www.example.test", 1, Some((0, &[])));
+    two[11] = 2;
+    two.extend_from_slice(&[0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0]);
+    let (o, b) = run(&two);
+    assert_eq!(o.kind, Kind::FormErr);
+    assert_eq!(
+        u16::from_be_bytes([b[10], b[11]]),
+        1,
+        "the first, good OPT is echoed"
+    );
+    let (o, b) = run(&q("www.example.test", 1, None)[..20]);
+    assert_eq!((o.kind, b.len()), (Kind::FormErr, 12));
+}
+
+#[test]
+fn ecs_is_echoed_with_scope_zero() {
+    let ecs = [0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100];
+    let (_, b) = run(&q("www.example.test", 1, Some((0, &ecs))));
+    let tail = &b[b.len() - ecs.len()..];
+    assert_eq!(tail, &[0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100]);
+}
+
+#[test]
+fn udp_truncation_keeps_whole_rrsets() {
+    use crate::dns::zone::tests::{a, rec, soa};
+    use crate::dns::zone::{TYPE_A, TYPE_SOA, build_zone};
+    use crate::dns::zonefile::{ParsedZone, WireName};
+    let mut records = vec![rec("big.test", TYPE_SOA, soa(), 1)];
+    for i in 0..40u8 {
+        records.push(rec("many.big.test", TYPE_A, a([10, 0, 0, i]), 2));
+    }
+    let parsed = ParsedZone {
+        origin: WireName(name::from_text("big.test").unwrap()),
+        records,
+    };
+    let mut set = ZoneSet::default();
+    set.insert(build_zone(&parsed, std::path::Path::new("big.test.zone")).unwrap());
+    let snap = Snapshot::new(set, 1232);
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let mut out = Vec::new();
+    // 40 A records take 40 * 16 bytes: more than 512, less than 1232.
+    let o = answer(
+        &snap,
+        &q("many.big.test", 1, None),
+        client,
+        Transport::Udp,
+        &mut out,
+    );
+    assert!(o.truncated && out.len() <= 512);
+    let m = msg(&out);
+    assert!(
+        m.metadata.truncation && m.answers.is_empty(),
+        "a truncated RRset is left out whole"
+    );
+    let o = answer(
+        &snap,
+        &q("many.big.test", 1, Some((0, &[]))),
+        client,
+        Transport::Udp,
+        &mut out,
+    );
+    assert!(
+        !o.truncated,
+        "fits in the EDNS payload of 4096 capped to 1232"
+    );
+    assert_eq!(msg(&out).answers.len(), 40);
+    let o = answer(
+        &snap,
+        &q("many.big.test", 1, None),
+        client,
+        Transport::Tcp,
+        &mut out,
+    );
+    assert!(!o.truncated);
+    assert_eq!(msg(&out).answers.len(), 40);
+}

@@ -1,0 +1,202 @@
+//! `meridian explain`: the decision for one client, with the reasons, as a serialisable
+//! structure. It runs the query path's own `decide` with a recorder, so the answer shown is
+//! the answer served; it also evaluates the route rules directly on the client's attributes
+//! (`route_direct`), which must agree with the compiled plan table (`route`).
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::compile::{Compiled, LinkId, Plan, ServiceId, SiteId, distance_km, matches};
+use super::health::{HealthView, State};
+use super::select::{Decision, Outcome, Trace};
+use crate::config::Mode;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientInfo {
+    pub continent: Option<String>,
+    pub country: Option<String>,
+    pub subdivision: Option<String>,
+    pub asn: Option<u32>,
+    pub as_org: Option<String>,
+    /// The configured ISP (by CIDR list first, then by ASN).
+    pub isp: Option<String>,
+    pub location: Option<[f64; 2]>,
+    /// The most specific route-rule CIDR containing the client.
+    pub route_net: Option<String>,
+    /// Widest prefix with these same attributes.
+    pub attributes_prefix: u8,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkInfo {
+    pub name: String,
+    pub state: State,
+    pub usable: bool,
+    pub addrs: Vec<(IpAddr, State)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteInfo {
+    pub name: String,
+    pub state: State,
+    pub distance_km: Option<f64>,
+    pub weight: u32,
+    /// The link the link rule picks for this client (ISP link, else `default`), if usable.
+    pub link: Option<String>,
+    pub links: Vec<LinkInfo>,
+    /// The decision took this site's addresses.
+    pub selected: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub service: String,
+    pub client: IpAddr,
+    pub qtype: &'static str,
+    pub attributes: ClientInfo,
+    /// 0-based index of the route rule used; None = the service's default sites.
+    pub route: Option<usize>,
+    /// The same, found by evaluating the rules on the attributes (must equal `route`).
+    pub route_direct: Option<usize>,
+    pub why: String,
+    pub mode: &'static str,
+    /// The client's ISP as used for link choice (None if no site of the service has a
+    /// link for it).
+    pub link_isp: Option<String>,
+    /// Candidate sites in the order the mode considers them.
+    pub sites: Vec<SiteInfo>,
+    pub fallback: bool,
+    pub outcome: Outcome,
+    pub answer: Vec<IpAddr>,
+    pub scope: u8,
+    pub ttl: u32,
+}
+
+#[derive(Default)]
+struct Recorder {
+    plan: Option<Plan>,
+    chosen: Vec<(SiteId, LinkId)>,
+}
+
+impl Trace for Recorder {
+    fn plan(&mut self, plan: &Plan, _table_scope: u8) {
+        self.plan = Some(plan.clone());
+    }
+    fn chosen(&mut self, site: SiteId, link: LinkId) {
+        self.chosen.push((site, link));
+    }
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Failover => "failover",
+        Mode::All => "all",
+        Mode::Weighted => "weighted",
+        Mode::Nearest => "nearest",
+    }
+}
+
+impl Compiled {
+    /// Explain the decision [`Compiled::select`] makes for this query. None if the service
+    /// id is unknown.
+    pub fn explain(
+        &self,
+        service: ServiceId,
+        client: IpAddr,
+        v6: bool,
+        health: &HealthView,
+    ) -> Option<Explanation> {
+        let svc = self.services.get(service.0 as usize)?;
+        let mut out = Vec::new();
+        let mut rec = Recorder::default();
+        let d: Decision = self.decide(service, client, v6, health, &mut out, &mut rec);
+        let plan = rec.plan?;
+        let cl = &self.classifier;
+        let c = cl.classify(client);
+        let a = c.attrs;
+        let s = |x: Option<crate::geo::Code>| x.map(|x| x.to_string());
+        let attributes = ClientInfo {
+            continent: s(a.city.continent),
+            country: s(a.city.country),
+            subdivision: a.city.subdivision.map(|sub| match a.city.country {
+                Some(cc) => format!("{cc}-{sub}"),
+                None => sub.to_string(),
+            }),
+            asn: a.asn,
+            as_org: a.as_org.and_then(|o| cl.org_name(o)).map(str::to_owned),
+            isp: a.isp.and_then(|i| cl.isp_name(i)).map(str::to_owned),
+            location: a.city.location.map(|l| [l.lat, l.lon]),
+            route_net: a
+                .route_net
+                .and_then(|i| cl.route_net(i))
+                .map(|n| n.to_string()),
+            attributes_prefix: c.prefix_len,
+        };
+        let route_direct = svc.routes.iter().position(|m| matches(m, a, cl));
+        let route = plan.route.map(usize::from);
+        let why = match route {
+            Some(i) => format!(
+                "rule {i} ({}) is the first rule all of whose keys match the client",
+                svc.route_text.get(i).map_or("", String::as_str)
+            ),
+            None if svc.routes.is_empty() => "the service has no route rules".to_owned(),
+            None => "no route rule matches: the service's default sites".to_owned(),
+        };
+        let sites = plan
+            .order
+            .iter()
+            .map(|&sid| {
+                let site = &self.sites[usize::from(sid)];
+                let links = site
+                    .links
+                    .iter()
+                    .map(|&l| {
+                        let link = &self.links[l as usize];
+                        LinkInfo {
+                            name: link.name.to_string(),
+                            state: health.link(l),
+                            usable: self.link_usable(l, health),
+                            addrs: link
+                                .addrs
+                                .iter()
+                                .map(|&(id, ip)| (ip, health.addr(id)))
+                                .collect(),
+                        }
+                    })
+                    .collect();
+                SiteInfo {
+                    name: site.name.to_string(),
+                    state: health.site(sid),
+                    distance_km: match (a.city.location, site.location) {
+                        (Some(x), Some(y)) => Some(distance_km(x, y)),
+                        _ => None,
+                    },
+                    weight: svc.weights[usize::from(sid)],
+                    link: self
+                        .choose_link(sid, &plan, health)
+                        .map(|l| self.links[l as usize].name.to_string()),
+                    links,
+                    selected: rec.chosen.iter().any(|&(s, _)| s == sid),
+                }
+            })
+            .collect();
+        Some(Explanation {
+            service: svc.name.to_string(),
+            client,
+            qtype: if v6 { "AAAA" } else { "A" },
+            attributes,
+            route,
+            route_direct,
+            why,
+            mode: mode_name(plan.mode),
+            link_isp: plan.isp.and_then(|i| cl.isp_name(i)).map(str::to_owned),
+            sites,
+            fallback: d.fallback,
+            outcome: d.outcome,
+            answer: out,
+            scope: d.scope,
+            ttl: d.ttl,
+        })
+    }
+}
