@@ -8,6 +8,8 @@ pub mod spec;
 mod types;
 mod validate;
 
+pub use validate::{parse_override_target, read_cidr_file};
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

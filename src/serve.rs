@@ -1,20 +1,28 @@
-//! The long-running server: load the policy and zones, start DNS (and the admin endpoint),
-//! reload on SIGHUP, stop on SIGTERM/SIGINT.
+//! The long-running server: load the policy and zones, start DNS, the prober and the admin
+//! endpoint, reload on SIGHUP, stop on SIGTERM/SIGINT.
 //!
 //! A reload builds a complete new [`Snapshot`] off the query path and swaps it in with one
 //! atomic store. An invalid policy file refuses the whole reload; a broken zone file keeps
-//! serving that zone's previous contents while the other zones update.
+//! serving that zone's previous contents while the other zones update. Health changes
+//! re-project the prober's view onto the current snapshot (a shallow copy).
+
+mod glue;
+mod snapshot;
+
+pub use snapshot::{build_snapshot, policy_view, with_health};
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
-use crate::dns::{self, DnsServer, LoadError, ZoneSet};
+use crate::dns::{self, DnsServer, LoadError};
+use crate::health::{HealthError, HealthHandle, Scheduler, SchedulerOptions, TargetSet};
 use crate::metrics::{METRICS, inc};
-use crate::policy::{Compiled, HealthView, PolicyError};
+use crate::policy::PolicyError;
 use crate::state::{SharedState, Snapshot};
 
 /// Why `serve` could not start or had to stop.
@@ -24,6 +32,8 @@ pub enum ServeError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error("health checks: {0}")]
+    Health(#[from] HealthError),
     #[error(transparent)]
     Dns(#[from] dns::DnsError),
     #[error(transparent)]
@@ -35,57 +45,8 @@ pub enum ServeError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
-}
-
-/// Load zones and compile the policy for `cfg`. Zones that fail keep their contents from
-/// `prev` when it had them; a policy that cannot be compiled (an unreadable database, a bad
-/// CIDR file) fails the whole build.
-pub fn build_snapshot(
-    cfg: &Config,
-    prev: Option<&Snapshot>,
-) -> Result<(Snapshot, Vec<LoadError>), PolicyError> {
-    let policy = if cfg.services.is_empty() {
-        None
-    } else {
-        Some(Arc::new(Compiled::new(cfg)?))
-    };
-    let (mut zones, errors) = dns::load_zones(&cfg.server.zone_files);
-    if let Some(prev) = prev {
-        carry_over(&mut zones, &prev.zones, &errors);
-    }
-    METRICS
-        .zones_loaded
-        .store(zones.len() as u64, Ordering::Relaxed);
-    METRICS
-        .zones_failed
-        .store(errors.len() as u64, Ordering::Relaxed);
-    let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
-    snapshot.query_log = cfg.server.query_log;
-    if let Some(policy) = policy {
-        let (health, unknown) = HealthView::from_overrides(&policy, &cfg.overrides);
-        for o in unknown {
-            tracing::warn!(target = ?o.target, "override names nothing the policy uses");
-        }
-        snapshot = snapshot.with_policy(policy, Arc::new(health));
-    }
-    Ok((snapshot, errors))
-}
-
-fn carry_over(zones: &mut ZoneSet, prev: &ZoneSet, errors: &[LoadError]) {
-    for e in errors {
-        let file = match e {
-            LoadError::File(f) => &f.file,
-            LoadError::Zone { file, .. } => file,
-        };
-        let Ok(origin) = dns::zone::origin_from_path(file) else {
-            continue;
-        };
-        let lower = dns::name::lowered(&origin.0);
-        if let Some(old) = prev.find(&lower).filter(|z| z.origin == lower) {
-            tracing::warn!(zone = %dns::name::to_text(&lower), "keeping the previous contents of the zone");
-            zones.insert(old.clone());
-        }
-    }
+    #[error("task {0} ended unexpectedly")]
+    TaskEnded(&'static str),
 }
 
 fn log_zone_errors(errors: &[LoadError], when: &str) {
@@ -94,7 +55,7 @@ fn log_zone_errors(errors: &[LoadError], when: &str) {
     }
 }
 
-/// The admin token: read from the file, or created there with a random value.
+/// The admin token: read from the file, or created there with a random value (mode 0600).
 fn admin_token(path: &Path) -> Result<String, ServeError> {
     let err = |source| ServeError::Token {
         path: path.to_path_buf(),
@@ -124,89 +85,109 @@ fn admin_token(path: &Path) -> Result<String, ServeError> {
 /// The running process's shared pieces.
 struct Server {
     path: PathBuf,
-    cfg: Arc<arc_swap::ArcSwap<Config>>,
+    cfg: Arc<ArcSwap<Config>>,
     state: SharedState,
-    generation: Arc<AtomicU64>,
+    probes: HealthHandle,
+    generation: AtomicU64,
+    /// Serialises snapshot writers (reload, health feed); readers never take it.
+    writer: Mutex<()>,
 }
 
 impl Server {
-    fn reload(&self) {
-        let cfg = match config::load(&self.path) {
-            Ok(c) => c,
-            Err(e) => {
+    fn store(&self, snapshot: Snapshot) {
+        let _g = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.state.store(Arc::new(snapshot));
+    }
+
+    async fn reload(&self) {
+        let path = self.path.clone();
+        let probes = self.probes.view();
+        let prev = self.state.load_full();
+        let built = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+            let cfg = config::load(&path)?;
+            let targets = TargetSet::from_config(&cfg)?;
+            let (snapshot, errors) = build_snapshot(&cfg, Some(&prev), Some(&probes))?;
+            Ok((cfg, targets, snapshot, errors))
+        })
+        .await;
+        let (cfg, targets, snapshot, errors) = match built {
+            Ok(Ok(x)) => x,
+            Ok(Err(ServeError::Config(ConfigError::Invalid(diags)))) => {
                 inc(&METRICS.reloads_failed);
-                match &e {
-                    ConfigError::Invalid(diags) => {
-                        for d in diags {
-                            tracing::error!(
-                                "reload refused, keeping the running configuration: {d}"
-                            );
-                        }
-                    }
-                    ConfigError::Read { .. } => {
-                        tracing::error!("reload refused, keeping the running configuration: {e}")
-                    }
+                for d in diags {
+                    tracing::error!("reload refused, keeping the running configuration: {d}");
                 }
                 return;
             }
+            Ok(Err(e)) => {
+                inc(&METRICS.reloads_failed);
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                return;
+            }
+            Err(e) => {
+                inc(&METRICS.reloads_failed);
+                tracing::error!(error = %e, "reload task failed");
+                return;
+            }
         };
+        log_zone_errors(&errors, "reload");
         if cfg.server.listen != self.cfg.load().server.listen {
             tracing::warn!(
                 "reload: [server] listen changed; new addresses take effect at the next restart"
             );
         }
-        let prev = self.state.load_full();
-        let (snapshot, errors) = match build_snapshot(&cfg, Some(&prev)) {
-            Ok(x) => x,
-            Err(e) => {
-                inc(&METRICS.reloads_failed);
-                tracing::error!("reload refused, keeping the running configuration: {e}");
-                return;
-            }
-        };
-        log_zone_errors(&errors, "reload");
-        self.state.store(Arc::new(snapshot));
+        let zones = snapshot.zones.len();
+        self.store(snapshot);
+        self.probes.set_targets(targets);
+        let overrides = cfg.overrides.clone();
         self.cfg.store(Arc::new(cfg));
+        if let Err(e) = self.probes.set_configured_overrides(overrides).await {
+            tracing::error!(error = %e, "reload: overrides not passed to the prober");
+        }
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         METRICS
             .config_generation
             .store(generation, Ordering::Relaxed);
         inc(&METRICS.reloads_ok);
-        tracing::info!(
-            generation,
-            zones = prev.zones.len(),
-            refused = errors.len(),
-            "reloaded"
-        );
+        tracing::info!(generation, zones, refused = errors.len(), "reloaded");
     }
 
-    fn status(&self) -> serde_json::Value {
-        let cfg = self.cfg.load();
-        let snap = self.state.load();
-        let zones: Vec<serde_json::Value> = snap
-            .zones
-            .zones
-            .iter()
-            .map(|z| serde_json::json!({"zone": dns::name::to_text(&z.origin), "names": z.nodes.len()}))
-            .collect();
-        let services: Vec<serde_json::Value> = cfg
-            .services
-            .iter()
-            .map(|(id, s)| serde_json::json!({"service": id, "name": s.fqdn, "sites": s.sites.join(" "), "ttl": s.ttl}))
-            .collect();
-        serde_json::json!({
-            "config": cfg.source.display().to_string(),
-            "generation": self.generation.load(Ordering::Relaxed),
-            "zones": zones,
-            "services": services,
-        })
+    /// Re-project every new prober view onto the snapshot in force.
+    async fn feed_health(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut rx = self.probes.subscribe();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = rx.changed() => if changed.is_err() { return },
+            }
+            let view = rx.borrow_and_update().clone();
+            let _g = self
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(next) = with_health(&self.state.load(), &view) {
+                self.state.store(Arc::new(next));
+            }
+        }
     }
 }
 
 /// Serve until `shutdown` is cancelled or a SIGTERM/SIGINT arrives.
 pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeError> {
     let cfg = config::load(path)?;
-    let (snapshot, errors) = build_snapshot(&cfg, None)?;
+    let targets = TargetSet::from_config(&cfg)?;
+    let (scheduler, probes) = Scheduler::new(
+        targets,
+        SchedulerOptions {
+            state_file: cfg.health.state_file.clone(),
+            configured_overrides: cfg.overrides.clone(),
+            ..SchedulerOptions::default()
+        },
+    )?;
+    let (snapshot, errors) = build_snapshot(&cfg, None, Some(&probes.view()))?;
     log_zone_errors(&errors, "start");
     let state = crate::state::shared(snapshot);
     let dns = match cfg.server.udp_threads {
@@ -215,42 +196,81 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     };
     let server = Arc::new(Server {
         path: path.to_path_buf(),
-        cfg: Arc::new(arc_swap::ArcSwap::from_pointee(cfg.clone())),
+        cfg: Arc::new(ArcSwap::from_pointee(cfg.clone())),
         state,
-        generation: Arc::new(AtomicU64::new(1)),
+        probes: probes.clone(),
+        generation: AtomicU64::new(1),
+        writer: Mutex::new(()),
     });
     METRICS.config_generation.store(1, Ordering::Relaxed);
-    let mut tasks = tokio::task::JoinSet::new();
+
+    // Every long-lived task; one that ends before shutdown is fatal.
+    let mut tasks: tokio::task::JoinSet<&'static str> = tokio::task::JoinSet::new();
+    {
+        let sd = shutdown.clone();
+        tasks.spawn(async move {
+            match scheduler.run(sd).await {
+                Ok(()) => {}
+                Err(e) => tracing::error!(error = %e, "health prober failed"),
+            }
+            "health prober"
+        });
+    }
+    tasks.spawn({
+        let (s, sd) = (server.clone(), shutdown.clone());
+        async move {
+            s.feed_health(sd).await;
+            "health feed"
+        }
+    });
     if let Some(addr) = cfg.server.admin {
         let token = admin_token(&cfg.server.admin_token_file)?;
         let s = server.clone();
         let st = crate::admin::AdminState {
             token,
-            status: Box::new(move || s.status()),
-            overrides: None,
+            status: Box::new(move || {
+                glue::status(
+                    &s.cfg.load(),
+                    &s.state,
+                    &s.probes,
+                    s.generation.load(Ordering::Relaxed),
+                )
+            }),
+            overrides: Some(Box::new(glue::Overrides {
+                handle: probes.clone(),
+                cfg: server.cfg.clone(),
+            })),
         };
         let admin = crate::admin::Admin::bind(addr, Arc::new(st)).await?;
         tracing::info!(addr = %admin.local_addr().unwrap_or(addr), "admin endpoint listening");
-        tasks.spawn(admin.run(shutdown.clone()));
+        let sd = shutdown.clone();
+        tasks.spawn(async move {
+            admin.run(sd).await;
+            "admin endpoint"
+        });
     }
     let listen: Vec<String> = dns.local_addrs().iter().map(ToString::to_string).collect();
-    tracing::info!(config = %path.display(), listen = %listen.join(" "), zones = server.state.load().zones.len(), "serving");
+    tracing::info!(config = %path.display(), listen = %listen.join(" "), zones = server.state.load().zones.len(), services = cfg.services.len(), "serving");
 
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
+    let mut failure = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => {
-                let s = server.clone();
-                // Loading zones is file I/O and CPU: keep it off the async workers.
-                if let Err(e) = tokio::task::spawn_blocking(move || s.reload()).await {
-                    tracing::error!(error = %e, "reload task failed");
-                }
+            _ = hup.recv() => server.reload().await,
+            ended = tasks.join_next() => {
+                let name = match ended {
+                    Some(Ok(name)) => name,
+                    Some(Err(_)) | None => "unknown",
+                };
+                tracing::error!(task = name, "a long-lived task ended unexpectedly: stopping");
+                failure = Some(ServeError::TaskEnded(name));
+                break;
             }
         }
     }
@@ -264,5 +284,14 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         tracing::warn!("shutdown: some tasks did not stop within 5 s");
     }
     tracing::info!("stopped");
-    Ok(())
+    failure.map_or(Ok(()), Err)
+}
+
+/// Validate everything `serve` would load (used by `meridian check`): the policy, its
+/// databases and CIDR files, the health targets, and every zone.
+pub fn check(path: &Path) -> Result<(Config, Vec<LoadError>), ServeError> {
+    let cfg = config::load(path)?;
+    TargetSet::from_config(&cfg)?;
+    let (_, errors) = build_snapshot(&cfg, None, None)?;
+    Ok((cfg, errors))
 }

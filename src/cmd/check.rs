@@ -14,8 +14,7 @@ pub struct Check {
 impl Check {
     pub fn run(self) -> anyhow::Result<()> {
         let path = self.config.path();
-        let cfg = crate::config::load(&path)?;
-        let (_, zone_errors) = crate::serve::build_snapshot(&cfg, None)?;
+        let (cfg, zone_errors) = crate::serve::check(&path)?;
         if !zone_errors.is_empty() {
             for e in &zone_errors {
                 eprintln!("{e}");

@@ -184,11 +184,40 @@ pub enum OverrideTarget {
     Addr(IpAddr),
 }
 
+impl std::fmt::Display for OverrideTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverrideTarget::Site(s) => write!(f, "site:{s}"),
+            OverrideTarget::Link { site, link } => write!(f, "link:{site}/{link}"),
+            OverrideTarget::Addr(a) => write!(f, "addr:{a}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OverrideState {
     Up,
     Down,
     Drain,
+}
+
+impl OverrideState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverrideState::Up => "up",
+            OverrideState::Down => "down",
+            OverrideState::Drain => "drain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OverrideState> {
+        match s {
+            "up" => Some(OverrideState::Up),
+            "down" => Some(OverrideState::Down),
+            "drain" => Some(OverrideState::Drain),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -98,6 +98,16 @@ pub(super) fn services(
             .check
             .as_ref()
             .and_then(|c| check(cx, c, &format!("{key}.check")));
+        if let (Some(c), Some(spec)) = (&chk, &s.check)
+            && c.port.is_none()
+            && matches!(c.kind, crate::config::types::CheckKind::Tcp)
+        {
+            cx.err(
+                spec.span(),
+                format!("{key}.check.port"),
+                "a tcp check of a service needs `port`",
+            );
+        }
         let routes = s
             .route
             .iter()

@@ -1,0 +1,104 @@
+//! What the admin endpoint sees of the running server: the status document and the override
+//! API, both backed by the live snapshot, configuration and prober.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde_json::{Value, json};
+
+use crate::admin::routes::OverrideApi;
+use crate::config::{self, Config, OverrideState};
+use crate::health::HealthHandle;
+use crate::state::SharedState;
+
+/// The status document: configuration, zones, services, per-target health, overrides.
+pub fn status(cfg: &Config, state: &SharedState, probes: &HealthHandle, generation: u64) -> Value {
+    let snap = state.load();
+    let zones: Vec<Value> = snap
+        .zones
+        .zones
+        .iter()
+        .map(|z| json!({"zone": crate::dns::name::to_text(&z.origin), "names": z.nodes.len()}))
+        .collect();
+    let services: Vec<Value> = cfg
+        .services
+        .iter()
+        .map(|(id, s)| json!({"service": id, "name": s.fqdn, "mode": format!("{:?}", s.mode).to_lowercase(), "sites": s.sites.join(" "), "ttl": s.ttl}))
+        .collect();
+    let view = probes.view();
+    let mut targets = Vec::new();
+    if let Some(policy) = &snap.policy {
+        for t in policy.targets() {
+            let state = match snap.health.addr(t.addr_id) {
+                crate::policy::State::Up => "up",
+                crate::policy::State::Down => "down",
+                crate::policy::State::Drain => "drain",
+            };
+            let probe = view.ip_state(t.addr).map_or("not checked", |s| s.as_str());
+            targets.push(json!({"site": t.site, "link": t.link, "address": t.addr.to_string(), "state": state, "probe": probe}));
+        }
+    }
+    let overrides: Vec<Value> = view
+        .overrides()
+        .list()
+        .iter()
+        .map(|o| json!({"target": o.target.to_string(), "state": o.state.as_str()}))
+        .collect();
+    json!({
+        "config": cfg.source.display().to_string(),
+        "generation": generation,
+        "health_generation": view.generation(),
+        "zones": zones,
+        "services": services,
+        "targets": targets,
+        "overrides": overrides,
+    })
+}
+
+/// The override API over the prober's handle; targets are checked against the live config.
+pub struct Overrides {
+    pub handle: HealthHandle,
+    pub cfg: Arc<ArcSwap<Config>>,
+}
+
+impl Overrides {
+    fn run<T>(&self, fut: impl std::future::Future<Output = T>) -> T {
+        // Called from the admin task on the multi-threaded runtime: block this worker only.
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fut))
+    }
+}
+
+impl OverrideApi for Overrides {
+    fn list(&self) -> Value {
+        let list = self.handle.list_overrides();
+        Value::Array(
+            list.iter()
+                .map(|o| json!({"target": o.target.to_string(), "state": o.state.as_str()}))
+                .collect(),
+        )
+    }
+
+    fn set(&self, target: &str, state: &str) -> Result<(), String> {
+        let target = config::parse_override_target(target, &self.cfg.load().sites)?;
+        let state = OverrideState::parse(state)
+            .ok_or_else(|| format!("`{state}` is not one of up, down, drain"))?;
+        self.run(self.handle.set_override(target.clone(), state))
+            .map_err(|e| e.to_string())?;
+        tracing::info!(target = %target, state = state.as_str(), "override set");
+        Ok(())
+    }
+
+    fn clear(&self, target: &str) -> Result<(), String> {
+        let target = config::parse_override_target(target, &self.cfg.load().sites)?;
+        match self
+            .run(self.handle.clear_override(target.clone()))
+            .map_err(|e| e.to_string())?
+        {
+            Some(_) => {
+                tracing::info!(target = %target, "override cleared");
+                Ok(())
+            }
+            None => Err(format!("no run-time override on {target}")),
+        }
+    }
+}
