@@ -134,13 +134,17 @@ check = { type = "dns", query = "www.example.test", qtype = "a", rcode = "noerro
 
 #[test]
 fn tcp_check_without_port_on_a_dns_service_is_refused() {
-    let config = parse(
+    // Validation refuses it, naming the key; the prober's own check stays as a second line.
+    let text = format!(
+        "{BASE}{}",
         r#"
 [service.www]
 name = "www.example.test"
 sites = ["hq"]
 check = { type = "tcp" }
-"#,
+"#
     );
-    assert!(TargetSet::from_config(&config).is_err());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/health-test.toml");
+    let err = config::parse(&text, &path).expect_err("a tcp check without port must be refused");
+    assert!(err.to_string().contains("service.www.check.port"), "{err}");
 }
