@@ -4,6 +4,7 @@
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
 mod check;
+mod explain;
 mod overrides;
 mod serve;
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
+pub use explain::Explain;
 pub use overrides::Override;
 pub use serve::Serve;
 
@@ -41,6 +43,8 @@ pub enum Command {
     Serve(Serve),
     /// Validate the configuration, zones, databases and CIDR files (exit 0, or 2).
     Check(Check),
+    /// Explain which rule, ISP, sites, health, answer and ECS scope a client gets, and why.
+    Explain(Explain),
     /// Force a site, link or address up, down or drain on the running server.
     Override(Override),
 }
@@ -66,6 +70,7 @@ impl Cli {
         match self.command {
             Some(Command::Check(c)) => c.run(),
             Some(Command::Override(c)) => c.run(),
+            Some(Command::Explain(c)) => c.run(),
             Some(Command::Serve(c)) => c.run(),
             None => Serve::default().run(),
         }

@@ -137,7 +137,8 @@ impl Compiled {
         let route = plan.route.map(usize::from);
         let why = match route {
             Some(i) => format!(
-                "rule {i} ({}) is the first rule all of whose keys match the client",
+                "rule #{} ({}) is the first rule all of whose keys match the client",
+                i + 1,
                 svc.route_text.get(i).map_or("", String::as_str)
             ),
             None if svc.routes.is_empty() => "the service has no route rules".to_owned(),

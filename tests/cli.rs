@@ -1,0 +1,133 @@
+//! The command line as an operator uses it: `check` exit codes and messages, `explain` in
+//! both forms, and logging formats.
+
+use std::process::Command;
+
+fn meridian(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(args)
+        .output()
+        .expect("run meridian");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn example() -> String {
+    format!("{}/examples/meridian.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn check_accepts_the_example_and_refuses_a_broken_file_with_exit_2() {
+    let (code, out, _) = meridian(&["check", "--config", &example()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nzones = \"nope\"\nlisen = 1\n").unwrap();
+    let (code, _, err) = meridian(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.toml:3:1: server.lisen: unknown field `lisen`"),
+        "{err}"
+    );
+
+    // A broken zone is a configuration error too, named by file and line.
+    std::fs::create_dir(dir.path().join("z")).unwrap();
+    std::fs::write(
+        dir.path().join("z/t.test.zone"),
+        "$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 300.1.1.1\n",
+    )
+    .unwrap();
+    std::fs::write(&bad, "[server]\nzones = \"z\"\n").unwrap();
+    let (code, _, err) = meridian(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("t.test.zone:4:"), "{err}");
+}
+
+#[test]
+fn a_missing_config_file_exits_2_and_names_it() {
+    let (code, _, err) = meridian(&["check", "--config", "/nonexistent/m.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/m.toml"), "{err}");
+}
+
+#[test]
+fn explain_says_which_rule_site_and_link_and_the_scope() {
+    // 192.0.2.0/24 is North America in examples/geo/city.csv: route rule #1 sends it to `dr`,
+    // whose default link has 192.0.2.22; the database block is a /24.
+    let (code, out, err) = meridian(&[
+        "explain",
+        "--offline",
+        "--config",
+        &example(),
+        "--client",
+        "192.0.2.9",
+        "www.example.test",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rule #1"), "{out}");
+    assert!(
+        out.contains("www.example.test. 30 IN A 192.0.2.22"),
+        "{out}"
+    );
+    assert!(out.contains("SCOPE /24"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("dr") && l.contains("[SELECTED]")),
+        "{out}"
+    );
+
+    // 198.51.100.200 is in unicom's CIDR (198.51.100.128/25): hq's unicom link.
+    let (code, out, _) = meridian(&[
+        "explain",
+        "--offline",
+        "--json",
+        "--config",
+        &example(),
+        "--client",
+        "198.51.100.200",
+        "www.example.test",
+        "A",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["policy"]["answer"][0], "203.0.113.11");
+    assert_eq!(v["policy"]["attributes"]["isp"], "unicom");
+    assert_eq!(v["response"]["ecs_scope"], 25);
+    assert_eq!(
+        v["response"]["answer"][0],
+        "www.example.test. 30 IN A 203.0.113.11"
+    );
+
+    // A static name: the zone's answer, no policy.
+    let (_, out, _) = meridian(&[
+        "explain",
+        "--offline",
+        "--config",
+        &example(),
+        "--client",
+        "192.0.2.9",
+        "alias.example.test",
+    ]);
+    assert!(out.contains("zone files") && out.contains("CNAME"), "{out}");
+}
+
+#[test]
+fn bad_explain_arguments_exit_2() {
+    let (code, _, _) = meridian(&["explain", "--client", "not-an-ip", "www.example.test"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = meridian(&[
+        "explain",
+        "--config",
+        &example(),
+        "--client",
+        "192.0.2.1",
+        "www.example.test",
+        "BOGUS",
+    ]);
+    assert_eq!(code, 2, "{err}");
+}
