@@ -53,7 +53,7 @@ pub enum Command {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConfigArg {
     /// Policy file (default: ./meridian.toml, else the built-in example).
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', global = true)]
     pub config: Option<PathBuf>,
 }
 

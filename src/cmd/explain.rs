@@ -15,7 +15,7 @@ use hickory_proto::rr::{Name, RecordType};
 use serde_json::{Value, json};
 
 use super::{ConfigArg, UsageError};
-use crate::config::Config;
+use crate::config::{Config, Override, OverrideState};
 use crate::policy::{self, Compiled, Explanation, State};
 
 /// Explain the answer a client gets for NAME.
@@ -90,10 +90,19 @@ impl Explain {
 fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (policy::HealthView, String) {
     if !offline && let Some(addr) = cfg.server.admin {
         match live_states(addr) {
-            Ok((states, generation)) => {
+            Ok((states, overrides, generation)) => {
                 let mut v = policy::HealthView::all_up(policy);
                 for (ip, st) in states {
                     v.set_ip(policy, ip, st);
+                }
+                for (target, st) in overrides {
+                    let (Ok(target), Some(state)) = (
+                        crate::config::parse_override_target(&target, &cfg.sites),
+                        OverrideState::parse(&st),
+                    ) else {
+                        continue;
+                    };
+                    v.apply(policy, &Override { target, state });
                 }
                 return (
                     v,
@@ -119,7 +128,10 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (policy::Healt
     (v, note)
 }
 
-fn live_states(addr: SocketAddr) -> anyhow::Result<(Vec<(IpAddr, State)>, u64)> {
+/// Per-address states, overrides (target, state) and the health generation from `/status`.
+type Live = (Vec<(IpAddr, State)>, Vec<(String, String)>, u64);
+
+fn live_states(addr: SocketAddr) -> anyhow::Result<Live> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -149,7 +161,22 @@ fn live_states(addr: SocketAddr) -> anyhow::Result<(Vec<(IpAddr, State)>, u64)> 
         };
         out.push((ip, st));
     }
-    Ok((out, body["health_generation"].as_u64().unwrap_or(0)))
+    let overrides = body["overrides"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| {
+            Some((
+                o["target"].as_str()?.to_string(),
+                o["state"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    Ok((
+        out,
+        overrides,
+        body["health_generation"].as_u64().unwrap_or(0),
+    ))
 }
 
 /// Ask the real answer core, as a query from `client` carrying ECS for `client`'s /24 or /56

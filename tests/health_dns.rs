@@ -1,0 +1,287 @@
+//! Answers follow health, end to end: real TCP and HTTP servers on loopback, the real binary,
+//! real DNS queries. A killed server moves the answer within fall x interval + timeout (+1 s),
+//! its return moves it back within rise x interval + timeout (+1 s); overrides set through
+//! `meridian override` change answers, show in `explain`, and survive a restart.
+#![allow(clippy::disallowed_methods)] // a test harness measures wall time
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
+
+/// A loopback server that accepts and answers until stopped; stopping closes the socket.
+struct Backend {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Backend {
+    /// `http_status`: None = plain TCP (accept and close), Some(code) = answer HTTP.
+    fn start(addr: SocketAddr, http_status: Option<u16>) -> Backend {
+        let l = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+        l.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !s.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match l.accept() {
+                    Ok((mut c, _)) => {
+                        if let Some(code) = http_status {
+                            c.set_nonblocking(false).unwrap();
+                            c.set_read_timeout(Some(Duration::from_millis(500)))
+                                .unwrap();
+                            let mut buf = [0u8; 2048];
+                            let _n = c.read(&mut buf);
+                            let body = if code == 200 { "ok" } else { "broken" };
+                            let _w = write!(
+                                c,
+                                "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            );
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Backend {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn kill(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _k = self.0.kill();
+        let _w = self.0.wait();
+    }
+}
+
+fn free_port(ip: [u8; 4]) -> u16 {
+    let u = UdpSocket::bind(SocketAddr::from((ip, 0))).unwrap();
+    assert!(TcpListener::bind(u.local_addr().unwrap()).is_ok());
+    u.local_addr().unwrap().port()
+}
+
+fn answer(server: SocketAddr, name: &str) -> Option<Vec<String>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut m = Message::new(4321, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    sock.send_to(&m.to_vec().unwrap(), server).ok()?;
+    let mut buf = [0u8; 2048];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    let r = Message::from_vec(&buf[..n]).ok()?;
+    let mut v: Vec<String> = r
+        .answers
+        .iter()
+        .filter_map(|rr| match &rr.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+/// Poll until the answer equals `want`; returns how long it took.
+fn wait_for(server: SocketAddr, name: &str, want: &[&str], limit: Duration) -> Duration {
+    let t = Instant::now();
+    loop {
+        let got = answer(server, name);
+        if got
+            .as_deref()
+            .is_some_and(|g| g.iter().map(String::as_str).eq(want.iter().copied()))
+        {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < limit,
+            "{name}: wanted {want:?} within {limit:?}, still {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn cli(config: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(args)
+        .args(["--config", config])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn start(cfg: &std::path::Path, dns: SocketAddr) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let t = Instant::now();
+    while answer(dns, "ns.h.test.").is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+    }
+    server
+}
+
+#[test]
+fn answers_follow_health_and_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    std::fs::write(
+        dir.path().join("zones/h.test.zone"),
+        "$TTL 60\n@ SOA ns hm 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n",
+    )
+    .unwrap();
+    let port = free_port([127, 0, 0, 21]);
+    let hport = free_port([127, 0, 0, 23]);
+    let dns_port = free_port([127, 0, 0, 1]);
+    let admin_port = free_port([127, 0, 0, 1]);
+    let cfg = dir.path().join("meridian.toml");
+    let cfg_s = cfg.to_str().unwrap().to_string();
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[server]
+listen = ["127.0.0.1:{dns_port}"]
+zones = "zones"
+admin = "127.0.0.1:{admin_port}"
+[health]
+state_file = "state.json"
+[site.a]
+links = {{ default = ["127.0.0.21"] }}
+[site.b]
+links = {{ default = ["127.0.0.22"] }}
+[site.c]
+links = {{ default = ["127.0.0.23"] }}
+[site.d]
+links = {{ default = ["127.0.0.24"] }}
+[service.www]
+name = "www.h.test"
+sites = ["a", "b"]
+mode = "failover"
+check = {{ type = "tcp", port = {port}, interval = "200ms", timeout = "100ms", rise = 2, fall = 2 }}
+[service.web]
+name = "web.h.test"
+sites = ["c", "d"]
+mode = "failover"
+check = {{ type = "http", port = {hport}, path = "/healthz", expect = 200, body = "ok", interval = "200ms", timeout = "150ms", rise = 2, fall = 2 }}
+"#
+        ),
+    )
+    .unwrap();
+    let a = Backend::start(([127, 0, 0, 21], port).into(), None);
+    let _b = Backend::start(([127, 0, 0, 22], port).into(), None);
+    let c = Backend::start(([127, 0, 0, 23], hport).into(), Some(200));
+    let _d = Backend::start(([127, 0, 0, 24], hport).into(), Some(200));
+    let dns: SocketAddr = ([127, 0, 0, 1], dns_port).into();
+    let server = start(&cfg, dns);
+    wait_for(dns, "www.h.test.", &["127.0.0.21"], Duration::from_secs(5));
+    wait_for(dns, "web.h.test.", &["127.0.0.23"], Duration::from_secs(5));
+
+    // TCP: kill a -> b within fall*interval + timeout + 1 s; back within rise*interval + timeout + 1 s.
+    a.kill();
+    let down = wait_for(
+        dns,
+        "www.h.test.",
+        &["127.0.0.22"],
+        Duration::from_millis(2 * 200 + 100 + 1000),
+    );
+    let a = Backend::start(([127, 0, 0, 21], port).into(), None);
+    let up = wait_for(
+        dns,
+        "www.h.test.",
+        &["127.0.0.21"],
+        Duration::from_millis(2 * 200 + 100 + 1000),
+    );
+    assert!(
+        down >= Duration::from_millis(150),
+        "moved after {down:?}: a single failed probe must not move it"
+    );
+    eprintln!("tcp: down after {down:?}, up after {up:?}");
+
+    // HTTP: a 500 is down.
+    c.kill();
+    let c500 = Backend::start(([127, 0, 0, 23], hport).into(), Some(500));
+    wait_for(
+        dns,
+        "web.h.test.",
+        &["127.0.0.24"],
+        Duration::from_millis(2 * 200 + 150 + 1000),
+    );
+    c500.kill();
+    let _c = Backend::start(([127, 0, 0, 23], hport).into(), Some(200));
+    wait_for(
+        dns,
+        "web.h.test.",
+        &["127.0.0.23"],
+        Duration::from_millis(2 * 200 + 150 + 1000),
+    );
+
+    // Overrides through the CLI and the admin endpoint.
+    let (code, out, err) = cli(&cfg_s, &["override", "set", "site:a", "down"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("site:a") && out.contains("down"), "{out}");
+    wait_for(dns, "www.h.test.", &["127.0.0.22"], Duration::from_secs(2));
+    let (code, _, err) = cli(&cfg_s, &["override", "set", "site:mars", "down"]);
+    assert_ne!(code, 0, "an unknown site must be refused: {err}");
+    let (_, out, _) = cli(&cfg_s, &["explain", "--client", "127.0.0.1", "www.h.test"]);
+    assert!(
+        out.contains("live") && out.lines().any(|l| l.contains(" a ") && l.contains("DOWN")),
+        "{out}"
+    );
+
+    // The override survives a restart (state file).
+    drop(server);
+    let server = start(&cfg, dns);
+    wait_for(dns, "www.h.test.", &["127.0.0.22"], Duration::from_secs(5));
+    let (code, out, _) = cli(&cfg_s, &["override", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("site:a"), "{out}");
+    let (code, _, err) = cli(&cfg_s, &["override", "clear", "site:a"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for(dns, "www.h.test.", &["127.0.0.21"], Duration::from_secs(3));
+
+    // The status page and metrics are served.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", admin_port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(text.contains("meridian_dns_queries_udp_total"), "{text}");
+    drop(server);
+    drop(a);
+}
