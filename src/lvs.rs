@@ -2,12 +2,82 @@
 //! pure desired-vs-actual diff and the reconciler that applies it.
 //!
 //! ```text
-//!  config [lvs] + HealthView --desired()--> Desired --+
-//!                                                     +--diff()--> Plan { ops } --apply--> kernel
-//!  kernel --Ipvs::dump()----------------> Table -----+
+//!  config [lvs] + HealthView --desired()--> Desired ---+
+//!                                                      +--diff()--> Plan { ops } --apply--> kernel
+//!  kernel ----------------------Ipvs::dump()--> Table --+
 //! ```
-//! [`codec`] and [`diff`] are plain functions tested on bytes and values; [`netlink`] is the
-//! socket shell; [`reconcile`] runs them on config and health changes and every `resync`.
+//! [`codec`], [`desired()`], [`diff()`] and [`show`] are plain functions tested on bytes and
+//! values; [`netlink`] and [`client`] are the socket shell; [`reconcile`] applies plans and runs
+//! the loop (config or health change, and every `resync`).
 
+pub mod client;
 pub mod codec;
+pub mod desired;
+pub mod diff;
 pub mod model;
+pub mod netlink;
+pub mod reconcile;
+pub mod show;
+
+pub use client::{Ipvs, Operation, key_display};
+pub use desired::{Desired, DesiredService, HealthView, VipState, desired, vip_up};
+pub use diff::{Op, Plan, diff};
+pub use model::{Dest, DestConf, Service, ServiceConf, Stats, Table, Timeouts};
+pub use reconcile::{Reconciler, Report, run};
+
+use netlink::NlError;
+
+/// Why an IPVS operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LvsError {
+    #[error(
+        "IPVS is not available in this kernel: the generic netlink family \"IPVS\" does not \
+         exist (load the ip_vs module: modprobe ip_vs)"
+    )]
+    NotAvailable,
+    #[error("{op}: permission denied: IPVS needs CAP_NET_ADMIN (run as root)")]
+    PermissionDenied { op: Operation },
+    #[error("{op}: scheduler \"{name}\" is not available in this kernel (no ip_vs_{name} module)")]
+    UnknownScheduler { op: Operation, name: String },
+    #[error("{op}: {} (errno {errno})", std::io::Error::from_raw_os_error(*.errno))]
+    Kernel { op: Operation, errno: i32 },
+    #[error("{op}: malformed reply from the kernel: {source}")]
+    Decode {
+        op: Operation,
+        source: codec::DecodeError,
+    },
+    #[error("{0}: the kernel sent no reply")]
+    Empty(Operation),
+    #[error("netlink socket: {source}")]
+    Socket { source: Box<NlError> },
+    #[error("{op}: {source}")]
+    Io { op: Operation, source: Box<NlError> },
+    #[error("reconciler task failed: {0}")]
+    Task(String),
+}
+
+impl LvsError {
+    fn from_nl(e: NlError, op: Operation) -> Self {
+        match e {
+            NlError::Errno(libc::EPERM) | NlError::Errno(libc::EACCES) => {
+                LvsError::PermissionDenied { op }
+            }
+            NlError::Errno(errno) => LvsError::Kernel { op, errno },
+            NlError::Decode(source) => LvsError::Decode { op, source },
+            e @ NlError::Io { .. } => LvsError::Io {
+                op,
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// The kernel's errno, when the kernel refused the request.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            LvsError::Kernel { errno, .. } => Some(*errno),
+            LvsError::PermissionDenied { .. } => Some(libc::EPERM),
+            LvsError::UnknownScheduler { .. } => Some(libc::ENOENT),
+            _ => None,
+        }
+    }
+}

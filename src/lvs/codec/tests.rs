@@ -241,7 +241,8 @@ fn dest_round_trips_and_reads_counters() {
     ipvs::dest_full(&mut w, AF_INET6, &d);
     // the kernel appends counters inside the nest
     let nest_len = w.buf.len();
-    w.u32(DEST_ATTR_ACTIVE_CONNS, 3).u32(DEST_ATTR_INACT_CONNS, 4);
+    w.u32(DEST_ATTR_ACTIVE_CONNS, 3)
+        .u32(DEST_ATTR_INACT_CONNS, 4);
     w.u16(DEST_ATTR_ADDR_FAMILY, AF_INET6);
     let grown = u16::try_from(w.buf.len()).unwrap();
     w.buf[0..2].copy_from_slice(&grown.to_ne_bytes());
@@ -352,7 +353,10 @@ fn malformed_attributes_are_errors() {
     // a service nest whose ADDR is too short for AF_INET6
     let mut w = AttrWriter::new();
     let n = w.begin_nest(CMD_ATTR_SERVICE);
-    w.u16(1, AF_INET6).u16(2, 6).bytes(3, &[1, 2, 3, 4]).be16(4, 80);
+    w.u16(1, AF_INET6)
+        .u16(2, 6)
+        .bytes(3, &[1, 2, 3, 4])
+        .be16(4, 80);
     w.end_nest(n);
     assert!(ipvs::parse_service(&w.buf).is_err());
     // attribute length past the end

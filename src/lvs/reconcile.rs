@@ -1,0 +1,238 @@
+//! The reconciler: dump the kernel, diff against the desired state, apply the plan; and
+//! [`run`], the long-lived loop that does so on every config or health change and every
+//! `resync` interval (the kernel sends no IPVS events, so drift is only seen by re-dumping).
+//!
+//! Errors on single operations do not stop a pass: the rest of the plan is applied, the errors
+//! are reported, and the next pass retries. "Already there" on an add and "already gone" on a
+//! delete mean someone else converged it; the pass then re-dumps and diffs once more.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Lvs, VirtualKey};
+
+use super::desired::{Desired, HealthView, VipState, desired};
+use super::diff::{Op, Plan, diff};
+use super::{Ipvs, LvsError, key_display};
+
+/// What one reconcile pass did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Operations sent to the kernel (successful or not), in order.
+    pub ops: Vec<Op>,
+    pub applied: usize,
+    pub errors: Vec<LvsError>,
+    pub unmanaged: Vec<VirtualKey>,
+    pub vip: VipState,
+}
+
+/// Send one operation.
+pub fn apply(ipvs: &mut Ipvs, op: &Op) -> Result<(), LvsError> {
+    match op {
+        Op::AddService(s) => ipvs.add_service(s),
+        Op::EditService(s) => ipvs.edit_service(s),
+        Op::DeleteService(k) => ipvs.delete_service(k),
+        Op::AddDest { service, dest } => ipvs.add_dest(service, dest),
+        Op::EditDest { service, dest } => ipvs.edit_dest(service, dest),
+        Op::DeleteDest { service, addr } => ipvs.delete_dest(service, *addr),
+    }
+}
+
+/// Whether an error means the kernel already is where the operation wanted it.
+fn converged(op: &Op, e: &LvsError) -> bool {
+    let errno = e.errno();
+    match op {
+        Op::AddService(_) | Op::AddDest { .. } => errno == Some(libc::EEXIST),
+        Op::DeleteService(_) | Op::DeleteDest { .. } => {
+            matches!(errno, Some(libc::ESRCH) | Some(libc::ENOENT))
+        }
+        // A service or real server that vanished under an edit: re-dump and add it.
+        Op::EditService(_) | Op::EditDest { .. } => {
+            matches!(errno, Some(libc::ESRCH) | Some(libc::ENOENT))
+                && !matches!(e, LvsError::UnknownScheduler { .. })
+        }
+    }
+}
+
+/// Owns the kernel connection and what this process manages.
+pub struct Reconciler {
+    ipvs: Ipvs,
+    owned: BTreeSet<VirtualKey>,
+    vip: VipState,
+}
+
+impl Reconciler {
+    pub fn new(ipvs: Ipvs) -> Self {
+        Self {
+            ipvs,
+            owned: BTreeSet::new(),
+            vip: VipState::default(),
+        }
+    }
+
+    pub fn ipvs(&mut self) -> &mut Ipvs {
+        &mut self.ipvs
+    }
+
+    /// Dump the kernel and diff: the operations a pass would send (nothing is changed).
+    pub fn plan(&mut self, lvs: &Lvs, health: &HealthView) -> Result<(Plan, Desired), LvsError> {
+        let want = desired(lvs, health);
+        let have = self.ipvs.dump()?;
+        Ok((diff(&want, &have, &self.owned), want))
+    }
+
+    /// One full pass: dump, diff, apply. Fails only when the kernel cannot be read.
+    pub fn reconcile(&mut self, lvs: &Lvs, health: &HealthView) -> Result<Report, LvsError> {
+        let mut report = Report::default();
+        let mut want = None;
+        for round in 0..2 {
+            let (plan, w) = self.plan(lvs, health)?;
+            report.unmanaged = plan.unmanaged.clone();
+            let mut again = false;
+            let mut failed: BTreeSet<VirtualKey> = BTreeSet::new();
+            for op in plan.ops {
+                if failed.contains(op.service()) {
+                    continue;
+                }
+                match apply(&mut self.ipvs, &op) {
+                    Ok(()) => report.applied += 1,
+                    Err(e) if round == 0 && converged(&op, &e) => again = true,
+                    Err(e) => {
+                        if matches!(op, Op::AddService(_)) {
+                            failed.insert(*op.service());
+                        }
+                        report.errors.push(e);
+                    }
+                }
+                report.ops.push(op);
+            }
+            want = Some(w);
+            if !again {
+                break;
+            }
+        }
+        // Keep ownership of services we could not delete, so the next pass retries.
+        let mut owned: BTreeSet<VirtualKey> = lvs.services.iter().map(|s| s.key).collect();
+        for e in &report.ops {
+            if let Op::DeleteService(k) = e
+                && report.errors.iter().any(|err| err_names(err, k))
+            {
+                owned.insert(*k);
+            }
+        }
+        self.owned = owned;
+        if let Some(w) = want {
+            self.vip = self.vip.next(lvs, &w);
+        }
+        report.vip = self.vip.clone();
+        Ok(report)
+    }
+}
+
+fn err_names(e: &LvsError, key: &VirtualKey) -> bool {
+    e.to_string().contains(&key_display(key))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LvsError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| LvsError::Task(e.to_string()))
+}
+
+fn log_report(r: &Report) {
+    for op in &r.ops {
+        tracing::info!(op = %op, "ipvs change");
+    }
+    for e in &r.errors {
+        tracing::warn!(error = %e, "ipvs operation failed; retrying on the next pass");
+    }
+    if !r.unmanaged.is_empty() {
+        let list: Vec<String> = r.unmanaged.iter().map(key_display).collect();
+        tracing::debug!(services = ?list, "kernel services not in the config, left alone");
+    }
+}
+
+/// The director loop: reconcile at start, on every config or health change and every
+/// `resync`; publish each VIP's up/down on `vip`. Returns when `shutdown` is cancelled, or
+/// with an error when IPVS cannot be opened.
+pub async fn run(
+    mut config: watch::Receiver<Arc<Lvs>>,
+    mut health: watch::Receiver<HealthView>,
+    vip: watch::Sender<VipState>,
+    shutdown: CancellationToken,
+) -> Result<(), LvsError> {
+    let ipvs = blocking(Ipvs::open).await??;
+    let mut rec = Some(Reconciler::new(ipvs));
+    let (mut config_open, mut health_open) = (true, true);
+    let mut failures = 0u32;
+    loop {
+        let lvs = config.borrow_and_update().clone();
+        let view = health.borrow_and_update().clone();
+        let mut r = rec
+            .take()
+            .ok_or_else(|| LvsError::Task("reconciler lost".into()))?;
+        let (r, outcome) = blocking(move || {
+            let out = r.reconcile(&lvs, &view);
+            (r, out)
+        })
+        .await?;
+        rec = Some(r);
+        let resync = config.borrow().resync.max(Duration::from_millis(100));
+        let wait = match outcome {
+            Ok(report) => {
+                log_report(&report);
+                vip.send_if_modified(|v| {
+                    let changed = *v != report.vip;
+                    *v = report.vip.clone();
+                    changed
+                });
+                failures = if report.errors.is_empty() {
+                    0
+                } else {
+                    failures + 1
+                };
+                if failures == 0 {
+                    resync
+                } else {
+                    backoff(failures, resync)
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, "cannot read the IPVS table");
+                backoff(failures, resync)
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            r = config.changed(), if config_open => config_open = r.is_ok(),
+            r = health.changed(), if health_open => health_open = r.is_ok(),
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s ... capped at the resync interval.
+fn backoff(failures: u32, resync: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(10);
+    Duration::from_secs(1u64 << exp).min(resync)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let r = Duration::from_secs(30);
+        assert_eq!(backoff(1, r), Duration::from_secs(1));
+        assert_eq!(backoff(3, r), Duration::from_secs(4));
+        assert_eq!(backoff(50, r), r);
+    }
+}
