@@ -1,1 +1,111 @@
-//! TODO
+//! The command line: one type per subcommand, each with `run(self)`.
+//!
+//! `main.rs` only parses [`Cli`], sets up logging and turns the result into an exit code with
+//! [`exit_code`]: configuration errors exit 2, runtime failures 1.
+
+mod check;
+mod overrides;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use check::Check;
+pub use overrides::Override;
+
+/// Meridian: a DNS global load balancer and LVS director.
+#[derive(Debug, Parser)]
+#[command(name = "meridian", version, about)]
+pub struct Cli {
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+    /// More detail in logs (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration, zones, databases and CIDR files (exit 0, or 2).
+    Check(Check),
+    /// Force a site, link or address up, down or drain on the running server.
+    Override(Override),
+}
+
+/// `--config PATH`, shared by the subcommands that read a policy file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// Policy file (default: ./meridian.toml, else the built-in example).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    pub fn path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(crate::config::default_path)
+    }
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Some(Command::Check(c)) => c.run(),
+            Some(Command::Override(c)) => c.run(),
+            None => Err(anyhow::anyhow!("no subcommand")),
+        }
+    }
+}
+
+/// A configuration problem (exit code 2), as opposed to a runtime failure (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// An error whose details were already logged where it happened.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reported(pub String);
+
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let config = e.chain().any(|c| {
+        c.downcast_ref::<crate::config::ConfigError>().is_some()
+            || c.downcast_ref::<UsageError>().is_some()
+    });
+    if config { 2 } else { 1 }
+}
+
+pub fn already_reported(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Reported>().is_some()
+}
+
+pub fn init_logging(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) is harmless; keep the first subscriber.
+    let installed = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    if installed.is_err() {
+        tracing::debug!("logging was already initialised");
+    }
+}

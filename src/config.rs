@@ -41,7 +41,7 @@ impl fmt::Display for Diagnostic {
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -102,3 +102,6 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
     (line, col)
 }
+
+#[cfg(test)]
+mod tests;

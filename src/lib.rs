@@ -22,10 +22,12 @@
 //! - [`lvs`]: IPVS over generic netlink, diff and reconcile;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`.
 
+pub mod admin;
 pub mod cmd;
 pub mod config;
 pub mod dns;
 pub mod geo;
 pub mod health;
 pub mod lvs;
+pub mod metrics;
 pub mod policy;

@@ -12,8 +12,8 @@ use toml::Spanned;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
-    One(Spanned<String>),
-    Many(Vec<Spanned<String>>),
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,10 +37,11 @@ pub struct Spec {
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     pub listen: Option<Vec<Spanned<String>>>,
-    pub zones: Option<OneOrMany>,
+    pub zones: Option<Spanned<OneOrMany>>,
     pub max_udp_payload: Option<Spanned<i64>>,
     pub udp_threads: Option<Spanned<i64>>,
     pub admin: Option<Spanned<String>>,
+    pub admin_token_file: Option<Spanned<String>>,
     pub metrics: Option<Spanned<String>>,
     pub query_log: Option<bool>,
 }
@@ -82,8 +83,8 @@ pub struct SiteSpec {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum FallbackSpec {
-    Keyword(Spanned<String>),
-    Addrs(Vec<Spanned<String>>),
+    Keyword(String),
+    Addrs(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]

@@ -35,6 +35,8 @@ pub struct Server {
     pub udp_threads: usize,
     /// Admin HTTP endpoint (status page, metrics, overrides), loopback only.
     pub admin: Option<SocketAddr>,
+    /// File holding the admin API's bearer token (created with a random token if missing).
+    pub admin_token_file: PathBuf,
     /// Log one line per query.
     pub query_log: bool,
 }

@@ -1,6 +1,560 @@
-//! Spec -> typed config. (being written)
-use super::{Config, ConfigError};
-use std::path::Path;
-pub(super) fn validate(_text: &str, _path: &Path) -> Result<Config, ConfigError> {
-    Err(ConfigError::Invalid(Vec::new()))
+//! Turns the raw [`Spec`] into a typed [`Config`], collecting every problem on the way.
+//!
+//! Each check reports through [`Ctx::err`] with the span of the offending value, so the
+//! final [`Diagnostic`] names file, line, column and the dotted key.
+
+mod check;
+mod lvs;
+mod services;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use toml::Spanned;
+
+use super::spec::{self, OneOrMany, Spec};
+use super::{Config, ConfigError, Diagnostic, line_col, types::*};
+
+/// Where validation writes its findings.
+pub(super) struct Ctx<'a> {
+    text: &'a str,
+    file: &'a Path,
+    base: PathBuf,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(super) fn err(
+        &mut self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        msg: impl Into<String>,
+    ) {
+        let (line, column) = line_col(self.text, span.start);
+        self.diags.push(Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            key: key.into(),
+            message: msg.into(),
+        });
+    }
+
+    /// Resolve a path from the config against the config file's folder.
+    pub(super) fn path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// An existing file named by the config, or an error at its span.
+    pub(super) fn existing_file(&mut self, p: &Spanned<String>, key: &str) -> Option<PathBuf> {
+        let path = self.path(p.get_ref());
+        if path.is_file() {
+            Some(path)
+        } else {
+            self.err(p.span(), key, format!("file not found: {}", path.display()));
+            None
+        }
+    }
+
+    pub(super) fn int<T: TryFrom<i64>>(
+        &mut self,
+        v: &Spanned<i64>,
+        key: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<T> {
+        let n = *v.get_ref();
+        if n < min || n > max {
+            self.err(v.span(), key, format!("{n} is out of range {min}..={max}"));
+            return None;
+        }
+        T::try_from(n).ok()
+    }
+
+    pub(super) fn ip(&mut self, v: &Spanned<String>, key: &str) -> Option<IpAddr> {
+        match v.get_ref().trim().parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                self.err(
+                    v.span(),
+                    key,
+                    format!("`{}` is not an IP address", v.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn sockaddr(&mut self, v: &Spanned<String>, key: &str) -> Option<SocketAddr> {
+        match v.get_ref().trim().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(
+                    v.span(),
+                    key,
+                    format!(
+                        "`{}` is not an address:port (IPv6 as [addr]:port)",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn cidr(&mut self, v: &Spanned<String>, key: &str) -> Option<IpNet> {
+        match parse_cidr(v.get_ref()) {
+            Ok(n) => Some(n),
+            Err(msg) => {
+                self.err(v.span(), key, msg);
+                None
+            }
+        }
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        v: &Spanned<String>,
+        key: &str,
+    ) -> Option<std::time::Duration> {
+        match humantime::parse_duration(v.get_ref().trim()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.err(v.span(), key, "duration must be greater than zero");
+                None
+            }
+            Err(e) => {
+                self.err(
+                    v.span(),
+                    key,
+                    format!(
+                        "`{}` is not a duration ({e}); use e.g. 500ms, 2s, 1m",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parse `a.b.c.d/len` or `v6/len`; a bare address is a host prefix. Host bits must be zero.
+pub(crate) fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    let net = if s.contains('/') {
+        s.parse::<IpNet>()
+            .map_err(|_| format!("`{s}` is not a CIDR prefix"))?
+    } else {
+        let ip: IpAddr = s
+            .parse()
+            .map_err(|_| format!("`{s}` is not a CIDR prefix or address"))?;
+        IpNet::from(ip)
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "`{s}` has bits set beyond the prefix length (did you mean {}?)",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let spec: Spec = match toml::from_str(text) {
+        Ok(s) => s,
+        Err(e) => return Err(ConfigError::Invalid(vec![toml_diag(text, file, &e)])),
+    };
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut cx = Ctx {
+        text,
+        file,
+        base,
+        diags: Vec::new(),
+    };
+    let server = server(&mut cx, spec.server.as_ref());
+    let geo = geo(&mut cx, spec.geo.as_ref());
+    let isps = isps(&mut cx, &spec.isp);
+    let sites = sites(&mut cx, &spec.site, &isps);
+    let origins = zone_origins(&server.zone_files);
+    let services = services::services(&mut cx, &spec.service, &sites, &isps, &origins);
+    let health = HealthSettings {
+        state_file: spec
+            .health
+            .as_ref()
+            .and_then(|h| h.state_file.as_ref())
+            .map(|p| cx.path(p.get_ref())),
+    };
+    let overrides = overrides(&mut cx, &spec.r#override, &sites);
+    let lvs = spec.lvs.as_ref().and_then(|l| lvs::lvs(&mut cx, l, &sites));
+    if !cx.diags.is_empty() {
+        return Err(ConfigError::Invalid(cx.diags));
+    }
+    Ok(Config {
+        source: file.to_path_buf(),
+        server,
+        geo,
+        isps,
+        sites,
+        services,
+        health,
+        overrides,
+        lvs,
+    })
+}
+
+/// A serde/TOML error: locate it and name the key on that line.
+fn toml_diag(text: &str, file: &Path, e: &toml::de::Error) -> Diagnostic {
+    let start = e.span().map_or(0, |s| s.start);
+    let (line, column) = line_col(text, start);
+    let key = key_at(text, start);
+    let message = e.message().trim().to_string();
+    Diagnostic {
+        file: file.to_path_buf(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+/// The dotted key for an offset: the enclosing `[table]` header plus the `key =` on its line.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let mut table = String::new();
+    for l in text[..line_start].lines().rev() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            table = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            break;
+        }
+    }
+    let t = line.trim();
+    if t.starts_with('[') {
+        return t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+    }
+    let key = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+    match (table.is_empty(), key.is_empty()) {
+        (true, _) => key.to_string(),
+        (false, true) => table,
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
+    let mut listen = Vec::new();
+    match s.and_then(|s| s.listen.as_ref()) {
+        Some(list) => {
+            for (i, a) in list.iter().enumerate() {
+                if let Some(a) = cx.sockaddr(a, &format!("server.listen[{i}]")) {
+                    listen.push(a);
+                }
+            }
+        }
+        None => listen.push(SocketAddr::from(([127, 0, 0, 1], 5353))),
+    }
+    let zones = s.and_then(|s| s.zones.as_ref());
+    let zone_files = match zones.map(|z| (z.span(), z.get_ref())) {
+        Some((span, OneOrMany::One(p))) => {
+            zone_source(cx, &Spanned::new(span, p.clone()), "server.zones")
+        }
+        Some((span, OneOrMany::Many(list))) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                cx.existing_file(
+                    &Spanned::new(span.clone(), p.clone()),
+                    &format!("server.zones[{i}]"),
+                )
+            })
+            .collect(),
+        None => {
+            let dir = cx.path("zones");
+            zone_dir(&dir).unwrap_or_default()
+        }
+    };
+    let max_udp_payload = s
+        .and_then(|s| s.max_udp_payload.as_ref())
+        .map_or(Some(1232), |v| {
+            cx.int(v, "server.max_udp_payload", 512, 4096)
+        })
+        .unwrap_or(1232);
+    let udp_threads = s
+        .and_then(|s| s.udp_threads.as_ref())
+        .map_or(Some(0), |v| cx.int(v, "server.udp_threads", 0, 64))
+        .unwrap_or(0);
+    let admin = s
+        .and_then(|s| s.admin.as_ref())
+        .and_then(|a| cx.sockaddr(a, "server.admin"));
+    if let (Some(a), Some(spec)) = (admin, s.and_then(|s| s.admin.as_ref()))
+        && !a.ip().is_loopback()
+    {
+        cx.err(
+            spec.span(),
+            "server.admin",
+            "the admin endpoint must listen on a loopback address",
+        );
+    }
+    let admin_token_file = s
+        .and_then(|s| s.admin_token_file.as_ref())
+        .map_or_else(|| cx.path("meridian-admin.token"), |p| cx.path(p.get_ref()));
+    let query_log = s.and_then(|s| s.query_log).unwrap_or(false);
+    Server {
+        listen,
+        zone_files,
+        max_udp_payload,
+        udp_threads,
+        admin,
+        admin_token_file,
+        query_log,
+    }
+}
+
+/// `zones = "dir"` (every `*.zone` inside, sorted) or `zones = "file.zone"`.
+fn zone_source(cx: &mut Ctx, p: &Spanned<String>, key: &str) -> Vec<PathBuf> {
+    let path = cx.path(p.get_ref());
+    if path.is_dir() {
+        match zone_dir(&path) {
+            Ok(files) if !files.is_empty() => files,
+            Ok(_) => {
+                cx.err(
+                    p.span(),
+                    key,
+                    format!("no *.zone files in {}", path.display()),
+                );
+                Vec::new()
+            }
+            Err(e) => {
+                cx.err(
+                    p.span(),
+                    key,
+                    format!("cannot list {}: {e}", path.display()),
+                );
+                Vec::new()
+            }
+        }
+    } else {
+        cx.existing_file(p, key).into_iter().collect()
+    }
+}
+
+fn zone_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Zone origins as named by the files (`example.test.zone` -> `example.test.`), lower-case.
+pub(super) fn zone_origins(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|f| f.file_stem().and_then(|s| s.to_str()))
+        .map(|s| format!("{}.", s.trim_end_matches('.').to_ascii_lowercase()))
+        .collect()
+}
+
+fn geo(cx: &mut Ctx, g: Option<&spec::GeoSpec>) -> Geo {
+    let Some(g) = g else { return Geo::default() };
+    Geo {
+        city: g
+            .city
+            .as_ref()
+            .and_then(|p| cx.existing_file(p, "geo.city")),
+        asn: g.asn.as_ref().and_then(|p| cx.existing_file(p, "geo.asn")),
+    }
+}
+
+fn isps(cx: &mut Ctx, spec: &BTreeMap<Spanned<String>, spec::IspSpec>) -> BTreeMap<String, Isp> {
+    let mut out = BTreeMap::new();
+    for (name, s) in spec {
+        let key = format!("isp.{}", name.get_ref());
+        if name.get_ref() == "default" {
+            cx.err(
+                name.span(),
+                &key,
+                "`default` is reserved for a site's fallback link",
+            );
+        }
+        let asns = s
+            .asn
+            .iter()
+            .filter_map(|a| cx.int(a, &format!("{key}.asn"), 0, u32::MAX as i64))
+            .collect();
+        let mut cidrs: Vec<IpNet> = s
+            .cidrs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| cx.cidr(c, &format!("{key}.cidrs[{i}]")))
+            .collect();
+        let mut cidr_files = Vec::new();
+        for (i, f) in s.cidr_files.iter().enumerate() {
+            let k = format!("{key}.cidr_files[{i}]");
+            let Some(path) = cx.existing_file(f, &k) else {
+                continue;
+            };
+            match read_cidr_file(&path) {
+                Ok(list) => cidrs.extend(list),
+                Err(msg) => cx.err(f.span(), &k, msg),
+            }
+            cidr_files.push(path);
+        }
+        out.insert(
+            name.get_ref().clone(),
+            Isp {
+                asns,
+                cidrs,
+                cidr_files,
+            },
+        );
+    }
+    out
+}
+
+/// One CIDR per line, `#` starts a comment. Errors name the list file and its line.
+pub fn read_cidr_file(path: &Path) -> Result<Vec<IpNet>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let l = line.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        out.push(parse_cidr(l).map_err(|m| format!("{}:{}: {m}", path.display(), n + 1))?);
+    }
+    Ok(out)
+}
+
+fn sites(
+    cx: &mut Ctx,
+    spec: &BTreeMap<Spanned<String>, spec::SiteSpec>,
+    isps: &BTreeMap<String, Isp>,
+) -> BTreeMap<String, Site> {
+    let mut out = BTreeMap::new();
+    for (name, s) in spec {
+        let key = format!("site.{}", name.get_ref());
+        let location = s.location.as_ref().and_then(|l| {
+            let v = l.get_ref();
+            if !(-90.0..=90.0).contains(&v.lat) || !(-180.0..=180.0).contains(&v.lon) {
+                cx.err(
+                    l.span(),
+                    format!("{key}.location"),
+                    "lat must be in -90..=90 and lon in -180..=180",
+                );
+                return None;
+            }
+            Some(Location {
+                lat: v.lat,
+                lon: v.lon,
+            })
+        });
+        let mut links = BTreeMap::new();
+        for (link, addrs) in &s.links {
+            let lk = format!("{key}.links.{}", link.get_ref());
+            if link.get_ref() != "default" && !isps.contains_key(link.get_ref()) {
+                cx.err(
+                    link.span(),
+                    &lk,
+                    format!(
+                        "no [isp.{}] is defined (link names are ISP names or `default`)",
+                        link.get_ref()
+                    ),
+                );
+            }
+            if addrs.is_empty() {
+                cx.err(link.span(), &lk, "a link needs at least one address");
+            }
+            let list: Vec<IpAddr> = addrs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| cx.ip(a, &format!("{lk}[{i}]")))
+                .collect();
+            links.insert(link.get_ref().clone(), list);
+        }
+        if s.links.is_empty() {
+            cx.err(
+                name.span(),
+                &key,
+                "a site needs at least one link (e.g. links = { default = [\"192.0.2.1\"] })",
+            );
+        }
+        out.insert(name.get_ref().clone(), Site { location, links });
+    }
+    out
+}
+
+fn overrides(
+    cx: &mut Ctx,
+    spec: &[spec::OverrideSpec],
+    sites: &BTreeMap<String, Site>,
+) -> Vec<Override> {
+    let mut out = Vec::new();
+    for (i, o) in spec.iter().enumerate() {
+        let key = format!("override[{i}]");
+        let state = match o.state.get_ref().as_str() {
+            "up" => OverrideState::Up,
+            "down" => OverrideState::Down,
+            "drain" => OverrideState::Drain,
+            other => {
+                cx.err(
+                    o.state.span(),
+                    format!("{key}.state"),
+                    format!("`{other}` is not one of up, down, drain"),
+                );
+                continue;
+            }
+        };
+        match parse_override_target(o.target.get_ref(), sites) {
+            Ok(target) => out.push(Override { target, state }),
+            Err(msg) => cx.err(o.target.span(), format!("{key}.target"), msg),
+        }
+    }
+    out
+}
+
+/// `site:NAME`, `link:SITE/LINK` or `addr:IP`, checked against the configured sites.
+pub fn parse_override_target(
+    s: &str,
+    sites: &BTreeMap<String, Site>,
+) -> Result<OverrideTarget, String> {
+    let (kind, rest) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected site:NAME, link:SITE/LINK or addr:IP"))?;
+    match kind {
+        "site" if sites.contains_key(rest) => Ok(OverrideTarget::Site(rest.to_string())),
+        "site" => Err(format!("no site `{rest}`")),
+        "link" => {
+            let (site, link) = rest
+                .split_once('/')
+                .ok_or_else(|| format!("`{s}`: expected link:SITE/LINK"))?;
+            match sites.get(site) {
+                Some(st) if st.links.contains_key(link) => Ok(OverrideTarget::Link {
+                    site: site.into(),
+                    link: link.into(),
+                }),
+                Some(_) => Err(format!("site `{site}` has no link `{link}`")),
+                None => Err(format!("no site `{site}`")),
+            }
+        }
+        "addr" => rest
+            .parse()
+            .map(OverrideTarget::Addr)
+            .map_err(|_| format!("`{rest}` is not an IP address")),
+        _ => Err(format!(
+            "`{s}`: expected site:NAME, link:SITE/LINK or addr:IP"
+        )),
+    }
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything Meridian's tests need (Debian packages, a Python venv for test data),
+# then runs every test. `.ci/run` calls exactly this script; README.md names it.
+# A missing tool is installed here or the test that needs it fails loudly: nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(nsd knot-dnsutils dnsutils dnsperf gdnsd qemu-system-x86 busybox-static ipvsadm
+      iproute2 cpio xz-utils file kmod python3-venv ca-certificates)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-all: installing ${missing[*]}"
+  as_root apt-get update -qq
+  # qemu-system-x86 from bookworm may replace a newer qemu-utils: allow that removal.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian nsd package may start a system nsd on port 53; the tests run their own on
+# loopback high ports, so the system one does not matter.
+
+export MERIDIAN_REQUIRE_ALL_TOOLS=1
+cargo build --release --locked
+cargo test --locked --all-targets -- --test-threads=2

@@ -1,0 +1,168 @@
+//! Validation of one `check = { ... }` table, shared by services and LVS.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::Ctx;
+use crate::config::spec::{CheckSpec, ExpectSpec};
+use crate::config::types::{Check, CheckKind, StartState};
+
+pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) -> Option<Check> {
+    let s = c.get_ref();
+    let ty = s.r#type.get_ref().as_str();
+    let kind = match ty {
+        "tcp" => CheckKind::Tcp,
+        "http" | "https" => {
+            let expect = match s.expect.as_ref().map(|e| (e.span(), e.get_ref())) {
+                None => vec![200],
+                Some((span, ExpectSpec::One(n))) => status(cx, span, key, &[*n]),
+                Some((span, ExpectSpec::Many(v))) => status(cx, span, key, v),
+            };
+            let method = s
+                .method
+                .as_ref()
+                .map_or("GET".to_string(), |m| m.get_ref().to_ascii_uppercase());
+            if !matches!(method.as_str(), "GET" | "HEAD" | "POST" | "OPTIONS")
+                && let Some(m) = &s.method
+            {
+                cx.err(
+                    m.span(),
+                    format!("{key}.method"),
+                    "method must be GET, HEAD, POST or OPTIONS",
+                );
+            }
+            let path = s.path.clone().unwrap_or_else(|| "/".into());
+            if !path.starts_with('/') {
+                cx.err(c.span(), format!("{key}.path"), "path must start with /");
+            }
+            CheckKind::Http {
+                https: ty == "https",
+                method,
+                path,
+                host: s.host.clone(),
+                expect,
+                body: s.body.clone(),
+                tls_verify: s.tls_verify.unwrap_or(true),
+            }
+        }
+        "dns" => {
+            let Some(q) = &s.query else {
+                cx.err(
+                    c.span(),
+                    format!("{key}.query"),
+                    "a dns check needs `query` (a name to ask)",
+                );
+                return None;
+            };
+            CheckKind::Dns {
+                query: q.get_ref().clone(),
+                qtype: s
+                    .qtype
+                    .as_ref()
+                    .map_or("A".into(), |t| t.get_ref().to_ascii_uppercase()),
+                rcode: s
+                    .rcode
+                    .as_ref()
+                    .map_or("NOERROR".into(), |t| t.get_ref().to_ascii_uppercase()),
+            }
+        }
+        "exec" => match &s.command {
+            Some(cmd) if !cmd.get_ref().is_empty() => CheckKind::Exec {
+                command: cmd.get_ref().clone(),
+            },
+            _ => {
+                cx.err(
+                    c.span(),
+                    format!("{key}.command"),
+                    "an exec check needs `command = [\"prog\", \"arg\"...]`",
+                );
+                return None;
+            }
+        },
+        other => {
+            cx.err(
+                s.r#type.span(),
+                format!("{key}.type"),
+                format!("`{other}` is not one of tcp, http, https, dns, exec"),
+            );
+            return None;
+        }
+    };
+    let port = s
+        .port
+        .as_ref()
+        .and_then(|p| cx.int(p, &format!("{key}.port"), 1, 65535));
+    let interval = dur(
+        cx,
+        s.interval.as_ref(),
+        &format!("{key}.interval"),
+        Duration::from_secs(1),
+    );
+    let timeout = dur(
+        cx,
+        s.timeout.as_ref(),
+        &format!("{key}.timeout"),
+        Duration::from_millis(500).min(interval),
+    );
+    if timeout > interval
+        && let Some(t) = &s.timeout
+    {
+        cx.err(
+            t.span(),
+            format!("{key}.timeout"),
+            "timeout must not exceed interval",
+        );
+    }
+    let rise = s
+        .rise
+        .as_ref()
+        .map_or(Some(2), |v| cx.int(v, &format!("{key}.rise"), 1, 100))
+        .unwrap_or(2);
+    let fall = s
+        .fall
+        .as_ref()
+        .map_or(Some(2), |v| cx.int(v, &format!("{key}.fall"), 1, 100))
+        .unwrap_or(2);
+    let start = match s.start.as_ref().map(|v| (v.span(), v.get_ref().as_str())) {
+        None | Some((_, "down")) => StartState::Down,
+        Some((_, "up")) => StartState::Up,
+        Some((span, other)) => {
+            cx.err(
+                span,
+                format!("{key}.start"),
+                format!("`{other}` is not one of up, down"),
+            );
+            StartState::Down
+        }
+    };
+    Some(Check {
+        kind,
+        port,
+        interval,
+        timeout,
+        rise,
+        fall,
+        start,
+    })
+}
+
+fn status(cx: &mut Ctx, span: std::ops::Range<usize>, key: &str, codes: &[i64]) -> Vec<u16> {
+    let mut out = Vec::new();
+    for &c in codes {
+        match u16::try_from(c) {
+            Ok(v) if (100..=599).contains(&v) => out.push(v),
+            _ => cx.err(
+                span.clone(),
+                format!("{key}.expect"),
+                format!("{c} is not an HTTP status (100..=599)"),
+            ),
+        }
+    }
+    out
+}
+
+fn dur(cx: &mut Ctx, v: Option<&Spanned<String>>, key: &str, default: Duration) -> Duration {
+    v.map_or(Some(default), |v| cx.duration(v, key))
+        .unwrap_or(default)
+}

@@ -1,0 +1,240 @@
+//! Process-wide counters and gauges, rendered in the Prometheus text format.
+//!
+//! A fixed set: no client addresses or query names become labels. Every event that logs also
+//! bumps its counter here. Counters are relaxed atomics, cheap enough for the query path.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// All of Meridian's metrics.
+pub struct Metrics {
+    pub queries_udp: AtomicU64,
+    pub queries_tcp: AtomicU64,
+    /// Responses by RCODE (index = rcode, 0..=15; BADVERS counted at 16).
+    pub responses: [AtomicU64; 17],
+    pub truncated: AtomicU64,
+    /// Packets too broken to answer at all (no header).
+    pub dropped: AtomicU64,
+    pub ecs_queries: AtomicU64,
+    pub service_answers: AtomicU64,
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+    pub zones_loaded: AtomicU64,
+    pub zones_failed: AtomicU64,
+    pub config_generation: AtomicU64,
+    pub health_transitions: AtomicU64,
+    pub health_probes: AtomicU64,
+    pub health_targets_up: AtomicU64,
+    pub health_targets_down: AtomicU64,
+    pub lvs_reconciles: AtomicU64,
+    pub lvs_ops: AtomicU64,
+    pub lvs_errors: AtomicU64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const Z: AtomicU64 = AtomicU64::new(0);
+
+/// The one instance.
+pub static METRICS: Metrics = Metrics::new();
+
+/// Add one to a counter.
+#[inline]
+pub fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+const RCODES: [&str; 17] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+    "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+    "BADVERS",
+];
+
+impl Metrics {
+    /// All zero.
+    pub const fn new() -> Self {
+        Metrics {
+            queries_udp: Z,
+            queries_tcp: Z,
+            responses: [Z; 17],
+            truncated: Z,
+            dropped: Z,
+            ecs_queries: Z,
+            service_answers: Z,
+            reloads_ok: Z,
+            reloads_failed: Z,
+            zones_loaded: Z,
+            zones_failed: Z,
+            config_generation: Z,
+            health_transitions: Z,
+            health_probes: Z,
+            health_targets_up: Z,
+            health_targets_down: Z,
+            lvs_reconciles: Z,
+            lvs_ops: Z,
+            lvs_errors: Z,
+        }
+    }
+
+    /// Count one response with this RCODE (16 and above = BADVERS).
+    #[inline]
+    pub fn response(&self, rcode: u16) {
+        inc(&self.responses[usize::from(rcode).min(16)]);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut one = |name: &str, kind: &str, help: &str, v: &AtomicU64| {
+            out.push_str(&format!(
+                "# HELP meridian_{name} {help}\n# TYPE meridian_{name} {kind}\nmeridian_{name} {}\n",
+                v.load(Relaxed)
+            ));
+        };
+        one(
+            "dns_queries_udp_total",
+            "counter",
+            "DNS queries received over UDP.",
+            &self.queries_udp,
+        );
+        one(
+            "dns_queries_tcp_total",
+            "counter",
+            "DNS queries received over TCP.",
+            &self.queries_tcp,
+        );
+        one(
+            "dns_truncated_total",
+            "counter",
+            "UDP responses sent with TC set.",
+            &self.truncated,
+        );
+        one(
+            "dns_dropped_total",
+            "counter",
+            "Packets dropped as unanswerable.",
+            &self.dropped,
+        );
+        one(
+            "dns_ecs_queries_total",
+            "counter",
+            "Queries carrying EDNS Client Subnet.",
+            &self.ecs_queries,
+        );
+        one(
+            "dns_service_answers_total",
+            "counter",
+            "Answers computed from a service policy.",
+            &self.service_answers,
+        );
+        one(
+            "reloads_ok_total",
+            "counter",
+            "Successful configuration reloads.",
+            &self.reloads_ok,
+        );
+        one(
+            "reloads_failed_total",
+            "counter",
+            "Refused configuration reloads.",
+            &self.reloads_failed,
+        );
+        one("zones_loaded", "gauge", "Zones served.", &self.zones_loaded);
+        one(
+            "zones_failed",
+            "gauge",
+            "Zones refused at the last load.",
+            &self.zones_failed,
+        );
+        one(
+            "config_generation",
+            "gauge",
+            "Number of the configuration in force.",
+            &self.config_generation,
+        );
+        one(
+            "health_probes_total",
+            "counter",
+            "Health probes run.",
+            &self.health_probes,
+        );
+        one(
+            "health_transitions_total",
+            "counter",
+            "Health state changes.",
+            &self.health_transitions,
+        );
+        one(
+            "health_targets_up",
+            "gauge",
+            "Health targets up.",
+            &self.health_targets_up,
+        );
+        one(
+            "health_targets_down",
+            "gauge",
+            "Health targets down.",
+            &self.health_targets_down,
+        );
+        one(
+            "lvs_reconciles_total",
+            "counter",
+            "IPVS reconcile passes.",
+            &self.lvs_reconciles,
+        );
+        one(
+            "lvs_operations_total",
+            "counter",
+            "IPVS operations applied.",
+            &self.lvs_ops,
+        );
+        one(
+            "lvs_errors_total",
+            "counter",
+            "IPVS operations the kernel refused.",
+            &self.lvs_errors,
+        );
+        out.push_str(
+            "# HELP meridian_dns_responses_total DNS responses by RCODE.\n# TYPE meridian_dns_responses_total counter\n",
+        );
+        for (name, v) in RCODES.iter().zip(&self.responses) {
+            let n = v.load(Relaxed);
+            if n > 0
+                || matches!(
+                    *name,
+                    "NOERROR" | "NXDOMAIN" | "REFUSED" | "FORMERR" | "SERVFAIL"
+                )
+            {
+                out.push_str(&format!(
+                    "meridian_dns_responses_total{{rcode=\"{name}\"}} {n}\n"
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_has_every_family_and_counts() {
+        let m = Metrics::new();
+        m.response(3);
+        m.response(16);
+        inc(&m.queries_udp);
+        let text = m.render();
+        assert!(
+            text.contains("meridian_dns_queries_udp_total 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("meridian_dns_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
+        assert!(text.contains("meridian_dns_responses_total{rcode=\"BADVERS\"} 1\n"));
+        assert_eq!(text.matches("# TYPE").count(), 19);
+    }
+}
