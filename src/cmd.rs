@@ -4,6 +4,7 @@
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
 mod check;
+mod lvs;
 mod overrides;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
+pub use lvs::Lvs;
 pub use overrides::Override;
 
 /// Meridian: a DNS global load balancer and LVS director.
@@ -39,6 +41,8 @@ pub enum Command {
     Check(Check),
     /// Force a site, link or address up, down or drain on the running server.
     Override(Override),
+    /// Manage the kernel's IPVS table: show, apply once, or keep reconciling.
+    Lvs(Lvs),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -62,6 +66,7 @@ impl Cli {
         match self.command {
             Some(Command::Check(c)) => c.run(),
             Some(Command::Override(c)) => c.run(),
+            Some(Command::Lvs(c)) => c.run(),
             None => Err(anyhow::anyhow!("no subcommand")),
         }
     }

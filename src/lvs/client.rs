@@ -39,10 +39,10 @@ pub fn key_display(key: &VirtualKey) -> String {
                 crate::config::Protocol::Udp => "UDP",
                 crate::config::Protocol::Sctp => "SCTP",
             };
-            format!("{p}  {addr}")
+            format!("{p} {addr}")
         }
         VirtualKey::Fwmark { fwmark, ipv6 } => {
-            format!("FWM  {fwmark}{}", if *ipv6 { " IPv6" } else { "" })
+            format!("FWM {fwmark}{}", if *ipv6 { " IPv6" } else { "" })
         }
     }
 }

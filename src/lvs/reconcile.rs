@@ -146,6 +146,15 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn log_report(r: &Report) {
+    if r.ops.is_empty() {
+        tracing::debug!(ops = 0, "ipvs table in sync");
+    } else {
+        tracing::info!(
+            ops = r.ops.len(),
+            failed = r.errors.len(),
+            "ipvs reconciled"
+        );
+    }
     for op in &r.ops {
         tracing::info!(op = %op, "ipvs change");
     }

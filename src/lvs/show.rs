@@ -17,8 +17,17 @@ fn forward_name(f: Forward) -> &'static str {
     }
 }
 
+/// `TCP  10.0.0.1:80`: ipvsadm pads the protocol to four columns.
+fn key_col(key: &VirtualKey) -> String {
+    let k = key_display(key);
+    match k.split_once(' ') {
+        Some((p, rest)) => format!("{p:<4} {rest}"),
+        None => k,
+    }
+}
+
 fn service_line(s: &ServiceConf) -> String {
-    let mut line = format!("{} {}", key_display(&s.key), s.scheduler);
+    let mut line = format!("{} {}", key_col(&s.key), s.scheduler);
     let names = flag_names(s.flags, &s.scheduler);
     if !names.is_empty() {
         line.push_str(&format!(" ({})", names.join(",")));
@@ -61,7 +70,7 @@ pub fn text(info: &Info, table: &Table, stats: bool) -> String {
         if stats {
             out.push_str(&format!(
                 "{:<33}{}",
-                key_display(&s.conf.key),
+                key_col(&s.conf.key),
                 stat_cols(&s.stats)
             ));
             out.push('\n');
