@@ -41,17 +41,17 @@ pub enum LvsError {
     UnknownScheduler { op: Operation, name: String },
     #[error("{op}: {} (errno {errno})", std::io::Error::from_raw_os_error(*.errno))]
     Kernel { op: Operation, errno: i32 },
-    #[error("{op}: malformed reply from the kernel: {source}")]
+    #[error("{op}: malformed reply from the kernel: {cause}")]
     Decode {
         op: Operation,
-        source: codec::DecodeError,
+        cause: codec::DecodeError,
     },
     #[error("{0}: the kernel sent no reply")]
     Empty(Operation),
-    #[error("netlink socket: {source}")]
-    Socket { source: Box<NlError> },
-    #[error("{op}: {source}")]
-    Io { op: Operation, source: Box<NlError> },
+    #[error("netlink socket: {cause}")]
+    Socket { cause: Box<NlError> },
+    #[error("{op}: {cause}")]
+    Io { op: Operation, cause: Box<NlError> },
     #[error("reconciler task failed: {0}")]
     Task(String),
 }
@@ -63,10 +63,10 @@ impl LvsError {
                 LvsError::PermissionDenied { op }
             }
             NlError::Errno(errno) => LvsError::Kernel { op, errno },
-            NlError::Decode(source) => LvsError::Decode { op, source },
+            NlError::Decode(cause) => LvsError::Decode { op, cause },
             e @ NlError::Io { .. } => LvsError::Io {
                 op,
-                source: Box::new(e),
+                cause: Box::new(e),
             },
         }
     }

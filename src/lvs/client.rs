@@ -61,16 +61,13 @@ impl Ipvs {
     /// Open the socket, resolve the `IPVS` family and read its info, so that a missing module
     /// or a missing CAP_NET_ADMIN shows up here with a clear error.
     pub fn open() -> Result<Self, LvsError> {
-        let mut sock = GenlSocket::open(Duration::from_secs(10)).map_err(|e| LvsError::Socket {
-            source: Box::new(e),
-        })?;
+        let mut sock = GenlSocket::open(Duration::from_secs(10))
+            .map_err(|e| LvsError::Socket { cause: Box::new(e) })?;
         let family = match sock.resolve_family(IPVS_GENL_NAME) {
             Ok(id) => id,
             Err(NlError::Errno(libc::ENOENT)) => return Err(LvsError::NotAvailable),
             Err(e) => {
-                return Err(LvsError::Socket {
-                    source: Box::new(e),
-                });
+                return Err(LvsError::Socket { cause: Box::new(e) });
             }
         };
         let mut me = Self { sock, family };

@@ -128,7 +128,7 @@ pub fn request(family: u16, cmd: u8, version: u8, flags: u16, seq: u32, attrs: &
 pub fn getfamily_request(name: &str, seq: u32) -> Vec<u8> {
     let mut w = AttrWriter::new();
     w.string(CTRL_ATTR_FAMILY_NAME, name);
-    request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, 0, seq, &w.buf)
+    request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, NLM_F_ACK, seq, &w.buf)
 }
 
 /// The family id in a `CTRL_CMD_NEWFAMILY` reply's attributes.

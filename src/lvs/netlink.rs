@@ -11,22 +11,28 @@ use super::codec::{self, DecodeError, Message, Messages};
 /// What a netlink exchange can fail with, before IPVS meaning is attached.
 #[derive(Debug, thiserror::Error)]
 pub enum NlError {
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Io {
         context: &'static str,
-        source: io::Error,
+        cause: io::Error,
     },
     /// The kernel answered with this (positive) errno.
     #[error("kernel error {0}")]
     Errno(i32),
     #[error("malformed reply: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(DecodeError),
+}
+
+impl From<DecodeError> for NlError {
+    fn from(e: DecodeError) -> Self {
+        NlError::Decode(e)
+    }
 }
 
 fn last_os(context: &'static str) -> NlError {
     NlError::Io {
         context,
-        source: io::Error::last_os_error(),
+        cause: io::Error::last_os_error(),
     }
 }
 
@@ -134,7 +140,7 @@ impl GenlSocket {
                 }
                 return Err(NlError::Io {
                     context: "recv(netlink)",
-                    source: e,
+                    cause: e,
                 });
             }
             let got = usize::try_from(n).unwrap_or(0);

@@ -32,7 +32,7 @@ fn getfamily_request_bytes() {
     let m = getfamily_request("IPVS", 7);
     #[rustfmt::skip]
     let want: Vec<u8> = vec![
-        32, 0, 0, 0,   0x10, 0,   1, 0,   7, 0, 0, 0,   0, 0, 0, 0, // nlmsghdr: len, GENL_ID_CTRL, REQUEST, seq, pid
+        32, 0, 0, 0,   0x10, 0,   5, 0,   7, 0, 0, 0,   0, 0, 0, 0, // nlmsghdr: len, GENL_ID_CTRL, REQUEST|ACK, seq, pid
         3, 1, 0, 0,                                                   // genlmsghdr: GETFAMILY v1
         9, 0, 2, 0, b'I', b'P', b'V', b'S', 0, 0, 0, 0,               // FAMILY_NAME "IPVS\0" + pad
     ];
