@@ -135,6 +135,7 @@ pub struct RunLoop {
 
 impl RunLoop {
     pub fn run(self) -> anyhow::Result<()> {
+        let path = self.config.path();
         let lvs = load_lvs(&self.config)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -142,37 +143,59 @@ impl RunLoop {
             .build()
             .context("starting the async runtime")?;
         rt.block_on(async move {
-            let (_config_tx, config_rx) = watch::channel(Arc::new(lvs));
+            let (config_tx, config_rx) = watch::channel(Arc::new(lvs));
+            // Health monitors are not wired yet: every real server counts as up.
             let (_health_tx, health_rx) = watch::channel(HealthView::new());
             let (vip_tx, _vip_rx) = watch::channel(VipState::default());
             let shutdown = CancellationToken::new();
-            let stop = shutdown.clone();
-            tokio::spawn(async move {
-                wait_for_signal().await;
-                stop.cancel();
+            let director = tokio::spawn(lvs::run(config_rx, health_rx, vip_tx, shutdown.clone()));
+            let signals = tokio::spawn(async move {
+                signal_loop(&path, &config_tx).await;
+                shutdown.cancel();
             });
-            lvs::run(config_rx, health_rx, vip_tx, shutdown).await
-        })?;
-        Ok(())
+            let result = director.await.context("the director task panicked")?;
+            signals.abort();
+            result.map_err(anyhow::Error::from)
+        })
     }
 }
 
-async fn wait_for_signal() {
+/// SIGHUP reloads the policy file (a bad file keeps the running config); SIGINT or SIGTERM
+/// returns.
+async fn signal_loop(path: &std::path::Path, config: &watch::Sender<Arc<crate::config::Lvs>>) {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                r = tokio::signal::ctrl_c() => if let Err(e) = r {
-                    tracing::warn!(error = %e, "cannot listen for SIGINT");
-                }
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+    let (mut term, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(h)) => (t, h),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM/SIGHUP; only SIGINT stops");
             if let Err(e) = tokio::signal::ctrl_c().await {
                 tracing::warn!(error = %e, "cannot listen for SIGINT");
             }
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            r = tokio::signal::ctrl_c() => {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "cannot listen for SIGINT");
+                }
+                return;
+            }
+            _ = hup.recv() => match crate::config::load(path) {
+                Ok(c) => match c.lvs {
+                    Some(l) => {
+                        tracing::info!(path = %path.display(), "configuration reloaded");
+                        config.send_replace(Arc::new(l));
+                    }
+                    None => tracing::error!(path = %path.display(), "reload: no [lvs] section; keeping the running configuration"),
+                },
+                Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
+            },
         }
     }
 }

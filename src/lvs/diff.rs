@@ -15,7 +15,7 @@ use crate::config::{Forward, Protocol, VirtualKey};
 
 use super::codec::consts::*;
 use super::desired::Desired;
-use super::model::{DestConf, ServiceConf, Table, flag_names, key_af};
+use super::model::{Dest, DestConf, Service, ServiceConf, Stats, Table, flag_names, key_af};
 
 /// One IPVS change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +131,54 @@ pub fn diff(want: &Desired, have: &Table, owned: &BTreeSet<VirtualKey>) -> Plan 
     ops.extend(del_dest);
     ops.extend(del_svc);
     Plan { ops, unmanaged }
+}
+
+/// Update a table model as the kernel does when `op` succeeds (keeps a cache current).
+pub fn apply_op(table: &mut Table, op: &Op) {
+    let find =
+        |t: &mut Table, k: &VirtualKey| t.services.iter().position(|(s, _)| s.conf.key == *k);
+    match op {
+        Op::AddService(conf) => table.services.push((
+            Service {
+                conf: conf.clone(),
+                pe_name: None,
+                stats: Stats::default(),
+            },
+            Vec::new(),
+        )),
+        Op::EditService(conf) => {
+            if let Some(i) = find(table, &conf.key) {
+                table.services[i].0.conf = conf.clone();
+            }
+        }
+        Op::DeleteService(k) => table.services.retain(|(s, _)| s.conf.key != *k),
+        Op::AddDest { service, dest } => {
+            if let Some(i) = find(table, service) {
+                table.services[i].1.push(Dest {
+                    conf: dest.clone(),
+                    active_conns: 0,
+                    inactive_conns: 0,
+                    persist_conns: 0,
+                    stats: Stats::default(),
+                });
+            }
+        }
+        Op::EditDest { service, dest } => {
+            if let Some(i) = find(table, service)
+                && let Some(d) = table.services[i]
+                    .1
+                    .iter_mut()
+                    .find(|d| d.conf.addr == dest.addr)
+            {
+                d.conf = dest.clone();
+            }
+        }
+        Op::DeleteDest { service, addr } => {
+            if let Some(i) = find(table, service) {
+                table.services[i].1.retain(|d| d.conf.addr != *addr);
+            }
+        }
+    }
 }
 
 /// The service in ipvsadm syntax: `-t 10.0.0.1:80`, `-f 7 -6`, `--sctp-service ...`.

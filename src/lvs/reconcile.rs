@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Lvs, VirtualKey};
 
 use super::desired::{Desired, HealthView, VipState, desired};
-use super::diff::{Op, Plan, diff};
+use super::diff::{Op, Plan, apply_op, diff};
+use super::model::Table;
 use super::{Ipvs, LvsError, key_display};
 
 /// What one reconcile pass did.
@@ -28,6 +29,9 @@ pub struct Report {
     pub errors: Vec<LvsError>,
     pub unmanaged: Vec<VirtualKey>,
     pub vip: VipState,
+    /// Wall time of the pass, and the part of it spent dumping the kernel table.
+    pub elapsed: Duration,
+    pub dump: Duration,
 }
 
 /// Send one operation.
@@ -58,11 +62,13 @@ fn converged(op: &Op, e: &LvsError) -> bool {
     }
 }
 
-/// Owns the kernel connection and what this process manages.
+/// Owns the kernel connection, what this process manages, and the table as last read and
+/// changed by it (so a health change costs only its own operations, not a full dump).
 pub struct Reconciler {
     ipvs: Ipvs,
     owned: BTreeSet<VirtualKey>,
     vip: VipState,
+    cache: Option<Table>,
 }
 
 impl Reconciler {
@@ -71,6 +77,7 @@ impl Reconciler {
             ipvs,
             owned: BTreeSet::new(),
             vip: VipState::default(),
+            cache: None,
         }
     }
 
@@ -87,54 +94,81 @@ impl Reconciler {
 
     /// One full pass: dump, diff, apply. Fails only when the kernel cannot be read.
     pub fn reconcile(&mut self, lvs: &Lvs, health: &HealthView) -> Result<Report, LvsError> {
+        self.pass(lvs, health, true)
+    }
+
+    /// Like [`Reconciler::reconcile`], but diffs against the cached table when there is one
+    /// (no dump): for config and health changes between two resyncs. Drift made by others is
+    /// only seen by the next full pass.
+    pub fn reconcile_cached(&mut self, lvs: &Lvs, health: &HealthView) -> Result<Report, LvsError> {
+        self.pass(lvs, health, false)
+    }
+
+    #[allow(clippy::disallowed_methods)] // shell: measures its own pass for logs and the bench
+    fn pass(&mut self, lvs: &Lvs, health: &HealthView, fresh: bool) -> Result<Report, LvsError> {
+        let started = Instant::now();
+        let want = desired(lvs, health);
         let mut report = Report::default();
-        let mut want = None;
+        let mut fresh = fresh || self.cache.is_none();
+        let mut failed_delete: BTreeSet<VirtualKey> = BTreeSet::new();
         for round in 0..2 {
-            let (plan, w) = self.plan(lvs, health)?;
-            report.unmanaged = plan.unmanaged.clone();
+            let mut table = match self.cache.take() {
+                Some(t) if !fresh => t,
+                _ => {
+                    let t0 = Instant::now();
+                    let t = self.ipvs.dump()?;
+                    report.dump += t0.elapsed();
+                    t
+                }
+            };
+            let plan = diff(&want, &table, &self.owned);
+            report.unmanaged = plan.unmanaged;
             let mut again = false;
-            let mut failed: BTreeSet<VirtualKey> = BTreeSet::new();
+            let mut clean = true;
+            let mut failed_add: BTreeSet<VirtualKey> = BTreeSet::new();
             for op in plan.ops {
-                if failed.contains(op.service()) {
+                if failed_add.contains(op.service()) {
                     continue;
                 }
                 match apply(&mut self.ipvs, &op) {
-                    Ok(()) => report.applied += 1,
+                    Ok(()) => {
+                        report.applied += 1;
+                        apply_op(&mut table, &op);
+                    }
                     Err(e) if round == 0 && converged(&op, &e) => again = true,
                     Err(e) => {
-                        if matches!(op, Op::AddService(_)) {
-                            failed.insert(*op.service());
+                        clean = false;
+                        match &op {
+                            Op::AddService(s) => {
+                                failed_add.insert(s.key);
+                            }
+                            Op::DeleteService(k) => {
+                                failed_delete.insert(*k);
+                            }
+                            _ => {}
                         }
                         report.errors.push(e);
                     }
                 }
                 report.ops.push(op);
             }
-            want = Some(w);
+            if clean && !again {
+                self.cache = Some(table);
+            }
             if !again {
                 break;
             }
+            fresh = true;
         }
-        // Keep ownership of services we could not delete, so the next pass retries.
+        // Services we could not delete stay owned, so the next pass retries.
         let mut owned: BTreeSet<VirtualKey> = lvs.services.iter().map(|s| s.key).collect();
-        for e in &report.ops {
-            if let Op::DeleteService(k) = e
-                && report.errors.iter().any(|err| err_names(err, k))
-            {
-                owned.insert(*k);
-            }
-        }
+        owned.extend(failed_delete);
         self.owned = owned;
-        if let Some(w) = want {
-            self.vip = self.vip.next(lvs, &w);
-        }
+        self.vip = self.vip.next(lvs, &want);
         report.vip = self.vip.clone();
+        report.elapsed = started.elapsed();
         Ok(report)
     }
-}
-
-fn err_names(e: &LvsError, key: &VirtualKey) -> bool {
-    e.to_string().contains(&key_display(key))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -180,6 +214,9 @@ pub async fn run(
     let mut rec = Some(Reconciler::new(ipvs));
     let (mut config_open, mut health_open) = (true, true);
     let mut failures = 0u32;
+    // Full passes (with a dump) at start and on the resync timer; changes use the cache.
+    let mut full = true;
+    let mut next_full = tokio::time::Instant::now();
     loop {
         let lvs = config.borrow_and_update().clone();
         let view = health.borrow_and_update().clone();
@@ -187,12 +224,20 @@ pub async fn run(
             .take()
             .ok_or_else(|| LvsError::Task("reconciler lost".into()))?;
         let (r, outcome) = blocking(move || {
-            let out = r.reconcile(&lvs, &view);
+            let out = if full {
+                r.reconcile(&lvs, &view)
+            } else {
+                r.reconcile_cached(&lvs, &view)
+            };
             (r, out)
         })
         .await?;
         rec = Some(r);
         let resync = config.borrow().resync.max(Duration::from_millis(100));
+        let now = tokio::time::Instant::now();
+        if full {
+            next_full = now + resync;
+        }
         let wait = match outcome {
             Ok(report) => {
                 log_report(&report);
@@ -207,22 +252,24 @@ pub async fn run(
                     failures + 1
                 };
                 if failures == 0 {
-                    resync
+                    next_full
                 } else {
-                    backoff(failures, resync)
+                    now + backoff(failures, resync)
                 }
             }
             Err(e) => {
                 failures += 1;
                 tracing::warn!(error = %e, "cannot read the IPVS table");
-                backoff(failures, resync)
+                now + backoff(failures, resync)
             }
         };
+        // After a failure the cache is gone anyway; the retry is a full pass.
+        full = failures > 0;
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
             r = config.changed(), if config_open => config_open = r.is_ok(),
             r = health.changed(), if health_open => health_open = r.is_ok(),
-            () = tokio::time::sleep(wait) => {}
+            () = tokio::time::sleep_until(wait) => full = true,
         }
     }
 }

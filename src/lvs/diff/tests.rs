@@ -179,3 +179,26 @@ fn display_of_fwmark_persistent_flags_and_thresholds() {
         "-a -f 7 -r 10.1.0.1:0 -i -w 3 -x 100 -y 10"
     );
 }
+
+#[test]
+fn applying_a_plan_to_the_model_converges() {
+    let before = lvs(vec![
+        svc("10.0.0.1:80", &[("10.1.0.1:80", 1), ("10.1.0.2:80", 2)]),
+        svc("10.0.0.2:80", &[("10.1.0.3:80", 3)]),
+    ]);
+    let mut table = table_of(&desired(&before, &HealthView::new()));
+    let mut a = svc("10.0.0.1:80", &[("10.1.0.2:80", 5), ("10.1.0.9:80", 1)]);
+    a.scheduler = "sh".into();
+    let owned: BTreeSet<_> = table.services.iter().map(|(s, _)| s.conf.key).collect();
+    let after = desired(
+        &lvs(vec![a, svc("10.0.0.3:80", &[("10.1.0.4:80", 1)])]),
+        &HealthView::new(),
+    );
+    let plan = diff(&after, &table, &owned);
+    assert!(!plan.ops.is_empty());
+    for op in &plan.ops {
+        apply_op(&mut table, op);
+    }
+    assert_eq!(diff(&after, &table, &owned).ops, vec![]);
+    assert_eq!(table.services.len(), 2);
+}
