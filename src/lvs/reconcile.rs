@@ -181,11 +181,17 @@ async fn blocking<T: Send + 'static>(
 
 fn log_report(r: &Report) {
     if r.ops.is_empty() {
-        tracing::debug!(ops = 0, "ipvs table in sync");
+        tracing::debug!(
+            ops = 0,
+            elapsed_us = u64::try_from(r.elapsed.as_micros()).unwrap_or(u64::MAX),
+            "ipvs table in sync"
+        );
     } else {
         tracing::info!(
             ops = r.ops.len(),
             failed = r.errors.len(),
+            elapsed_us = u64::try_from(r.elapsed.as_micros()).unwrap_or(u64::MAX),
+            dump_us = u64::try_from(r.dump.as_micros()).unwrap_or(u64::MAX),
             "ipvs reconciled"
         );
     }
