@@ -27,6 +27,10 @@ pub enum LvsCommand {
     Apply(Apply),
     /// Keep reconciling against `[lvs]`: at start and every `resync` (until SIGINT/SIGTERM).
     Run(RunLoop),
+    /// Show the tcp / tcpfin / udp connection timeouts, or set some of them.
+    Timeouts(TimeoutsCmd),
+    /// Show, start or stop the connection synchronisation daemons.
+    Sync(SyncCmd),
 }
 
 impl Lvs {
@@ -35,6 +39,8 @@ impl Lvs {
             LvsCommand::Show(c) => c.run(),
             LvsCommand::Apply(c) => c.run(),
             LvsCommand::Run(c) => c.run(),
+            LvsCommand::Timeouts(c) => c.run(),
+            LvsCommand::Sync(c) => c.run(),
         }
     }
 }
@@ -147,7 +153,7 @@ impl RunLoop {
         rt.block_on(async move {
             let (config_tx, config_rx) = watch::channel(Arc::new(lvs));
             // Health monitors are not wired yet: every real server counts as up.
-            let (_health_tx, health_rx) = watch::channel(HealthView::new());
+            let (_health_tx, health_rx) = watch::channel(Arc::new(HealthView::new()));
             let (vip_tx, _vip_rx) = watch::channel(VipState::default());
             let shutdown = CancellationToken::new();
             let director = tokio::spawn(lvs::run(config_rx, health_rx, vip_tx, shutdown.clone()));
@@ -199,5 +205,129 @@ async fn signal_loop(path: &std::path::Path, config: &watch::Sender<Arc<crate::c
                 Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
             },
         }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TimeoutsCmd {
+    /// TCP established timeout, seconds.
+    #[arg(long)]
+    pub tcp: Option<u32>,
+    /// TCP timeout after a FIN, seconds.
+    #[arg(long)]
+    pub tcpfin: Option<u32>,
+    /// UDP timeout, seconds.
+    #[arg(long)]
+    pub udp: Option<u32>,
+}
+
+impl TimeoutsCmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        let mut ipvs = Ipvs::open()?;
+        if self.tcp.is_some() || self.tcpfin.is_some() || self.udp.is_some() {
+            // 0 leaves a timeout unchanged.
+            ipvs.set_timeouts(&lvs::Timeouts {
+                tcp: self.tcp.unwrap_or(0),
+                tcp_fin: self.tcpfin.unwrap_or(0),
+                udp: self.udp.unwrap_or(0),
+            })?;
+        }
+        let t = ipvs.timeouts()?;
+        println!(
+            "Timeout (tcp tcpfin udp): {} {} {}",
+            t.tcp, t.tcp_fin, t.udp
+        );
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SyncCmd {
+    #[command(subcommand)]
+    pub command: SyncCommand,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SyncState {
+    Master,
+    Backup,
+}
+
+impl From<SyncState> for lvs::model::DaemonState {
+    fn from(s: SyncState) -> Self {
+        match s {
+            SyncState::Master => lvs::model::DaemonState::Master,
+            SyncState::Backup => lvs::model::DaemonState::Backup,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// List the running sync daemons.
+    Show,
+    /// Start a sync daemon.
+    Start {
+        #[arg(long, value_enum)]
+        state: SyncState,
+        /// Interface for the multicast traffic.
+        #[arg(long)]
+        interface: String,
+        #[arg(long, default_value_t = 0)]
+        sync_id: u32,
+        /// Multicast group (default 224.0.0.81).
+        #[arg(long)]
+        group: Option<std::net::IpAddr>,
+        /// UDP port (default 8848).
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        ttl: Option<u8>,
+        /// Maximum sync message size.
+        #[arg(long)]
+        maxlen: Option<u16>,
+    },
+    /// Stop a sync daemon.
+    Stop {
+        #[arg(long, value_enum)]
+        state: SyncState,
+    },
+}
+
+impl SyncCmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        let mut ipvs = Ipvs::open()?;
+        match self.command {
+            SyncCommand::Show => {}
+            SyncCommand::Start {
+                state,
+                interface,
+                sync_id,
+                group,
+                port,
+                ttl,
+                maxlen,
+            } => ipvs.start_daemon(&lvs::model::Daemon {
+                state: state.into(),
+                ifname: interface,
+                sync_id,
+                maxlen,
+                group,
+                port,
+                ttl,
+            })?,
+            SyncCommand::Stop { state } => ipvs.stop_daemon(state.into())?,
+        }
+        for d in ipvs.daemons()? {
+            let state = match d.state {
+                lvs::model::DaemonState::Master => "master",
+                lvs::model::DaemonState::Backup => "backup",
+            };
+            println!(
+                "{state} sync daemon (mcast={}, syncid={})",
+                d.ifname, d.sync_id
+            );
+        }
+        Ok(())
     }
 }

@@ -27,6 +27,22 @@ impl HealthView {
     pub fn set(&mut self, key: VirtualKey, real: SocketAddr, up: bool) {
         self.reals.insert((key, real), up);
     }
+    /// The services with at least one real server whose state differs between two views.
+    pub fn changed_services(&self, other: &HealthView) -> std::collections::BTreeSet<VirtualKey> {
+        let mut out = std::collections::BTreeSet::new();
+        for ((k, a), up) in &self.reals {
+            if other.is_up(k, a) != *up {
+                out.insert(*k);
+            }
+        }
+        for ((k, a), up) in &other.reals {
+            if self.is_up(k, a) != *up {
+                out.insert(*k);
+            }
+        }
+        out
+    }
+
     /// Up unless the view says down.
     pub fn is_up(&self, key: &VirtualKey, real: &SocketAddr) -> bool {
         self.reals.get(&(*key, *real)).copied().unwrap_or(true)
@@ -81,60 +97,64 @@ pub fn service_conf(s: &LvsService) -> ServiceConf {
 
 /// What Meridian wants in the kernel for this config and health.
 pub fn desired(lvs: &Lvs, health: &HealthView) -> Desired {
-    let mut out = Desired::default();
-    for s in &lvs.services {
-        let mut dests = BTreeMap::new();
-        let mut healthy_weight = 0u64;
-        let mut any_up = false;
-        for r in &s.reals {
-            let up = health.is_up(&s.key, &r.addr);
-            let weight = if up {
-                any_up = true;
-                healthy_weight += u64::from(r.weight);
-                r.weight
-            } else {
-                match s.on_failure {
-                    crate::config::OnFailure::Weight0 => 0,
-                    crate::config::OnFailure::Remove => continue,
-                }
-            };
-            dests.insert(
-                r.addr,
-                DestConf {
-                    addr: r.addr,
-                    forward: r.forward.unwrap_or(s.forward),
-                    weight,
-                    u_threshold: r.u_threshold,
-                    l_threshold: r.l_threshold,
-                    tunnel: Tunnel::default(),
-                },
-            );
-        }
-        let sorry_active = !any_up && s.sorry_server.is_some();
-        if let (true, Some(addr)) = (sorry_active, s.sorry_server) {
-            dests.insert(
-                addr,
-                DestConf {
-                    addr,
-                    forward: s.forward,
-                    weight: 1,
-                    u_threshold: 0,
-                    l_threshold: 0,
-                    tunnel: Tunnel::default(),
-                },
-            );
-        }
-        out.services.insert(
-            s.key,
-            DesiredService {
-                conf: service_conf(s),
-                dests,
-                healthy_weight,
-                sorry_active,
+    Desired {
+        services: lvs
+            .services
+            .iter()
+            .map(|s| (s.key, desired_service(s, health)))
+            .collect(),
+    }
+}
+
+/// One service of [`desired`].
+pub fn desired_service(s: &LvsService, health: &HealthView) -> DesiredService {
+    let mut dests = BTreeMap::new();
+    let mut healthy_weight = 0u64;
+    let mut any_up = false;
+    for r in &s.reals {
+        let up = health.is_up(&s.key, &r.addr);
+        let weight = if up {
+            any_up = true;
+            healthy_weight += u64::from(r.weight);
+            r.weight
+        } else {
+            match s.on_failure {
+                crate::config::OnFailure::Weight0 => 0,
+                crate::config::OnFailure::Remove => continue,
+            }
+        };
+        dests.insert(
+            r.addr,
+            DestConf {
+                addr: r.addr,
+                forward: r.forward.unwrap_or(s.forward),
+                weight,
+                u_threshold: r.u_threshold,
+                l_threshold: r.l_threshold,
+                tunnel: Tunnel::default(),
             },
         );
     }
-    out
+    let sorry_active = !any_up && s.sorry_server.is_some();
+    if let (true, Some(addr)) = (sorry_active, s.sorry_server) {
+        dests.insert(
+            addr,
+            DestConf {
+                addr,
+                forward: s.forward,
+                weight: 1,
+                u_threshold: 0,
+                l_threshold: 0,
+                tunnel: Tunnel::default(),
+            },
+        );
+    }
+    DesiredService {
+        conf: service_conf(s),
+        dests,
+        healthy_weight,
+        sorry_active,
+    }
 }
 
 /// A VIP's next up/down state. Up needs `quorum + hysteresis` healthy weight, down comes below
@@ -165,6 +185,13 @@ impl VipState {
             services.insert(s.key, vip_up(prev, w, s.quorum, s.hysteresis));
         }
         VipState { services }
+    }
+
+    /// Update one service's state in place.
+    pub fn update(&mut self, s: &LvsService, want: &DesiredService) {
+        let prev = self.services.get(&s.key).copied();
+        let up = vip_up(prev, want.healthy_weight, s.quorum, s.hysteresis);
+        self.services.insert(s.key, up);
     }
 
     /// Whether an address carries at least one up service (None: no service on it).

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use crate::config::{Forward, Protocol, VirtualKey};
 
 use super::codec::consts::*;
-use super::desired::Desired;
+use super::desired::{Desired, DesiredService};
 use super::model::{Dest, DestConf, Service, ServiceConf, Stats, Table, flag_names, key_af};
 
 /// One IPVS change.
@@ -58,35 +58,44 @@ pub struct Plan {
     pub unmanaged: Vec<VirtualKey>,
 }
 
-/// Compare the desired state with the kernel's table.
-pub fn diff(want: &Desired, have: &Table, owned: &BTreeSet<VirtualKey>) -> Plan {
-    let actual: BTreeMap<&VirtualKey, _> = have
-        .services
-        .iter()
-        .map(|(s, d)| (&s.conf.key, (s, d)))
-        .collect();
-    let mut add_svc = Vec::new();
-    let mut edit_svc = Vec::new();
-    let mut raise = Vec::new();
-    let mut drain = Vec::new();
-    let mut del_dest = Vec::new();
-    let mut del_svc = Vec::new();
-    for (key, w) in &want.services {
-        let existing: BTreeMap<SocketAddr, &DestConf> = match actual.get(key) {
+/// Operations grouped by phase, concatenated in this order at the end.
+#[derive(Default)]
+struct Phases {
+    add_svc: Vec<Op>,
+    edit_svc: Vec<Op>,
+    raise: Vec<Op>,
+    drain: Vec<Op>,
+    del_dest: Vec<Op>,
+    del_svc: Vec<Op>,
+}
+
+impl Phases {
+    fn into_ops(self) -> Vec<Op> {
+        let mut ops = self.add_svc;
+        ops.extend(self.edit_svc);
+        ops.extend(self.raise);
+        ops.extend(self.drain);
+        ops.extend(self.del_dest);
+        ops.extend(self.del_svc);
+        ops
+    }
+
+    fn service(&mut self, key: &VirtualKey, w: &DesiredService, have: Option<(&Service, &[Dest])>) {
+        let existing: BTreeMap<SocketAddr, &DestConf> = match have {
             None => {
-                add_svc.push(Op::AddService(w.conf.clone()));
+                self.add_svc.push(Op::AddService(w.conf.clone()));
                 BTreeMap::new()
             }
             Some((s, dests)) => {
                 if s.conf != w.conf {
-                    edit_svc.push(Op::EditService(w.conf.clone()));
+                    self.edit_svc.push(Op::EditService(w.conf.clone()));
                 }
                 dests.iter().map(|d| (d.conf.addr, &d.conf)).collect()
             }
         };
         for (addr, d) in &w.dests {
             match existing.get(addr) {
-                None => raise.push(Op::AddDest {
+                None => self.raise.push(Op::AddDest {
                     service: *key,
                     dest: d.clone(),
                 }),
@@ -96,9 +105,9 @@ pub fn diff(want: &Desired, have: &Table, owned: &BTreeSet<VirtualKey>) -> Plan 
                         dest: d.clone(),
                     };
                     if d.weight == 0 && cur.weight > 0 {
-                        drain.push(op);
+                        self.drain.push(op);
                     } else {
-                        raise.push(op);
+                        self.raise.push(op);
                     }
                 }
                 Some(_) => {}
@@ -106,12 +115,25 @@ pub fn diff(want: &Desired, have: &Table, owned: &BTreeSet<VirtualKey>) -> Plan 
         }
         for addr in existing.keys() {
             if !w.dests.contains_key(addr) {
-                del_dest.push(Op::DeleteDest {
+                self.del_dest.push(Op::DeleteDest {
                     service: *key,
                     addr: *addr,
                 });
             }
         }
+    }
+}
+
+/// Compare the desired state with the kernel's table.
+pub fn diff(want: &Desired, have: &Table, owned: &BTreeSet<VirtualKey>) -> Plan {
+    let actual: BTreeMap<&VirtualKey, (&Service, &[Dest])> = have
+        .services
+        .iter()
+        .map(|(s, d)| (&s.conf.key, (s, d.as_slice())))
+        .collect();
+    let mut p = Phases::default();
+    for (key, w) in &want.services {
+        p.service(key, w, actual.get(key).copied());
     }
     let mut unmanaged = Vec::new();
     for key in actual.keys() {
@@ -119,18 +141,33 @@ pub fn diff(want: &Desired, have: &Table, owned: &BTreeSet<VirtualKey>) -> Plan 
             continue;
         }
         if owned.contains(*key) {
-            del_svc.push(Op::DeleteService(**key));
+            p.del_svc.push(Op::DeleteService(**key));
         } else {
             unmanaged.push(**key);
         }
     }
-    let mut ops = add_svc;
-    ops.extend(edit_svc);
-    ops.extend(raise);
-    ops.extend(drain);
-    ops.extend(del_dest);
-    ops.extend(del_svc);
-    Plan { ops, unmanaged }
+    Plan {
+        ops: p.into_ops(),
+        unmanaged,
+    }
+}
+
+/// [`diff`] restricted to the services in `keys` (all of them desired): the cheap path for a
+/// health change that touches a few services out of thousands.
+pub fn diff_some(want: &Desired, have: &Table, keys: &BTreeSet<VirtualKey>) -> Vec<Op> {
+    let mut p = Phases::default();
+    for key in keys {
+        let Some(w) = want.services.get(key) else {
+            continue;
+        };
+        let cur = have
+            .services
+            .iter()
+            .find(|(s, _)| s.conf.key == *key)
+            .map(|(s, d)| (s, d.as_slice()));
+        p.service(key, w, cur);
+    }
+    p.into_ops()
 }
 
 /// Update a table model as the kernel does when `op` succeeds (keeps a cache current).

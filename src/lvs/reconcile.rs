@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Lvs, VirtualKey};
 
-use super::desired::{Desired, HealthView, VipState, desired};
-use super::diff::{Op, Plan, apply_op, diff};
+use super::desired::{Desired, HealthView, VipState, desired, desired_service};
+use super::diff::{Op, Plan, apply_op, diff, diff_some};
 use super::model::Table;
 use super::{Ipvs, LvsError, key_display};
 
@@ -62,6 +62,27 @@ fn converged(op: &Op, e: &LvsError) -> bool {
     }
 }
 
+/// The services whose config differs, when both configs list the same services in the same
+/// order (None otherwise: services were added, removed or moved, which needs a full diff).
+fn changed_services(old: &Arc<Lvs>, new: &Arc<Lvs>) -> Option<BTreeSet<VirtualKey>> {
+    if Arc::ptr_eq(old, new) {
+        return Some(BTreeSet::new());
+    }
+    if old.services.len() != new.services.len() {
+        return None;
+    }
+    let mut out = BTreeSet::new();
+    for (a, b) in old.services.iter().zip(&new.services) {
+        if a.key != b.key {
+            return None;
+        }
+        if a != b {
+            out.insert(b.key);
+        }
+    }
+    Some(out)
+}
+
 /// Owns the kernel connection, what this process manages, and the table as last read and
 /// changed by it (so a health change costs only its own operations, not a full dump).
 pub struct Reconciler {
@@ -69,6 +90,8 @@ pub struct Reconciler {
     owned: BTreeSet<VirtualKey>,
     vip: VipState,
     cache: Option<Table>,
+    /// The inputs and desired state of the last clean pass (for incremental health changes).
+    last: Option<(Arc<Lvs>, Arc<HealthView>, Desired)>,
 }
 
 impl Reconciler {
@@ -78,6 +101,7 @@ impl Reconciler {
             owned: BTreeSet::new(),
             vip: VipState::default(),
             cache: None,
+            last: None,
         }
     }
 
@@ -94,18 +118,81 @@ impl Reconciler {
 
     /// One full pass: dump, diff, apply. Fails only when the kernel cannot be read.
     pub fn reconcile(&mut self, lvs: &Lvs, health: &HealthView) -> Result<Report, LvsError> {
-        self.pass(lvs, health, true)
+        self.last = None;
+        self.pass(lvs, health, true).map(|(r, _)| r)
     }
 
-    /// Like [`Reconciler::reconcile`], but diffs against the cached table when there is one
-    /// (no dump): for config and health changes between two resyncs. Drift made by others is
-    /// only seen by the next full pass.
-    pub fn reconcile_cached(&mut self, lvs: &Lvs, health: &HealthView) -> Result<Report, LvsError> {
-        self.pass(lvs, health, false)
+    /// The loop's pass. `full`: dump and diff everything (start, resync, after errors).
+    /// Otherwise diff against the table as last read and changed by this process (no dump),
+    /// and only the services whose config or real-server health changed since the last pass
+    /// are rebuilt and compared. Drift made by others is seen by full passes.
+    pub fn update(
+        &mut self,
+        lvs: &Arc<Lvs>,
+        health: &Arc<HealthView>,
+        full: bool,
+    ) -> Result<Report, LvsError> {
+        if !full
+            && self.cache.is_some()
+            && let Some((last_lvs, last_health, _)) = &self.last
+            && let Some(mut changed) = changed_services(last_lvs, lvs)
+        {
+            changed.extend(last_health.changed_services(health));
+            return Ok(self.incremental(lvs, health, &changed));
+        }
+        self.last = None;
+        let (report, want) = self.pass(lvs, health, full)?;
+        if report.errors.is_empty() {
+            self.last = Some((lvs.clone(), health.clone(), want));
+        }
+        Ok(report)
     }
 
     #[allow(clippy::disallowed_methods)] // shell: measures its own pass for logs and the bench
-    fn pass(&mut self, lvs: &Lvs, health: &HealthView, fresh: bool) -> Result<Report, LvsError> {
+    fn incremental(
+        &mut self,
+        lvs: &Arc<Lvs>,
+        health: &Arc<HealthView>,
+        changed: &BTreeSet<VirtualKey>,
+    ) -> Report {
+        let started = Instant::now();
+        let mut report = Report::default();
+        let (Some(mut table), Some((_, _, mut want))) = (self.cache.take(), self.last.take())
+        else {
+            return report;
+        };
+        for s in lvs.services.iter().filter(|s| changed.contains(&s.key)) {
+            let d = desired_service(s, health);
+            self.vip.update(s, &d);
+            want.services.insert(s.key, d);
+        }
+        for op in diff_some(&want, &table, changed) {
+            match apply(&mut self.ipvs, &op) {
+                Ok(()) => {
+                    report.applied += 1;
+                    apply_op(&mut table, &op);
+                }
+                Err(e) => report.errors.push(e),
+            }
+            report.ops.push(op);
+        }
+        // After an error the next pass starts from a fresh dump.
+        if report.errors.is_empty() {
+            self.cache = Some(table);
+            self.last = Some((lvs.clone(), health.clone(), want));
+        }
+        report.vip = self.vip.clone();
+        report.elapsed = started.elapsed();
+        report
+    }
+
+    #[allow(clippy::disallowed_methods)] // shell: measures its own pass for logs and the bench
+    fn pass(
+        &mut self,
+        lvs: &Lvs,
+        health: &HealthView,
+        fresh: bool,
+    ) -> Result<(Report, Desired), LvsError> {
         let started = Instant::now();
         let want = desired(lvs, health);
         let mut report = Report::default();
@@ -167,7 +254,7 @@ impl Reconciler {
         self.vip = self.vip.next(lvs, &want);
         report.vip = self.vip.clone();
         report.elapsed = started.elapsed();
-        Ok(report)
+        Ok((report, want))
     }
 }
 
@@ -212,7 +299,7 @@ fn log_report(r: &Report) {
 /// with an error when IPVS cannot be opened.
 pub async fn run(
     mut config: watch::Receiver<Arc<Lvs>>,
-    mut health: watch::Receiver<HealthView>,
+    mut health: watch::Receiver<Arc<HealthView>>,
     vip: watch::Sender<VipState>,
     shutdown: CancellationToken,
 ) -> Result<(), LvsError> {
@@ -230,11 +317,7 @@ pub async fn run(
             .take()
             .ok_or_else(|| LvsError::Task("reconciler lost".into()))?;
         let (r, outcome) = blocking(move || {
-            let out = if full {
-                r.reconcile(&lvs, &view)
-            } else {
-                r.reconcile_cached(&lvs, &view)
-            };
+            let out = r.update(&lvs, &view, full);
             (r, out)
         })
         .await?;
@@ -289,6 +372,25 @@ fn backoff(failures: u32, resync: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_changes_found_per_service() {
+        use crate::lvs::desired::tests::{lvs, svc};
+        let a = svc("10.0.0.1:80", &[("10.1.0.1:80", 5)]);
+        let b = svc("10.0.0.2:80", &[("10.1.0.2:80", 5)]);
+        let old = Arc::new(lvs(vec![a.clone(), b.clone()]));
+        assert_eq!(changed_services(&old, &old), Some(BTreeSet::new()));
+        let mut b2 = b.clone();
+        b2.reals[0].weight = 6;
+        let new = Arc::new(lvs(vec![a.clone(), b2]));
+        assert_eq!(changed_services(&old, &new), Some([b.key].into()));
+        // added, removed or reordered services need the full diff
+        assert_eq!(
+            changed_services(&old, &Arc::new(lvs(vec![a.clone()]))),
+            None
+        );
+        assert_eq!(changed_services(&old, &Arc::new(lvs(vec![b, a]))), None);
+    }
 
     #[test]
     fn backoff_grows_and_caps() {

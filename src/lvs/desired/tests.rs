@@ -130,3 +130,18 @@ fn vip_quorum_with_hysteresis() {
     assert!(!st.services[&key]);
     assert_eq!(st.ip_up("10.0.0.2".parse().unwrap()), None);
 }
+
+#[test]
+fn changed_services_between_health_views() {
+    let a = svc("10.0.0.1:80", &[("10.1.0.1:80", 5)]);
+    let b = svc("10.0.0.2:80", &[("10.1.0.2:80", 5)]);
+    let (ka, kb) = (a.key, b.key);
+    let mut h1 = HealthView::new();
+    h1.set(ka, "10.1.0.1:80".parse().unwrap(), true);
+    let mut h2 = HealthView::new();
+    // absent = up: no change for a
+    assert!(h1.changed_services(&h2).is_empty());
+    h2.set(kb, "10.1.0.2:80".parse().unwrap(), false);
+    assert_eq!(h1.changed_services(&h2), [kb].into());
+    assert_eq!(h2.changed_services(&h1), [kb].into());
+}

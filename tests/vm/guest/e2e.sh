@@ -111,4 +111,19 @@ grep -q 'left alone (not in the config): TCP 10.0.0.200:80' /tmp/err.txt || fail
 ipvsadm -Ln | grep -q '10.0.0.200:80' || fail "the unmanaged service was deleted"
 fetch 3
 echo "$got" | grep -q rs1 && fail "a removed real server still gets traffic"
+
+step "SIGHUP reload in the running director (incremental, no dump)"
+cp e2e-v3.toml /tmp/cfg.toml
+$M --log-format json -v lvs run --config /tmp/cfg.toml > /tmp/run3.log 2>&1 &
+P=$!
+sleep 3
+cp e2e-v1.toml /tmp/cfg.toml
+kill -HUP $P
+sleep 3
+kill $P
+wait $P || fail "the director did not exit cleanly"
+grep -v 'in sync' /tmp/run3.log
+grep -q 'configuration reloaded' /tmp/run3.log || fail "no reload"
+grep '"ipvs reconciled"' /tmp/run3.log | grep -q '"dump_us":0' || fail "the reload pass dumped the table"
+expect_weights e2e-v1.expected
 true

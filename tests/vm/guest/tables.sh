@@ -27,6 +27,21 @@ cat /tmp/ops3.txt
 grep -q -- '-w 98$' /tmp/ops3.txt || fail "dry run: expected a weight edit"
 expect_table tables.expected
 
+step "timeouts and sync daemons, against ipvsadm"
+$M lvs timeouts --tcp 901 --udp 299 || fail "set timeouts"
+ipvsadm -L --timeout
+ipvsadm -L --timeout | grep -q 'Timeout (tcp tcpfin udp): 901 120 299' || fail "timeouts not set"
+[ "$($M lvs timeouts)" = "$(ipvsadm -L --timeout)" ] || fail "lvs timeouts differs from ipvsadm"
+$M lvs sync start --state master --interface lo --sync-id 7 || fail "start master"
+$M lvs sync start --state backup --interface lo --sync-id 8 || fail "start backup"
+ipvsadm -L --daemon
+ipvsadm -L --daemon | grep -q 'master sync daemon (mcast=lo, syncid=7' || fail "master not running"
+ipvsadm -L --daemon | grep -q 'backup sync daemon (mcast=lo, syncid=8' || fail "backup not running"
+$M lvs sync show | grep -q 'master sync daemon (mcast=lo, syncid=7)' || fail "sync show"
+$M lvs sync stop --state master || fail "stop master"
+$M lvs sync stop --state backup || fail "stop backup"
+ipvsadm -L --daemon | grep -q 'sync daemon' && fail "daemons still running"
+
 step "twos is not in this kernel: clear error"
 if $M lvs apply --config twos.toml > /tmp/ops4.txt 2> /tmp/err4.txt; then fail "twos accepted"; fi
 cat /tmp/err4.txt
