@@ -125,5 +125,7 @@ wait $P || fail "the director did not exit cleanly"
 grep -v 'in sync' /tmp/run3.log
 grep -q 'configuration reloaded' /tmp/run3.log || fail "no reload"
 grep '"ipvs reconciled"' /tmp/run3.log | grep -q '"dump_us":0' || fail "the reload pass dumped the table"
-expect_weights e2e-v1.expected
+ipvsadm -Ln | norm | grep -v '10.0.0.200' | sed -E '/->/s/ [0-9]+ [0-9]+$//' > /tmp/got.txt
+diff -u e2e-v1.expected /tmp/got.txt || fail "reload not applied"
+ipvsadm -Ln | grep -q '10.0.0.200:80' || fail "the unmanaged service was deleted"
 true
