@@ -49,7 +49,9 @@ fn boot(scenario: &str, files: &[(&str, String)]) -> (i32, String) {
     let _one = ONE_VM.lock().unwrap_or_else(|p| p.into_inner());
     let vm = vm_dir();
     let share = cache().join(format!("share-{scenario}"));
-    let _ = std::fs::remove_dir_all(&share);
+    if share.exists() {
+        std::fs::remove_dir_all(&share).unwrap();
+    }
     std::fs::create_dir_all(share.join("lib")).unwrap();
     let bin = std::env::var_os("MERIDIAN_BIN")
         .map(PathBuf::from)

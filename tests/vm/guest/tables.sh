@@ -42,6 +42,11 @@ $M lvs sync stop --state master || fail "stop master"
 $M lvs sync stop --state backup || fail "stop backup"
 ipvsadm -L --daemon | grep -q 'sync daemon' && fail "daemons still running"
 
+step "without CAP_NET_ADMIN: clear error"
+if unshare -U /host/meridian lvs show > /dev/null 2> /tmp/err5; then fail "lvs show worked without CAP_NET_ADMIN"; fi
+cat /tmp/err5
+grep -q 'permission denied: IPVS needs CAP_NET_ADMIN' /tmp/err5 || fail "unclear permission error"
+
 step "twos is not in this kernel: clear error"
 if $M lvs apply --config twos.toml > /tmp/ops4.txt 2> /tmp/err4.txt; then fail "twos accepted"; fi
 cat /tmp/err4.txt
