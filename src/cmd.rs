@@ -5,6 +5,7 @@
 
 mod check;
 mod explain;
+mod lvs;
 mod overrides;
 mod serve;
 
@@ -14,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
 pub use explain::Explain;
+pub use lvs::Lvs;
 pub use overrides::Override;
 pub use serve::Serve;
 
@@ -47,6 +49,8 @@ pub enum Command {
     Explain(Explain),
     /// Force a site, link or address up, down or drain on the running server.
     Override(Override),
+    /// Manage the kernel's IPVS table: show, apply once, or keep reconciling.
+    Lvs(Lvs),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -72,6 +76,7 @@ impl Cli {
             Some(Command::Override(c)) => c.run(),
             Some(Command::Explain(c)) => c.run(),
             Some(Command::Serve(c)) => c.run(),
+            Some(Command::Lvs(c)) => c.run(),
             None => Serve::default().run(),
         }
     }
@@ -90,6 +95,7 @@ pub struct Reported(pub String);
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     let config = e.chain().any(|c| {
         c.downcast_ref::<crate::config::ConfigError>().is_some()
+            || c.downcast_ref::<crate::policy::PolicyError>().is_some()
             || c.downcast_ref::<UsageError>().is_some()
             || matches!(
                 c.downcast_ref::<crate::serve::ServeError>(),

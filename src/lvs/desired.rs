@@ -1,0 +1,212 @@
+//! The desired kernel state: `[lvs]` config plus real-server health -> the services and real
+//! servers Meridian wants, and each VIP's own up/down (quorum with hysteresis). Pure functions.
+//!
+//! Health is an input: a [`HealthView`] says up or down per (service, real server). A real
+//! server absent from the view counts as up (a service without checks). A down real server
+//! gets weight 0 (`on_failure = "weight0"`: existing connections continue) or is left out
+//! (`"remove"`). The sorry server is present exactly while no real server is up.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::{Lvs, LvsService, VirtualKey};
+
+use super::codec::consts::SVC_F_PERSISTENT;
+use super::model::{DestConf, ServiceConf, Tunnel, flag_bit, key_af};
+
+/// Real-server health as the monitors see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthView {
+    reals: BTreeMap<(VirtualKey, SocketAddr), bool>,
+}
+
+impl HealthView {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn set(&mut self, key: VirtualKey, real: SocketAddr, up: bool) {
+        self.reals.insert((key, real), up);
+    }
+    /// The services with at least one real server whose state differs between two views.
+    pub fn changed_services(&self, other: &HealthView) -> std::collections::BTreeSet<VirtualKey> {
+        let mut out = std::collections::BTreeSet::new();
+        for ((k, a), up) in &self.reals {
+            if other.is_up(k, a) != *up {
+                out.insert(*k);
+            }
+        }
+        for ((k, a), up) in &other.reals {
+            if self.is_up(k, a) != *up {
+                out.insert(*k);
+            }
+        }
+        out
+    }
+
+    /// Up unless the view says down.
+    pub fn is_up(&self, key: &VirtualKey, real: &SocketAddr) -> bool {
+        self.reals.get(&(*key, *real)).copied().unwrap_or(true)
+    }
+}
+
+/// One service as Meridian wants it in the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredService {
+    pub conf: ServiceConf,
+    pub dests: BTreeMap<SocketAddr, DestConf>,
+    /// Sum of the configured weights of the healthy real servers.
+    pub healthy_weight: u64,
+    pub sorry_active: bool,
+}
+
+/// Every managed service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Desired {
+    pub services: BTreeMap<VirtualKey, DesiredService>,
+}
+
+/// Kernel settings for a configured service. Non-persistent services get the canonical
+/// timeout 0 and full netmask (as ipvsadm sends), so they compare exactly with a dump.
+pub fn service_conf(s: &LvsService) -> ServiceConf {
+    let ipv6 = key_af(&s.key) == super::codec::consts::AF_INET6;
+    let mut flags = s
+        .flags
+        .iter()
+        .filter_map(|f| flag_bit(f))
+        .fold(0, |a, b| a | b);
+    let timeout = match s.persistence {
+        Some(d) => {
+            flags |= SVC_F_PERSISTENT;
+            u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1)
+        }
+        None => 0,
+    };
+    let netmask = match (s.netmask, ipv6) {
+        (Some(m), _) => m,
+        (None, true) => 128,
+        (None, false) => u32::MAX,
+    };
+    ServiceConf {
+        key: s.key,
+        scheduler: s.scheduler.clone(),
+        flags,
+        timeout,
+        netmask,
+    }
+}
+
+/// What Meridian wants in the kernel for this config and health.
+pub fn desired(lvs: &Lvs, health: &HealthView) -> Desired {
+    Desired {
+        services: lvs
+            .services
+            .iter()
+            .map(|s| (s.key, desired_service(s, health)))
+            .collect(),
+    }
+}
+
+/// One service of [`desired`].
+pub fn desired_service(s: &LvsService, health: &HealthView) -> DesiredService {
+    let mut dests = BTreeMap::new();
+    let mut healthy_weight = 0u64;
+    let mut any_up = false;
+    for r in &s.reals {
+        let up = health.is_up(&s.key, &r.addr);
+        let weight = if up {
+            any_up = true;
+            healthy_weight += u64::from(r.weight);
+            r.weight
+        } else {
+            match s.on_failure {
+                crate::config::OnFailure::Weight0 => 0,
+                crate::config::OnFailure::Remove => continue,
+            }
+        };
+        dests.insert(
+            r.addr,
+            DestConf {
+                addr: r.addr,
+                forward: r.forward.unwrap_or(s.forward),
+                weight,
+                u_threshold: r.u_threshold,
+                l_threshold: r.l_threshold,
+                tunnel: Tunnel::default(),
+            },
+        );
+    }
+    let sorry_active = !any_up && s.sorry_server.is_some();
+    if let (true, Some(addr)) = (sorry_active, s.sorry_server) {
+        dests.insert(
+            addr,
+            DestConf {
+                addr,
+                forward: s.forward,
+                weight: 1,
+                u_threshold: 0,
+                l_threshold: 0,
+                tunnel: Tunnel::default(),
+            },
+        );
+    }
+    DesiredService {
+        conf: service_conf(s),
+        dests,
+        healthy_weight,
+        sorry_active,
+    }
+}
+
+/// A VIP's next up/down state. Up needs `quorum + hysteresis` healthy weight, down comes below
+/// `quorum - hysteresis`; the first decision (`prev` None) is plain `weight >= quorum`.
+pub fn vip_up(prev: Option<bool>, healthy_weight: u64, quorum: u32, hysteresis: u32) -> bool {
+    let q = u64::from(quorum);
+    let h = u64::from(hysteresis);
+    match prev {
+        None => healthy_weight >= q,
+        Some(true) => healthy_weight >= q.saturating_sub(h),
+        Some(false) => healthy_weight >= q + h,
+    }
+}
+
+/// Up/down of every managed VIP: what the DNS side reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VipState {
+    pub services: BTreeMap<VirtualKey, bool>,
+}
+
+impl VipState {
+    /// The next state from the previous one, the config and the desired state built for it.
+    pub fn next(&self, lvs: &Lvs, want: &Desired) -> VipState {
+        let mut services = BTreeMap::new();
+        for s in &lvs.services {
+            let w = want.services.get(&s.key).map_or(0, |d| d.healthy_weight);
+            let prev = self.services.get(&s.key).copied();
+            services.insert(s.key, vip_up(prev, w, s.quorum, s.hysteresis));
+        }
+        VipState { services }
+    }
+
+    /// Update one service's state in place.
+    pub fn update(&mut self, s: &LvsService, want: &DesiredService) {
+        let prev = self.services.get(&s.key).copied();
+        let up = vip_up(prev, want.healthy_weight, s.quorum, s.hysteresis);
+        self.services.insert(s.key, up);
+    }
+
+    /// Whether an address carries at least one up service (None: no service on it).
+    pub fn ip_up(&self, ip: IpAddr) -> Option<bool> {
+        let mut found = None;
+        for (k, up) in &self.services {
+            if let VirtualKey::Addr { addr, .. } = k
+                && addr.ip() == ip
+            {
+                found = Some(found.unwrap_or(false) || *up);
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

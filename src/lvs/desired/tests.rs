@@ -1,0 +1,147 @@
+//! Tests of the desired-state builder and the VIP quorum with hysteresis.
+
+use std::time::Duration;
+
+use super::*;
+use crate::config::{Forward, OnFailure, Protocol, Real};
+
+pub(crate) fn svc(vip: &str, reals: &[(&str, u32)]) -> LvsService {
+    LvsService {
+        key: VirtualKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: vip.parse().unwrap(),
+        },
+        scheduler: "wlc".into(),
+        forward: Forward::Dr,
+        persistence: None,
+        netmask: None,
+        flags: vec![],
+        on_failure: OnFailure::Weight0,
+        sorry_server: None,
+        quorum: 1,
+        hysteresis: 0,
+        check: None,
+        reals: reals
+            .iter()
+            .map(|(a, w)| Real {
+                addr: a.parse().unwrap(),
+                weight: *w,
+                forward: None,
+                u_threshold: 0,
+                l_threshold: 0,
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn lvs(services: Vec<LvsService>) -> Lvs {
+    Lvs {
+        site: None,
+        resync: Duration::from_secs(5),
+        services,
+    }
+}
+
+#[test]
+fn service_conf_canonical_and_persistent() {
+    let mut s = svc("10.0.0.1:80", &[]);
+    let c = service_conf(&s);
+    assert_eq!((c.flags, c.timeout, c.netmask), (0, 0, u32::MAX));
+    s.persistence = Some(Duration::from_secs(600));
+    s.netmask = Some(0xffff_ff00);
+    s.flags = vec!["sh-port".into(), "one-packet".into()];
+    let c = service_conf(&s);
+    assert_eq!(
+        (c.flags, c.timeout, c.netmask),
+        (0x1 | 0x4 | 0x10, 600, 0xffff_ff00)
+    );
+    s.key = VirtualKey::Fwmark {
+        fwmark: 3,
+        ipv6: true,
+    };
+    s.netmask = None;
+    assert_eq!(service_conf(&s).netmask, 128);
+}
+
+#[test]
+fn down_reals_weight0_or_removed_and_sorry_server() {
+    let mut s = svc("10.0.0.1:80", &[("10.1.0.1:80", 5), ("10.1.0.2:80", 7)]);
+    s.reals[1].forward = Some(Forward::Nat);
+    s.sorry_server = Some("10.9.9.9:80".parse().unwrap());
+    let key = s.key;
+    let cfg = lvs(vec![s.clone()]);
+    let mut h = HealthView::new();
+    let d = desired(&cfg, &h);
+    let ds = &d.services[&key];
+    assert_eq!(ds.dests.len(), 2);
+    assert_eq!(ds.healthy_weight, 12);
+    assert!(!ds.sorry_active);
+    let r2 = &ds.dests[&"10.1.0.2:80".parse().unwrap()];
+    assert_eq!((r2.forward, r2.weight), (Forward::Nat, 7));
+
+    h.set(key, "10.1.0.1:80".parse().unwrap(), false);
+    let ds = desired(&cfg, &h).services[&key].clone();
+    assert_eq!(ds.dests[&"10.1.0.1:80".parse().unwrap()].weight, 0);
+    assert_eq!(ds.healthy_weight, 7);
+
+    h.set(key, "10.1.0.2:80".parse().unwrap(), false);
+    let ds = desired(&cfg, &h).services[&key].clone();
+    assert!(ds.sorry_active);
+    assert_eq!(ds.dests.len(), 3);
+    assert_eq!(ds.dests[&"10.9.9.9:80".parse().unwrap()].weight, 1);
+
+    s.on_failure = OnFailure::Remove;
+    let ds = desired(&lvs(vec![s]), &h).services[&key].clone();
+    assert_eq!(
+        ds.dests.keys().copied().collect::<Vec<_>>(),
+        vec!["10.9.9.9:80".parse().unwrap()]
+    );
+}
+
+#[test]
+fn vip_quorum_with_hysteresis() {
+    // quorum 10, hysteresis 2: up at >= 12 once down, down below 8 once up
+    assert!(vip_up(None, 10, 10, 2));
+    assert!(!vip_up(None, 9, 10, 2));
+    assert!(vip_up(Some(true), 8, 10, 2));
+    assert!(!vip_up(Some(true), 7, 10, 2));
+    assert!(!vip_up(Some(false), 11, 10, 2));
+    assert!(vip_up(Some(false), 12, 10, 2));
+
+    let s = svc("10.0.0.1:80", &[("10.1.0.1:80", 5), ("10.1.0.2:80", 5)]);
+    let key = s.key;
+    let mut s = s;
+    s.quorum = 6;
+    s.hysteresis = 2;
+    let cfg = lvs(vec![s]);
+    let mut h = HealthView::new();
+    let st = VipState::default().next(&cfg, &desired(&cfg, &h));
+    assert!(st.services[&key]);
+    h.set(key, "10.1.0.1:80".parse().unwrap(), false);
+    // 5 >= 6 - 2: still up
+    let st = st.next(&cfg, &desired(&cfg, &h));
+    assert_eq!(st.ip_up("10.0.0.1".parse().unwrap()), Some(true));
+    h.set(key, "10.1.0.2:80".parse().unwrap(), false);
+    let st = st.next(&cfg, &desired(&cfg, &h));
+    assert_eq!(st.ip_up("10.0.0.1".parse().unwrap()), Some(false));
+    // one back (5 < 6 + 2): still down
+    h.set(key, "10.1.0.2:80".parse().unwrap(), true);
+    let st = st.next(&cfg, &desired(&cfg, &h));
+    assert!(!st.services[&key]);
+    assert_eq!(st.ip_up("10.0.0.2".parse().unwrap()), None);
+}
+
+#[test]
+fn changed_services_between_health_views() {
+    let a = svc("10.0.0.1:80", &[("10.1.0.1:80", 5)]);
+    let b = svc("10.0.0.2:80", &[("10.1.0.2:80", 5)]);
+    let (ka, kb) = (a.key, b.key);
+    let mut h1 = HealthView::new();
+    h1.set(ka, "10.1.0.1:80".parse().unwrap(), true);
+    let mut h2 = HealthView::new();
+    // absent = up: no change for a
+    assert!(h1.changed_services(&h2).is_empty());
+    h2.set(kb, "10.1.0.2:80".parse().unwrap(), false);
+    assert_eq!(h1.changed_services(&h2), [kb].into());
+    assert_eq!(h2.changed_services(&h1), [kb].into());
+}
