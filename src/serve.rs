@@ -9,18 +9,20 @@
 mod glue;
 mod snapshot;
 
-pub use snapshot::{build_snapshot, policy_view, with_health};
+pub use snapshot::{build_snapshot, lvs_view, policy_view, with_health};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
 use crate::dns::{self, DnsServer, LoadError};
 use crate::health::{HealthError, HealthHandle, Scheduler, SchedulerOptions, TargetSet};
+use crate::lvs::{self, VipState};
 use crate::metrics::{METRICS, inc};
 use crate::policy::PolicyError;
 use crate::state::{SharedState, Snapshot};
@@ -91,6 +93,15 @@ struct Server {
     generation: AtomicU64,
     /// Serialises snapshot writers (reload, health feed); readers never take it.
     writer: Mutex<()>,
+    /// The local director's VIP states (default: none when this node directs nothing).
+    vips: watch::Receiver<VipState>,
+    /// Inputs of the IPVS reconciler, when `[lvs]` is configured.
+    lvs: Option<LvsInputs>,
+}
+
+struct LvsInputs {
+    config: watch::Sender<Arc<crate::config::Lvs>>,
+    health: watch::Sender<Arc<lvs::HealthView>>,
 }
 
 impl Server {
@@ -105,11 +116,12 @@ impl Server {
     async fn reload(&self) {
         let path = self.path.clone();
         let probes = self.probes.view();
+        let vips = self.vips.borrow().clone();
         let prev = self.state.load_full();
         let built = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
             let cfg = config::load(&path)?;
             let targets = TargetSet::from_config(&cfg)?;
-            let (snapshot, errors) = build_snapshot(&cfg, Some(&prev), Some(&probes))?;
+            let (snapshot, errors) = build_snapshot(&cfg, Some(&prev), Some((&probes, &vips)))?;
             Ok((cfg, targets, snapshot, errors))
         })
         .await;
@@ -141,6 +153,18 @@ impl Server {
         }
         let zones = snapshot.zones.len();
         self.store(snapshot);
+        match (&self.lvs, &cfg.lvs) {
+            (Some(inputs), Some(l)) => {
+                inputs
+                    .health
+                    .send_replace(Arc::new(lvs_view(l, &self.probes.view())));
+                inputs.config.send_replace(Arc::new(l.clone()));
+            }
+            (None, None) => {}
+            _ => {
+                tracing::warn!("reload: adding or removing [lvs] takes effect at the next restart")
+            }
+        }
         self.probes.set_targets(targets);
         let overrides = cfg.overrides.clone();
         self.cfg.store(Arc::new(cfg));
@@ -155,20 +179,34 @@ impl Server {
         tracing::info!(generation, zones, refused = errors.len(), "reloaded");
     }
 
-    /// Re-project every new prober view onto the snapshot in force.
+    /// Re-project every new prober view (and VIP state) onto the snapshot in force, and pass
+    /// real-server health on to the IPVS reconciler.
     async fn feed_health(self: Arc<Self>, shutdown: CancellationToken) {
         let mut rx = self.probes.subscribe();
+        let mut vips = self.vips.clone();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 changed = rx.changed() => if changed.is_err() { return },
+                changed = vips.changed() => if changed.is_err() { return },
             }
             let view = rx.borrow_and_update().clone();
+            let vip = vips.borrow_and_update().clone();
+            if let (Some(inputs), Some(l)) = (&self.lvs, &self.cfg.load().lvs) {
+                let next = lvs_view(l, &view);
+                inputs.health.send_if_modified(|cur| {
+                    let changed = **cur != next;
+                    if changed {
+                        *cur = Arc::new(next);
+                    }
+                    changed
+                });
+            }
             let _g = self
                 .writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(next) = with_health(&self.state.load(), &view) {
+            if let Some(next) = with_health(&self.state.load(), &view, &vip) {
                 self.state.store(Arc::new(next));
             }
         }
@@ -187,13 +225,32 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
             ..SchedulerOptions::default()
         },
     )?;
-    let (snapshot, errors) = build_snapshot(&cfg, None, Some(&probes.view()))?;
+    let (snapshot, errors) =
+        build_snapshot(&cfg, None, Some((&probes.view(), &VipState::default())))?;
     log_zone_errors(&errors, "start");
     let state = crate::state::shared(snapshot);
     let dns = match cfg.server.udp_threads {
         0 => DnsServer::start(&cfg.server.listen, state.clone(), shutdown.clone())?,
         n => DnsServer::start_with_threads(&cfg.server.listen, state.clone(), shutdown.clone(), n)?,
     };
+    // Every long-lived task; one that ends before shutdown is fatal.
+    let mut tasks: tokio::task::JoinSet<&'static str> = tokio::task::JoinSet::new();
+    let (vip_tx, vip_rx) = watch::channel(VipState::default());
+    let lvs_inputs = cfg.lvs.as_ref().map(|l| {
+        let (config_tx, config_rx) = watch::channel(Arc::new(l.clone()));
+        let (health_tx, health_rx) = watch::channel(Arc::new(lvs_view(l, &probes.view())));
+        let sd = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = lvs::run(config_rx, health_rx, vip_tx, sd).await {
+                tracing::error!(error = %e, "IPVS director failed");
+            }
+            "IPVS director"
+        });
+        LvsInputs {
+            config: config_tx,
+            health: health_tx,
+        }
+    });
     let server = Arc::new(Server {
         path: path.to_path_buf(),
         cfg: Arc::new(ArcSwap::from_pointee(cfg.clone())),
@@ -201,11 +258,10 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         probes: probes.clone(),
         generation: AtomicU64::new(1),
         writer: Mutex::new(()),
+        vips: vip_rx,
+        lvs: lvs_inputs,
     });
     METRICS.config_generation.store(1, Ordering::Relaxed);
-
-    // Every long-lived task; one that ends before shutdown is fatal.
-    let mut tasks: tokio::task::JoinSet<&'static str> = tokio::task::JoinSet::new();
     {
         let sd = shutdown.clone();
         tasks.spawn(async move {
@@ -295,3 +351,6 @@ pub fn check(path: &Path) -> Result<(Config, Vec<LoadError>), ServeError> {
     let (_, errors) = build_snapshot(&cfg, None, None)?;
     Ok((cfg, errors))
 }
+
+#[cfg(test)]
+mod tests;

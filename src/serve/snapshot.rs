@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use crate::config::Config;
 use crate::dns::{self, LoadError, ZoneSet};
 use crate::health;
+use crate::lvs::VipState;
 use crate::metrics::METRICS;
 use crate::policy::{self, Compiled, PolicyError};
 use crate::state::Snapshot;
@@ -17,7 +18,7 @@ use crate::state::Snapshot;
 pub fn build_snapshot(
     cfg: &Config,
     prev: Option<&Snapshot>,
-    probes: Option<&health::HealthView>,
+    probes: Option<(&health::HealthView, &VipState)>,
 ) -> Result<(Snapshot, Vec<LoadError>), PolicyError> {
     let policy = if cfg.services.is_empty() {
         None
@@ -38,7 +39,7 @@ pub fn build_snapshot(
     snapshot.query_log = cfg.server.query_log;
     if let Some(policy) = policy {
         let view = match probes {
-            Some(p) => policy_view(&policy, p),
+            Some((p, vips)) => policy_view(&policy, p, vips),
             None => {
                 let (v, unknown) = policy::HealthView::from_overrides(&policy, &cfg.overrides);
                 for o in unknown {
@@ -52,12 +53,18 @@ pub fn build_snapshot(
     Ok((snapshot, errors))
 }
 
-/// Project the prober's per-(address, check) states and its overrides onto the policy's
-/// per-site/link/address view. An address nobody probes (its service has no check) is up.
-pub fn policy_view(policy: &Compiled, probes: &health::HealthView) -> policy::HealthView {
+/// Project the prober's per-(address, check) states, the local director's VIP states and
+/// the overrides onto the policy's per-site/link/address view. An address nobody probes (its
+/// service has no check) is up; a VIP this node directs is down when its quorum is lost.
+pub fn policy_view(
+    policy: &Compiled,
+    probes: &health::HealthView,
+    vips: &VipState,
+) -> policy::HealthView {
     let mut v = policy::HealthView::all_up(policy);
     for t in policy.targets() {
-        let up = probes.ip_state(t.addr).is_none_or(|s| s.is_up());
+        let up =
+            probes.ip_state(t.addr).is_none_or(|s| s.is_up()) && vips.ip_up(t.addr) != Some(false);
         v.set_addr(
             t.addr_id,
             if up {
@@ -73,10 +80,14 @@ pub fn policy_view(policy: &Compiled, probes: &health::HealthView) -> policy::He
     v
 }
 
-/// A snapshot equal to `cur` but with health re-projected from `probes`.
-pub fn with_health(cur: &Snapshot, probes: &health::HealthView) -> Option<Snapshot> {
+/// A snapshot equal to `cur` but with health re-projected; None when nothing changed.
+pub fn with_health(
+    cur: &Snapshot,
+    probes: &health::HealthView,
+    vips: &VipState,
+) -> Option<Snapshot> {
     let policy = cur.policy.as_ref()?;
-    let view = policy_view(policy, probes);
+    let view = policy_view(policy, probes, vips);
     if *cur.health == view {
         return None;
     }
@@ -100,4 +111,20 @@ fn carry_over(zones: &mut ZoneSet, prev: &ZoneSet, errors: &[LoadError]) {
             zones.insert(old.clone());
         }
     }
+}
+
+/// The real-server health the IPVS reconciler needs, from the prober's view. A real server
+/// not yet probed keeps counting as up, so a restarted director adopts the kernel's table
+/// without touching it; its first failed probes then take it out.
+pub fn lvs_view(lvs: &crate::config::Lvs, probes: &health::HealthView) -> crate::lvs::HealthView {
+    let mut v = crate::lvs::HealthView::new();
+    for s in &lvs.services {
+        let Some(check) = &s.check else { continue };
+        for r in &s.reals {
+            let key = health::ProbeKey::for_real(r.addr, check);
+            let up = !matches!(probes.state(&key), Some(health::State::Down));
+            v.set(s.key, r.addr, up);
+        }
+    }
+    v
 }
