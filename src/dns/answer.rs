@@ -187,6 +187,29 @@ pub fn effective_client(source: IpAddr, edns: Option<&Edns>) -> (IpAddr, Option<
     }
 }
 
+/// The SCOPE for an answer made from the source address because the query's ECS address is
+/// not routable: the prefix of the special-purpose block holding that address, so a resolver
+/// caches the answer for its whole private block and not for every client (RFC 7871
+/// section 9: 10.1.2.0/24 gets scope 8). 0 when there is no such option or it has prefix 0.
+fn unused_ecs_scope(edns: Option<&Edns>) -> u8 {
+    let Some(s) = edns.and_then(|e| e.ecs).filter(|s| s.source_prefix > 0) else {
+        return 0;
+    };
+    match s.ip() {
+        IpAddr::V4(a) => match a.octets() {
+            [10, ..] | [127, ..] | [0, ..] => 8,
+            [172, b, ..] if b & 0xf0 == 16 => 12,
+            [192, 168, ..] | [169, 254, ..] => 16,
+            _ => 32,
+        },
+        IpAddr::V6(a) => match a.segments()[0] {
+            x if x & 0xfe00 == 0xfc00 => 7,
+            x if x & 0xffc0 == 0xfe80 => 10,
+            _ => 128,
+        },
+    }
+}
+
 fn is_routable(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
@@ -266,7 +289,11 @@ fn answer_query(
             let res = resolve::resolve(snapshot, zone, q, &mut r, client_ip, ecs_source);
             let tc = r.truncated();
             w = r.finish();
-            (res.kind, res.rcode, res.aa, tc, res.scope)
+            let scope = match res.kind {
+                Kind::Service if ecs_source.is_none() => unused_ecs_scope(q.edns.as_ref()),
+                _ => res.scope,
+            };
+            (res.kind, res.rcode, res.aa, tc, scope)
         }
         _ => (Kind::Refused, RCODE_REFUSED, false, false, 0),
     };

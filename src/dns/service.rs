@@ -48,7 +48,8 @@ thread_local! {
 
 /// Fills `out` with the addresses of `service` of family `qtype` (A or AAAA) for `client`.
 /// The ECS scope is the policy's (the widest prefix with the same answer) when the client
-/// address came from ECS, and 0 when it is the packet's source.
+/// address came from ECS, and 0 when it is the packet's source or the answer is NODATA
+/// (negative answers carry scope 0, RFC 7871 section 7.4, as the design requires).
 pub fn resolve(
     snapshot: &Snapshot,
     service: u32,
@@ -68,7 +69,8 @@ pub fn resolve(
         };
         let d = policy.select(ServiceId(service), client, v6, &snapshot.health, &mut addrs);
         out.ttl = d.ttl;
-        out.scope = if ecs_source.is_some() { d.scope } else { 0 };
+        let tailored = ecs_source.is_some() && d.outcome == Outcome::Answer;
+        out.scope = if tailored { d.scope } else { 0 };
         if d.outcome == Outcome::Answer {
             for (slot, a) in out.addrs.iter_mut().zip(addrs.iter()) {
                 *slot = *a;

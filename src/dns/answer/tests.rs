@@ -188,3 +188,78 @@ fn udp_truncation_keeps_whole_rrsets() {
     assert!(!o.truncated);
     assert_eq!(msg(&out).answers.len(), 40);
 }
+
+/// A snapshot with one service: ISP `a` (198.51.100.0/25) gets an IPv4-only link, everyone
+/// else the default link with both families.
+fn service_snapshot() -> Snapshot {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.test.zone"),
+        "$ORIGIN t.test.\n$TTL 300\n@ IN SOA ns h 1 2 3 4 60\n  IN NS ns\nns IN A 192.0.2.53\n",
+    )
+    .unwrap();
+    let text = r#"
+        [server]
+        listen = ["127.0.0.1:0"]
+        zones = ["t.test.zone"]
+        [isp.a]
+        cidrs = ["198.51.100.0/25"]
+        [site.one]
+        links = { a = ["192.0.2.1"], default = ["192.0.2.2", "2001:db8::2"] }
+        [service.www]
+        name = "www.t.test"
+        sites = ["one"]
+    "#;
+    let cfg = crate::config::parse(text, &dir.path().join("m.toml")).unwrap();
+    let (snap, errors) = crate::serve::build_snapshot(&cfg, None).unwrap();
+    assert!(errors.is_empty());
+    snap
+}
+
+/// The ECS option echoed in a reply (it is the last thing written).
+fn scope_of(reply: &[u8], ecs: &[u8]) -> u8 {
+    let tail = &reply[reply.len() - ecs.len()..];
+    assert_eq!(&tail[..7], &ecs[..7]);
+    assert_eq!(&tail[8..], &ecs[8..]);
+    tail[7]
+}
+
+fn service_run(snap: &Snapshot, qtype: u16, ecs: &[u8]) -> (Outcome, u8) {
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let mut out = Vec::new();
+    let o = answer(
+        snap,
+        &q("www.t.test", qtype, Some((0, ecs))),
+        client,
+        Transport::Udp,
+        &mut out,
+    );
+    (o, scope_of(&out, ecs))
+}
+
+#[test]
+fn service_nodata_has_scope_zero() {
+    let snap = service_snapshot();
+    let ecs = [0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100];
+    let (o, scope) = service_run(&snap, 1, &ecs);
+    assert_eq!((o.kind, scope), (Kind::Service, 25), "ISP a ends at /25");
+    let (o, scope) = service_run(&snap, 28, &ecs);
+    assert_eq!((o.kind, scope), (Kind::NoData, 0), "link a has no IPv6");
+}
+
+#[test]
+fn unused_private_ecs_gets_the_private_block_as_scope() {
+    let snap = service_snapshot();
+    let cases: [(&[u8], u8); 6] = [
+        (&[0, 8, 0, 7, 0, 1, 24, 0, 10, 1, 2], 8),
+        (&[0, 8, 0, 7, 0, 1, 24, 0, 172, 31, 9], 12),
+        (&[0, 8, 0, 7, 0, 1, 24, 0, 192, 168, 7], 16),
+        (&[0, 8, 0, 6, 0, 1, 16, 0, 169, 254], 16),
+        (&[0, 8, 0, 6, 0, 2, 16, 0, 0xfd, 0], 7),
+        (&[0, 8, 0, 4, 0, 1, 0, 0], 0),
+    ];
+    for (ecs, want) in cases {
+        let (o, scope) = service_run(&snap, 1, ecs);
+        assert_eq!((o.kind, scope), (Kind::Service, want), "{ecs:?}");
+    }
+}
