@@ -343,7 +343,7 @@ fn start(extra: &[&str]) -> Running {
         text.push_str(&std::fs::read_to_string(dir.join(x)).unwrap());
     }
     let cfg = meridian::config::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"));
-    let (snapshot, errors) = meridian::serve::build_snapshot(&cfg, None).unwrap();
+    let (snapshot, errors) = meridian::serve::build_snapshot(&cfg, None, None).unwrap();
     assert!(errors.is_empty(), "zone errors: {errors:?}");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -211,7 +211,7 @@ fn service_snapshot() -> Snapshot {
         sites = ["one"]
     "#;
     let cfg = crate::config::parse(text, &dir.path().join("m.toml")).unwrap();
-    let (snap, errors) = crate::serve::build_snapshot(&cfg, None).unwrap();
+    let (snap, errors) = crate::serve::build_snapshot(&cfg, None, None).unwrap();
     assert!(errors.is_empty());
     snap
 }
