@@ -13,6 +13,7 @@
 pub mod answer;
 pub mod encode;
 pub mod name;
+pub mod observe;
 pub mod server;
 pub mod service;
 pub mod tcp;

@@ -184,11 +184,13 @@ impl Server {
     async fn feed_health(self: Arc<Self>, shutdown: CancellationToken) {
         let mut rx = self.probes.subscribe();
         let mut vips = self.vips.clone();
+        // Without [lvs] nobody sends VIP states: that channel is closed from the start.
+        let mut vips_open = self.lvs.is_some();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 changed = rx.changed() => if changed.is_err() { return },
-                changed = vips.changed() => if changed.is_err() { return },
+                changed = vips.changed(), if vips_open => if changed.is_err() { vips_open = false },
             }
             let view = rx.borrow_and_update().clone();
             let vip = vips.borrow_and_update().clone();

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::answer::{self, Transport};
+use crate::dns::observe;
 use crate::state::SharedState;
 
 /// A connection with no complete query for this long is closed.
@@ -83,7 +84,17 @@ async fn connection(
             Err(_) => return Ok(()),
             Ok(r) => r?,
         };
-        answer::answer(&state.load(), &query, peer, Transport::Tcp, &mut out);
+        let snapshot = state.load();
+        let outcome = answer::answer(&snapshot, &query, peer, Transport::Tcp, &mut out);
+        observe::record(
+            &outcome,
+            Transport::Tcp,
+            peer,
+            &query,
+            !out.is_empty(),
+            snapshot.query_log,
+        );
+        drop(snapshot);
         if out.is_empty() {
             continue;
         }

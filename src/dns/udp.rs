@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::answer::{self, Transport};
+use crate::dns::observe;
 use crate::state::SharedState;
 
 /// Queries per `recvmmsg` batch.
@@ -152,14 +153,23 @@ pub fn serve(sock: UdpSocket, state: SharedState, shutdown: CancellationToken) {
             let Some(client) = to_std(&b.names[i]) else {
                 continue;
             };
-            answer::answer(
+            let outcome = answer::answer(
                 &snapshot,
                 &b.rx[i][..len],
                 client,
                 Transport::Udp,
                 &mut b.tx[i],
             );
-            if !b.tx[i].is_empty() {
+            let sent = !b.tx[i].is_empty();
+            observe::record(
+                &outcome,
+                Transport::Udp,
+                client,
+                &b.rx[i][..len],
+                sent,
+                snapshot.query_log,
+            );
+            if sent {
                 b.pending[out_n] = i;
                 out_n += 1;
             }

@@ -1,0 +1,38 @@
+//! Counting every answered query into the metrics, and the optional per-query log line.
+//! Both shells (UDP and TCP) call [`record`] once per query.
+
+use std::net::SocketAddr;
+
+use super::answer::{Outcome, Transport};
+use crate::metrics::{METRICS, inc};
+
+/// Count one query; log it when `[server] query_log` is on. `sent` = a response went out.
+#[inline]
+pub fn record(
+    outcome: &Outcome,
+    transport: Transport,
+    client: SocketAddr,
+    query: &[u8],
+    sent: bool,
+    log: bool,
+) {
+    inc(match transport {
+        Transport::Udp => &METRICS.queries_udp,
+        Transport::Tcp => &METRICS.queries_tcp,
+    });
+    if !sent {
+        inc(&METRICS.dropped);
+        return;
+    }
+    METRICS.response(outcome.rcode);
+    if outcome.truncated {
+        inc(&METRICS.truncated);
+    }
+    if log {
+        let (name, qtype) = match super::wire::parse_query(query) {
+            Ok(q) => (super::name::to_text(q.qname), q.qtype),
+            Err(_) => ("<unparsed>".to_string(), 0),
+        };
+        tracing::info!(client = %client.ip(), ?transport, name, qtype, rcode = outcome.rcode, kind = ?outcome.kind, tc = outcome.truncated, "query");
+    }
+}
