@@ -280,9 +280,11 @@ impl Scheduler {
             return false;
         };
         let now = tokio::time::Instant::now().into_std();
+        crate::metrics::inc(&crate::metrics::METRICS.health_probes);
         let Some(tr) = probe.health.observe(result, now) else {
             return false;
         };
+        crate::metrics::inc(&crate::metrics::METRICS.health_transitions);
         tracing::info!(
             addr = %probe.key.addr,
             check = probe.key.kind_name(),

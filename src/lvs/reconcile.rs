@@ -267,6 +267,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn log_report(r: &Report) {
+    use crate::metrics::{METRICS, inc};
+    use std::sync::atomic::Ordering::Relaxed;
+    inc(&METRICS.lvs_reconciles);
+    METRICS.lvs_ops.fetch_add(r.ops.len() as u64, Relaxed);
+    METRICS.lvs_errors.fetch_add(r.errors.len() as u64, Relaxed);
     if r.ops.is_empty() {
         tracing::debug!(
             ops = 0,
