@@ -14,9 +14,12 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The IPVS VM test downloads Debian's kernel package: the package lists must know it.
+if [ ${#missing[@]} -gt 0 ] || ! apt-cache policy linux-image-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  as_root apt-get update -qq
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-all: installing ${missing[*]}"
-  as_root apt-get update -qq
   # qemu-system-x86 from bookworm may replace a newer qemu-utils: allow that removal.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
