@@ -1,25 +1,32 @@
 //! Meridian: a global DNS load balancer and a local LVS director in one binary.
 //!
 //! ```text
-//!  query path                    probe path                 IPVS path
-//!  ----------                    ----------                 ---------
-//!  UDP (recvmmsg, per core)      health::Monitor tasks      lvs::Reconciler
-//!  TCP (hickory-server)            |  observe(result, now)     | desired = config + health
-//!      |                           v                           | actual  = netlink dump
-//!      v                         health state table  -------> | diff(desired, actual) -> ops
-//!  dns::answer ----------------> state::Snapshot (ArcSwap)     v
-//!      | zone tree / service       ^                        netlink (generic, "IPVS")
-//!      v                           |
-//!  policy::select(snapshot, client attrs from geo::Classifier, qname, qtype)
+//!  query path                      probe path                      IPVS path
+//!  ----------                      ----------                      ---------
+//!  dns::udp (recvmmsg, a thread    health::Scheduler: one task     lvs::run / Reconciler
+//!   per core, SO_REUSEPORT)         per (address, check)             desired(config, real-server
+//!  dns::tcp (tokio, 2-byte frames)  Health::observe(result, now)       health) vs Ipvs::dump()
+//!      |                              |                               diff() -> ops -> netlink
+//!      v                              v                                 |
+//!  dns::answer(snapshot, bytes)    health::HealthView (watch) ------+   v VipState (quorum)
+//!      | zone tree, or a service      |                             |   |
+//!      v                              v                             v   v
+//!  policy::Compiled::select  <--  state::Snapshot (ArcSwap): zones, policy, health view
+//!      (geo::Classifier trie:         ^
+//!       attributes + widest prefix)   | serve: build on start/SIGHUP, re-project on health change
 //! ```
 //!
 //! Modules, one concern each:
 //! - [`config`]: policy file parsing and validation into typed values;
 //! - [`dns`]: sockets, wire format, zone files, the zone tree and the answer core;
 //! - [`geo`]: MaxMind DB readers, CIDR lists and the compiled classifier;
-//! - [`policy`]: the pure per-client decision for service names;
-//! - [`health`]: monitors and rise/fall state;
-//! - [`lvs`]: IPVS over generic netlink, diff and reconcile;
+//! - [`policy`]: the pure per-client decision for service names, and `explain`'s account of it;
+//! - [`health`]: monitors, rise/fall state, the probe scheduler, overrides;
+//! - [`lvs`]: IPVS over generic netlink, desired state, diff and reconcile;
+//! - [`state`]: the immutable snapshot the query path reads;
+//! - [`serve`]: the long-running process that wires them together ([`run`]);
+//! - [`admin`]: the loopback HTTP endpoint (status page, metrics, overrides);
+//! - [`metrics`]: the fixed set of Prometheus counters;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`.
 
 pub mod admin;
@@ -33,3 +40,5 @@ pub mod metrics;
 pub mod policy;
 pub mod serve;
 pub mod state;
+
+pub use serve::run;

@@ -2,7 +2,7 @@
 //! names, case-insensitive) holding RRsets, empty non-terminals, wildcards, delegation
 //! points and DNAMEs, and [`Zone::lookup`], the RFC 1034 section 4.3.2 / RFC 4592 walk.
 //!
-//! Built once per load from the zone-file reader's [`ParsedZone`] (see `zone/build.rs`);
+//! Built once per load from the zone-file reader's [`ParsedZone`](crate::dns::zonefile::ParsedZone) (see `zone/build.rs`);
 //! immutable afterwards and read lock-free from the query path.
 
 mod build;
