@@ -194,9 +194,15 @@ impl Server {
             }
             let view = rx.borrow_and_update().clone();
             let vip = vips.borrow_and_update().clone();
-            let up = (0..view.index().len()).filter(|&i| view.status_at(i).is_some_and(|s| s.state.is_up())).count();
-            METRICS.health_targets_up.store(up as u64, Ordering::Relaxed);
-            METRICS.health_targets_down.store((view.index().len() - up) as u64, Ordering::Relaxed);
+            let up = (0..view.index().len())
+                .filter(|&i| view.status_at(i).is_some_and(|s| s.state.is_up()))
+                .count();
+            METRICS
+                .health_targets_up
+                .store(up as u64, Ordering::Relaxed);
+            METRICS
+                .health_targets_down
+                .store((view.index().len() - up) as u64, Ordering::Relaxed);
             if let (Some(inputs), Some(l)) = (&self.lvs, &self.cfg.load().lvs) {
                 let next = lvs_view(l, &view);
                 inputs.health.send_if_modified(|cur| {
