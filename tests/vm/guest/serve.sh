@@ -12,10 +12,10 @@ VIP=10.0.0.100
 DR=192.0.2.20
 
 step "topology"
-# The binary and its libraries on tmpfs: code paged in over 9p made the first probes time out.
+# The binary and its libraries on tmpfs: no code paged in over 9p while the first probes run
+# (the first seconds of a busy emulated VM are slow enough to time probes out).
 mkdir -p /tmp/bin; cp $M /tmp/bin/meridian; cp -r /host/lib /tmp/lib
 M=/tmp/bin/meridian; export LD_LIBRARY_PATH=/tmp/lib
-cat $M > /dev/null
 $IP netns add cl
 $IP link add d0 type veth peer name c0
 $IP link set c0 netns cl
@@ -96,7 +96,7 @@ within 1000 "DNS up" dns_is $VIP
 expect_weights serve.expected
 dns_is $VIP || fail "www is not answered with the VIP"
 explain_is $VIP || { cat /tmp/explain.json; fail "explain does not give the VIP"; }
-# a few probe rounds: every real server has been seen up, nothing changed
+# a few probe rounds later nothing has changed: only the start-up adds were made
 sleep 1.5
 expect_weights serve.expected
 grep '"ipvs change"' /tmp/serve.log | grep -qvE -- '"-[Aa] ' && { cat /tmp/serve.log; fail "healthy real servers were edited"; }
