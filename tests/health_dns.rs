@@ -126,8 +126,17 @@ fn wait_for(server: SocketAddr, name: &str, want: &[&str], limit: Duration) -> D
     }
 }
 
+/// The binary as on a minimal host without system CA certificates: plain-http health checks
+/// and the admin clients (`explain`, `override`) must not need them.
+fn meridian() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_meridian"));
+    c.env("SSL_CERT_FILE", "/nonexistent/ca-certificates.crt")
+        .env("SSL_CERT_DIR", "/nonexistent");
+    c
+}
+
 fn cli(config: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+    let out = meridian()
         .args(args)
         .args(["--config", config])
         .output()
@@ -140,7 +149,7 @@ fn cli(config: &str, args: &[&str]) -> (i32, String, String) {
 }
 
 fn start(cfg: &std::path::Path, dns: SocketAddr) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+    let child = meridian()
         .args(["serve", "--config"])
         .arg(cfg)
         .stderr(Stdio::null())

@@ -176,6 +176,52 @@ async fn http_status_body_path_and_host() {
     assert_eq!(b.paths[1], "/healthz");
 }
 
+/// A plain `http` check needs no TLS roots: on a host without CA certificates (a minimal
+/// container, the IPVS test VM) every http probe used to fail with "cannot build the HTTP
+/// client". The test runs itself again in a child whose certificate paths lead nowhere.
+#[test]
+fn plain_http_needs_no_ca_roots() {
+    const CHILD: &str = "MERIDIAN_TEST_NO_CA_ROOTS";
+    if std::env::var_os(CHILD).is_some() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let addr = http_server(behaviour(200, "ok")).await;
+            let r = probe_once(
+                addr,
+                check(http(false, "/healthz", &[200], None, true), 500),
+            )
+            .await;
+            assert!(r.up, "{r:?}");
+            // https with verification has nothing to verify against: refused, saying why
+            let key = ProbeKey::for_real(addr, &check(http(true, "/", &[200], None, true), 500));
+            let err = Monitor::new(key, &HttpClients::new())
+                .unwrap_err()
+                .to_string();
+            println!("https without roots: {err}");
+            assert!(err.contains("CA certificates"), "{err}");
+        });
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "plain_http_needs_no_ca_roots", "--nocapture"])
+        .env(CHILD, "1")
+        .env("SSL_CERT_FILE", "/nonexistent/ca-certificates.crt")
+        .env("SSL_CERT_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+}
+
 #[tokio::test]
 async fn http_refused_and_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -3,7 +3,7 @@
 //! status. `ipvsadm` inside the VM is the oracle. Missing qemu, kernel, busybox or ipvsadm is
 //! a failure, never a skip.
 //!
-//! Run: `cargo test --release --test ipvs_vm -- --nocapture` (the binary of the test's
+//! Run: `cargo test --release --test ipvs_vm [NAME] -- --nocapture` (the binary of the test's
 //! profile is used; `MERIDIAN_BIN` overrides it).
 
 use std::fmt::Write as _;
@@ -228,4 +228,12 @@ fn tables_for_every_scheduler_method_family_and_fwmark() {
 #[test]
 fn live_nat_connection_edits_in_place_restart_and_drift() {
     assert_guest("e2e", &[]);
+}
+
+/// `meridian serve` with `[lvs]`: the prober drives weights (weight0 and remove), the sorry
+/// server and the VIP's quorum, and the quorum moves DNS answers between sites.
+#[test]
+fn serve_health_drives_weights_sorry_server_and_dns() {
+    let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
+    assert_guest("serve", &[("example.test.zone", zone)]);
 }

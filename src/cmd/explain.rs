@@ -138,6 +138,9 @@ fn live_states(addr: SocketAddr) -> anyhow::Result<Live> {
     let body: Value = rt.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(1))
+            // plain http to a loopback endpoint: no system CA roots needed (a minimal host
+            // has none, and the default verifier refuses to build without them)
+            .tls_certs_only([])
             .build()?;
         let resp = client
             .get(format!("http://{addr}/status"))

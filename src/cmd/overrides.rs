@@ -47,6 +47,9 @@ impl Override {
         let body = rt.block_on(async {
             let client = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
+                // plain http to a loopback endpoint: no system CA roots needed (a minimal host
+                // has none, and the default verifier refuses to build without them)
+                .tls_certs_only([])
                 .build()?;
             let req = match &self.action {
                 Action::List => client.get(&base),

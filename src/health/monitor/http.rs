@@ -54,8 +54,15 @@ fn builder(verify: bool) -> reqwest::ClientBuilder {
         .user_agent(concat!("meridian-health/", env!("CARGO_PKG_VERSION")))
 }
 
+/// reqwest says only "builder error"; the cause (e.g. no CA roots) is in the source chain.
 fn client_error(e: reqwest::Error) -> HealthError {
-    HealthError::HttpClient(e.to_string())
+    let mut text = e.to_string();
+    let mut inner: &dyn std::error::Error = &e;
+    while let Some(next) = inner.source() {
+        text.push_str(&format!(": {next}"));
+        inner = next;
+    }
+    HealthError::HttpClient(text)
 }
 
 #[derive(Debug)]
@@ -107,9 +114,12 @@ impl HttpProbe {
                 let url = format!("https://{name}:{}{path}", key.addr.port());
                 (client, url, None)
             }
-            (host, _) => {
+            (host, https) => {
                 let url = format!("{scheme}://{}{path}", key.addr);
-                (clients.get(*tls_verify)?, url, host.clone())
+                // Plain http never does TLS (no redirects are followed): it must not need the
+                // system's CA roots, which minimal hosts lack (the verifying client fails to
+                // build without them).
+                (clients.get(*tls_verify && *https)?, url, host.clone())
             }
         };
         Ok(HttpProbe {
