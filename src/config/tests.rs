@@ -112,6 +112,17 @@ fn full_config_parses_every_section() {
     let check = cfg.services["www"].check.as_ref().unwrap();
     assert_eq!(check.interval, std::time::Duration::from_secs(1));
     assert_eq!(check.fall, 2);
+    assert_eq!(
+        check.start,
+        StartState::Down,
+        "a service target starts down until its first result"
+    );
+    let real_check = lvs.services[0].check.as_ref().unwrap();
+    assert_eq!(
+        real_check.start,
+        StartState::Up,
+        "a real server starts up unless the check says otherwise"
+    );
 }
 
 #[test]

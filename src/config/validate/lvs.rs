@@ -193,10 +193,21 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
             cx.int(q, &format!("{key}.hysteresis"), 0, u32::MAX as i64)
         })
         .unwrap_or(0);
+    // A real server starts up unless the check says otherwise (as keepalived does): the
+    // kernel already sends it traffic, and one slow first probe must not pull it out.
     let chk = s
         .check
         .as_ref()
-        .and_then(|c| check(cx, c, &format!("{key}.check")));
+        .and_then(|c| check(cx, c, &format!("{key}.check")))
+        .map(|mut c| {
+            if s.check
+                .as_ref()
+                .is_some_and(|spec| spec.get_ref().start.is_none())
+            {
+                c.start = crate::config::types::StartState::Up;
+            }
+            c
+        });
     let v6 = match vkey {
         VirtualKey::Addr { addr, .. } => addr.is_ipv6(),
         VirtualKey::Fwmark { ipv6, .. } => ipv6,
