@@ -6,11 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 QPS=${1:-50000}; SECS=${2:-10}
-for t in dnsperf nsd taskset dig; do command -v $t >/dev/null || { echo "missing $t (apt-get install dnsperf nsd util-linux dnsutils)" >&2; exit 1; }; done
+need dnsperf nsd taskset dig pgrep
 W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cp zones/example.test.zone "$W/"
 cat > "$W/queries.txt" <<Q
-www.example.test A
+mail.example.test A
 static.example.test A
 static.example.test AAAA
 alias.example.test A

@@ -4,6 +4,7 @@
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
 mod check;
+mod geo;
 mod overrides;
 mod serve;
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
+pub use geo::Geo;
 pub use overrides::Override;
 pub use serve::Serve;
 
@@ -43,6 +45,8 @@ pub enum Command {
     Check(Check),
     /// Force a site, link or address up, down or drain on the running server.
     Override(Override),
+    /// Geo database tools (`geo compile IN.csv OUT.mmdb`).
+    Geo(Geo),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -66,6 +70,7 @@ impl Cli {
         match self.command {
             Some(Command::Check(c)) => c.run(),
             Some(Command::Override(c)) => c.run(),
+            Some(Command::Geo(c)) => c.run(),
             Some(Command::Serve(c)) => c.run(),
             None => Serve::default().run(),
         }
