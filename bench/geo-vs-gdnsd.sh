@@ -8,11 +8,11 @@
 # mismatch count is printed (answers must agree; ECS scopes are reported).
 # Prints QPS and CPU per answered query (user, system) and the gdnsd/Meridian ratio
 # (>= 1.0: Meridian uses no more CPU per query than gdnsd).
-# Usage: bench/geo-vs-gdnsd.sh [QPS] [SECONDS]
+# Usage: [REPEAT=3] [KEEP=1] bench/geo-vs-gdnsd.sh [QPS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-QPS=${1:-50000}; SECS=${2:-10}
+QPS=${1:-50000}; SECS=${2:-10}; REPEAT=${REPEAT:-3}
 [ "$SECS" -le 20 ] || { echo "keep each measurement <= 20 s" >&2; exit 2; }
 need dnsperf gdnsd taskset dig pgrep awk
 W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; if [ -n "${KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi' EXIT
@@ -145,24 +145,23 @@ target/release/examples/dnsload compare --server 127.0.0.1:$MPORT --other 127.0.
   --subnets "$W/subnets.txt" --sample 2000 --show 5
 
 FIXED=20.1.2.0/24
-ECSOPT="8:0001180014010200"   # family 1, source /24, scope 0, 20.1.2 (dnsperf -E code:hex)
-ECSOPT="${ECSOPT%00}"         # the address is cut to the prefix's 3 bytes (RFC 7871 6)
+ECSOPT="8:00011800140102"   # dnsperf -E code:hex: family 1, source /24, scope 0, address 20.1.2
 echo "www.example.test A" >"$W/q.txt"
-echo "== offered load: $QPS qps for $SECS s; load generator on CPU 1, servers on CPU 0, one UDP thread each"
-echo "-- fixed ECS subnet $FIXED (dnsperf -E $ECSOPT)"
-measure "meridian geo+ECS fixed" $MPID $MPORT "$W/q.txt" "$QPS" "$SECS" -E "$ECSOPT"
-measure "gdnsd geo+ECS fixed" $GPID $GPORT "$W/q.txt" "$QPS" "$SECS" -E "$ECSOPT"
-echo "-- 20000 distinct ECS subnets (examples/dnsload.rs)"
-measure_dnsload "meridian geo+ECS mix" $MPID $MPORT "$W/subnets.txt" "$QPS" "$SECS"
-measure_dnsload "gdnsd geo+ECS mix" $GPID $GPORT "$W/subnets.txt" "$QPS" "$SECS"
+echo "== offered load: $QPS qps for $SECS s per measurement, $REPEAT rounds (servers alternate);"
+echo "   load generator on CPU 1, servers on CPU 0, one UDP thread each"
+for r in $(seq 1 "$REPEAT"); do
+  echo "-- round $r: fixed ECS subnet $FIXED (dnsperf -E $ECSOPT)"
+  measure "meridian geo+ECS fixed" $MPID $MPORT "$W/q.txt" "$QPS" "$SECS" -E "$ECSOPT"
+  measure "gdnsd geo+ECS fixed" $GPID $GPORT "$W/q.txt" "$QPS" "$SECS" -E "$ECSOPT"
+  echo "-- round $r: 20000 distinct ECS subnets (examples/dnsload.rs)"
+  measure_dnsload "meridian geo+ECS mix" $MPID $MPORT "$W/subnets.txt" "$QPS" "$SECS"
+  measure_dnsload "gdnsd geo+ECS mix" $GPID $GPORT "$W/subnets.txt" "$QPS" "$SECS"
+done
 
-echo "== summary (ratio = gdnsd CPU per query / Meridian CPU per query; >= 1.0 means Meridian is at least as cheap)"
-awk -F'|' '{ q[$1] = $2; u[$1] = $3; s[$1] = $4 }
-  END {
-    split("fixed mix", w, " ")
-    printf "%-6s %12s %12s %14s %14s %10s %10s\n", "load", "meridian_qps", "gdnsd_qps", "meridian_user", "gdnsd_user", "user_ratio", "total_ratio"
-    for (i = 1; i <= 2; i++) {
-      m = "meridian geo+ECS " w[i]; g = "gdnsd geo+ECS " w[i]
-      printf "%-6s %12.0f %12.0f %14.3f %14.3f %10.2f %10.2f\n", w[i], q[m], q[g], u[m], u[g], u[g] / u[m], (u[g] + s[g]) / (u[m] + s[m])
-    }
-  }' "$RESULTS"
+echo "== summary: medians of $REPEAT rounds, CPU in us per answered query"
+echo "   ratio = gdnsd / Meridian (>= 1.00: Meridian uses no more CPU per query than gdnsd)"
+printf "%-6s %9s %9s %8s %8s %8s %8s %7s %7s\n" load m_qps g_qps m_user g_user m_sys g_sys u_ratio t_ratio
+for w in fixed mix; do
+  m=$(median_row "meridian geo+ECS $w" "$RESULTS"); g=$(median_row "gdnsd geo+ECS $w" "$RESULTS")
+  echo "$w $m $g" | awk '{ printf "%-6s %9.0f %9.0f %8.3f %8.3f %8.3f %8.3f %7.2f %7.2f\n", $1, $2, $5, $3, $6, $4, $7, $6 / $3, ($6 + $7) / ($3 + $4) }'
+done

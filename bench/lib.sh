@@ -85,3 +85,13 @@ measure_dnsload() {
   sed 's/^/    /' "$out"
   rm -f "$out"
 }
+
+# median_row LABEL RESULTS -> "qps user_us sys_us", each the median over the rounds of LABEL
+median_row() {
+  local f out=""
+  for f in 2 3 4; do
+    out="$out $(awk -F'|' -v l="$1" -v f=$f '$1 == l { print $f }' "$2" | sort -g |
+      awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+  done
+  echo $out
+}

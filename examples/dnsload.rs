@@ -335,7 +335,7 @@ fn load(o: &Opts, nets: &[IpNet]) -> anyhow::Result<()> {
             }
             sent += 1;
         }
-        std::thread::sleep(Duration::from_micros(200));
+        std::thread::sleep(Duration::from_micros(100));
     }
     let send_time = start.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));

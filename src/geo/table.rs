@@ -4,6 +4,11 @@
 //! Because every run is split into its *maximal* aligned blocks, the block that contains an
 //! address is the widest prefix around it inside which the key cannot change. That block's
 //! length is exactly the ECS scope. A lookup is one binary search over block starts.
+//!
+//! Large tables also carry a direct index on the top bits of the address (up to 16 bits,
+//! sized to the block count): it narrows the binary search to the few blocks that share
+//! those bits, so a lookup touches two or three cache lines instead of one per halving step
+//! (a GeoIP table has tens of thousands of blocks, and random clients miss the cache).
 
 /// One run of a partition: `[start, end]` (inclusive) with a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +22,9 @@ pub struct Run {
 pub trait Bits: Copy + Ord + std::fmt::Debug {
     const WIDTH: u8;
     fn from_u128(v: u128) -> Self;
+    fn to_u128(self) -> u128;
+    /// The top `bits` bits (1..=16) of the address, as an index.
+    fn top(self, bits: u32) -> usize;
 }
 
 impl Bits for u32 {
@@ -25,6 +33,13 @@ impl Bits for u32 {
         // Callers only pass IPv4 runs, whose values fit.
         v as u32
     }
+    fn to_u128(self) -> u128 {
+        self.into()
+    }
+    #[inline]
+    fn top(self, bits: u32) -> usize {
+        (self >> (32 - bits)) as usize
+    }
 }
 
 impl Bits for u128 {
@@ -32,7 +47,19 @@ impl Bits for u128 {
     fn from_u128(v: u128) -> Self {
         v
     }
+    fn to_u128(self) -> u128 {
+        self
+    }
+    #[inline]
+    fn top(self, bits: u32) -> usize {
+        (self >> (128 - bits)) as usize
+    }
 }
+
+/// Tables with fewer blocks are searched without an index.
+const INDEX_MIN_BLOCKS: usize = 64;
+/// Most index bits (2^16 + 1 entries of 4 bytes).
+const INDEX_MAX_BITS: u32 = 16;
 
 /// Blocks sorted by start, covering the whole family.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +67,10 @@ pub struct Table<B: Bits> {
     starts: Vec<B>,
     keys: Vec<u32>,
     lens: Vec<u8>,
+    /// `index[p]`: the block holding the first address whose top `index_bits` bits are
+    /// `p`; one more entry (the last block) closes the final range. Empty: no index.
+    index: Vec<u32>,
+    index_bits: u32,
 }
 
 impl<B: Bits> Table<B> {
@@ -50,6 +81,8 @@ impl<B: Bits> Table<B> {
             starts: Vec::new(),
             keys: Vec::new(),
             lens: Vec::new(),
+            index: Vec::new(),
+            index_bits: 0,
         };
         let mut cur: Option<Run> = None;
         for r in runs {
@@ -66,7 +99,33 @@ impl<B: Bits> Table<B> {
         if let Some(c) = cur {
             t.push_run(c);
         }
+        t.build_index();
         t
+    }
+
+    /// About one block per index slot, at most 2^16 slots; none for small tables (or
+    /// tables that do not start at address 0, which a full partition always does).
+    fn build_index(&mut self) {
+        let n = self.starts.len();
+        if n < INDEX_MIN_BLOCKS || n > u32::MAX as usize || self.starts[0].to_u128() != 0 {
+            return;
+        }
+        let bits = (usize::BITS - n.leading_zeros()).clamp(1, INDEX_MAX_BITS);
+        let shift = u32::from(B::WIDTH) - bits;
+        let slots = 1usize << bits;
+        let mut index = Vec::with_capacity(slots + 1);
+        let mut i = 0usize;
+        for p in 0..slots {
+            // The block holding the slot's first address: the last one starting at or before it.
+            let first = (p as u128) << shift;
+            while i + 1 < n && self.starts[i + 1].to_u128() <= first {
+                i += 1;
+            }
+            index.push(i as u32);
+        }
+        index.push((n - 1) as u32);
+        self.index = index;
+        self.index_bits = bits;
     }
 
     fn push_run(&mut self, r: Run) {
@@ -104,12 +163,27 @@ impl<B: Bits> Table<B> {
     /// The key and block prefix length for `addr`. Never allocates.
     #[inline]
     pub fn lookup(&self, addr: B) -> (u32, u8) {
+        let i = if self.index.is_empty() {
+            self.starts.partition_point(|&s| s <= addr).checked_sub(1)
+        } else {
+            // The address's block lies between the blocks holding the first address of its
+            // slot (lo) and of the next slot (hi); starts[lo] <= addr, so the count is >= 1.
+            let p = addr.top(self.index_bits);
+            let lo = self.index.get(p).map_or(0, |&v| v as usize);
+            let hi = self.index.get(p + 1).map_or(0, |&v| v as usize);
+            let range = self.starts.get(lo + 1..=hi).unwrap_or(&[]);
+            Some(lo + range.partition_point(|&s| s <= addr))
+        };
+        // Only an empty table (never built from a full partition) has no block to give.
+        i.and_then(|i| Some((*self.keys.get(i)?, *self.lens.get(i)?)))
+            .unwrap_or((u32::MAX, 0))
+    }
+
+    /// The lookup without the index (the reference for tests).
+    #[cfg(test)]
+    fn plain_lookup(&self, addr: B) -> (u32, u8) {
         let i = self.starts.partition_point(|&s| s <= addr);
-        match i.checked_sub(1) {
-            Some(i) => (self.keys[i], self.lens[i]),
-            // Only an empty table (never built from a full partition) gets here.
-            None => (u32::MAX, 0),
-        }
+        (self.keys[i - 1], self.lens[i - 1])
     }
 
     pub fn block_count(&self) -> usize {
@@ -128,6 +202,59 @@ mod tests {
 
     fn run(start: u128, end: u128, key: u32) -> Run {
         Run { start, end, key }
+    }
+
+    /// Runs of pseudo-random lengths covering the family, keys cycling through 7 values.
+    fn random_runs(v6: bool) -> Vec<Run> {
+        let max: u128 = if v6 { u128::MAX } else { u32::MAX.into() };
+        let mut runs = Vec::new();
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut start = 0u128;
+        let mut key = 0u32;
+        loop {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let shift = (x % 16) as u32 + if v6 { 100 } else { 0 };
+            let len = u128::from((x >> 56) + 1) << shift;
+            let end = start.saturating_add(len - 1).min(max);
+            runs.push(run(start, end, key % 7));
+            key += 1;
+            if end == max {
+                return runs;
+            }
+            start = end + 1;
+        }
+    }
+
+    #[test]
+    fn indexed_lookup_agrees_with_plain_search() {
+        let r4 = random_runs(false);
+        let t4: Table<u32> = Table::from_runs(r4.clone());
+        assert!(t4.index.len() > 1, "no index for {} runs", r4.len());
+        let r6 = random_runs(true);
+        let t6: Table<u128> = Table::from_runs(r6.clone());
+        assert!(t6.index.len() > 1, "no index for {} runs", r6.len());
+        for r in &r4 {
+            for a in [r.start, r.end, r.start + (r.end - r.start) / 2] {
+                assert_eq!(t4.lookup(a as u32), t4.plain_lookup(a as u32), "{a:#x}");
+            }
+        }
+        for r in &r6 {
+            for a in [r.start, r.end, r.start + (r.end - r.start) / 2] {
+                assert_eq!(t6.lookup(a), t6.plain_lookup(a), "{a:#x}");
+            }
+        }
+        // Every slot boundary of the largest index, and the last address of the family.
+        for k in 0..=u32::from(u16::MAX) {
+            let a = k << 16;
+            assert_eq!(t4.lookup(a), t4.plain_lookup(a), "{a:#x}");
+            assert_eq!(t4.lookup(a | 0xffff), t4.plain_lookup(a | 0xffff));
+            let a6 = u128::from(k) << 112;
+            assert_eq!(t6.lookup(a6), t6.plain_lookup(a6), "{a6:#x}");
+            let e6 = a6 + ((1u128 << 112) - 1);
+            assert_eq!(t6.lookup(e6), t6.plain_lookup(e6), "{e6:#x}");
+        }
     }
 
     #[test]
