@@ -12,9 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+# MERIDIAN_BIN: another meridian binary to serve with (e.g. an older build, for before/after)
+MBIN=${MERIDIAN_BIN:-target/release/meridian}
 QPS=${1:-50000}; SECS=${2:-10}; REPEAT=${REPEAT:-3}
 [ "$SECS" -le 20 ] || { echo "keep each measurement <= 20 s" >&2; exit 2; }
-need dnsperf gdnsd taskset dig pgrep awk
+need dnsperf gdnsd taskset dig pgrep awk perf
 W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; if [ -n "${KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi' EXIT
 RESULTS="$W/results"; : >"$RESULTS"
 
@@ -135,7 +137,7 @@ plugins => {
 }
 C
 
-taskset -c 0 target/release/meridian serve --config "$W/meridian.toml" 2>"$W/meridian.log" & MPID=$!
+taskset -c 0 "$MBIN" serve --config "$W/meridian.toml" 2>"$W/meridian.log" & MPID=$!
 taskset -c 0 gdnsd -c "$G" start 2>"$W/gdnsd.log" & GPID=$!
 wait_udp $MPORT ns1.example.test || { cat "$W/meridian.log" >&2; exit 1; }
 wait_udp $GPORT ns1.example.test || { cat "$W/gdnsd.log" >&2; exit 1; }

@@ -5,10 +5,12 @@
 //! address is the widest prefix around it inside which the key cannot change. That block's
 //! length is exactly the ECS scope. A lookup is one binary search over block starts.
 //!
-//! Large tables also carry a direct index on the top bits of the address (up to 16 bits,
-//! sized to the block count): it narrows the binary search to the few blocks that share
-//! those bits, so a lookup touches two or three cache lines instead of one per halving step
-//! (a GeoIP table has tens of thousands of blocks, and random clients miss the cache).
+//! Large tables also carry a direct index on the top 16 bits of the address. A slot that
+//! lies inside one block holds that block's key and length itself (one memory access per
+//! lookup); any other slot holds the range of blocks to search, which is short. A lookup
+//! then touches one to three cache lines instead of one per halving step: with a GeoIP
+//! table of tens of thousands of blocks, random clients and the kernel's network stack
+//! running between queries, those misses were most of the lookup's cost.
 
 /// One run of a partition: `[start, end]` (inclusive) with a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,19 +60,20 @@ impl Bits for u128 {
 
 /// Tables with fewer blocks are searched without an index.
 const INDEX_MIN_BLOCKS: usize = 64;
-/// Most index bits (2^16 + 1 entries of 4 bytes).
-const INDEX_MAX_BITS: u32 = 16;
+/// Index bits: 2^16 slots of 8 bytes (512 KiB) for a large table.
+const INDEX_BITS: u32 = 16;
+/// An index slot inside one block: `DIRECT | len << 32 | key`; otherwise `hi << 32 | lo`,
+/// the first and last block that overlap the slot (block counts stay below 2^31).
+const DIRECT: u64 = 1 << 63;
 
 /// Blocks sorted by start, covering the whole family.
 #[derive(Debug, Clone, Default)]
 pub struct Table<B: Bits> {
     starts: Vec<B>,
-    keys: Vec<u32>,
-    lens: Vec<u8>,
-    /// `index[p]`: the block holding the first address whose top `index_bits` bits are
-    /// `p`; one more entry (the last block) closes the final range. Empty: no index.
-    index: Vec<u32>,
-    index_bits: u32,
+    /// Key and prefix length of each block, side by side (one cache line per lookup).
+    meta: Vec<(u32, u8)>,
+    /// One entry per value of the top [`INDEX_BITS`] bits (see [`DIRECT`]). Empty: no index.
+    index: Vec<u64>,
 }
 
 impl<B: Bits> Table<B> {
@@ -79,10 +82,8 @@ impl<B: Bits> Table<B> {
     pub fn from_runs(runs: impl IntoIterator<Item = Run>) -> Table<B> {
         let mut t = Table {
             starts: Vec::new(),
-            keys: Vec::new(),
-            lens: Vec::new(),
+            meta: Vec::new(),
             index: Vec::new(),
-            index_bits: 0,
         };
         let mut cur: Option<Run> = None;
         for r in runs {
@@ -103,29 +104,35 @@ impl<B: Bits> Table<B> {
         t
     }
 
-    /// About one block per index slot, at most 2^16 slots; none for small tables (or
-    /// tables that do not start at address 0, which a full partition always does).
+    /// The index, for tables with enough blocks (a full partition starts at address 0).
     fn build_index(&mut self) {
         let n = self.starts.len();
-        if n < INDEX_MIN_BLOCKS || n > u32::MAX as usize || self.starts[0].to_u128() != 0 {
+        if !(INDEX_MIN_BLOCKS..(1 << 31)).contains(&n) || self.starts[0].to_u128() != 0 {
             return;
         }
-        let bits = (usize::BITS - n.leading_zeros()).clamp(1, INDEX_MAX_BITS);
-        let shift = u32::from(B::WIDTH) - bits;
-        let slots = 1usize << bits;
-        let mut index = Vec::with_capacity(slots + 1);
-        let mut i = 0usize;
+        let shift = u32::from(B::WIDTH) - INDEX_BITS;
+        let slots = 1usize << INDEX_BITS;
+        let mut index = Vec::with_capacity(slots);
+        let mut lo = 0usize;
         for p in 0..slots {
-            // The block holding the slot's first address: the last one starting at or before it.
+            // lo: the block holding the slot's first address; hi: the one holding its last.
             let first = (p as u128) << shift;
-            while i + 1 < n && self.starts[i + 1].to_u128() <= first {
-                i += 1;
+            while lo + 1 < n && self.starts[lo + 1].to_u128() <= first {
+                lo += 1;
             }
-            index.push(i as u32);
+            let next = ((p as u128) + 1) << shift;
+            let mut hi = lo;
+            while hi + 1 < n && self.starts[hi + 1].to_u128() < next {
+                hi += 1;
+            }
+            index.push(if lo == hi {
+                let (key, len) = self.meta[lo];
+                DIRECT | u64::from(len) << 32 | u64::from(key)
+            } else {
+                (hi as u64) << 32 | lo as u64
+            });
         }
-        index.push((n - 1) as u32);
         self.index = index;
-        self.index_bits = bits;
     }
 
     fn push_run(&mut self, r: Run) {
@@ -146,8 +153,7 @@ impl<B: Bits> Table<B> {
             };
             let k = align.min(fit).min(width);
             self.starts.push(B::from_u128(s));
-            self.keys.push(r.key);
-            self.lens.push((width - k) as u8);
+            self.meta.push((r.key, (width - k) as u8));
             let size_minus_one = if k == 128 {
                 u128::MAX
             } else {
@@ -163,19 +169,18 @@ impl<B: Bits> Table<B> {
     /// The key and block prefix length for `addr`. Never allocates.
     #[inline]
     pub fn lookup(&self, addr: B) -> (u32, u8) {
-        let i = if self.index.is_empty() {
-            self.starts.partition_point(|&s| s <= addr).checked_sub(1)
-        } else {
-            // The address's block lies between the blocks holding the first address of its
-            // slot (lo) and of the next slot (hi); starts[lo] <= addr, so the count is >= 1.
-            let p = addr.top(self.index_bits);
-            let lo = self.index.get(p).map_or(0, |&v| v as usize);
-            let hi = self.index.get(p + 1).map_or(0, |&v| v as usize);
-            let range = self.starts.get(lo + 1..=hi).unwrap_or(&[]);
-            Some(lo + range.partition_point(|&s| s <= addr))
+        let i = match self.index.get(addr.top(INDEX_BITS)) {
+            None => self.starts.partition_point(|&s| s <= addr).checked_sub(1),
+            Some(&e) if e & DIRECT != 0 => return (e as u32, (e >> 32) as u8),
+            Some(&e) => {
+                // starts[lo] <= addr < start of the block after hi: the count is >= 1.
+                let (lo, hi) = ((e as u32) as usize, (e >> 32) as usize);
+                let range = self.starts.get(lo + 1..=hi).unwrap_or(&[]);
+                Some(lo + range.partition_point(|&s| s <= addr))
+            }
         };
         // Only an empty table (never built from a full partition) has no block to give.
-        i.and_then(|i| Some((*self.keys.get(i)?, *self.lens.get(i)?)))
+        i.and_then(|i| self.meta.get(i).copied())
             .unwrap_or((u32::MAX, 0))
     }
 
@@ -183,7 +188,7 @@ impl<B: Bits> Table<B> {
     #[cfg(test)]
     fn plain_lookup(&self, addr: B) -> (u32, u8) {
         let i = self.starts.partition_point(|&s| s <= addr);
-        (self.keys[i - 1], self.lens[i - 1])
+        self.meta[i - 1]
     }
 
     pub fn block_count(&self) -> usize {
@@ -192,7 +197,7 @@ impl<B: Bits> Table<B> {
 
     /// The blocks as `(start, prefix_len, key)`, for tests and diagnostics.
     pub fn blocks(&self) -> impl Iterator<Item = (B, u8, u32)> + '_ {
-        (0..self.starts.len()).map(|i| (self.starts[i], self.lens[i], self.keys[i]))
+        (0..self.starts.len()).map(|i| (self.starts[i], self.meta[i].1, self.meta[i].0))
     }
 }
 
@@ -235,6 +240,13 @@ mod tests {
         let r6 = random_runs(true);
         let t6: Table<u128> = Table::from_runs(r6.clone());
         assert!(t6.index.len() > 1, "no index for {} runs", r6.len());
+        for t in [&t4.index, &t6.index] {
+            let direct = t.iter().filter(|&&e| e & DIRECT != 0).count();
+            assert!(
+                direct > 0 && direct < t.len(),
+                "both kinds of slot: {direct}"
+            );
+        }
         for r in &r4 {
             for a in [r.start, r.end, r.start + (r.end - r.start) / 2] {
                 assert_eq!(t4.lookup(a as u32), t4.plain_lookup(a as u32), "{a:#x}");
