@@ -10,7 +10,7 @@ MBIN=${MERIDIAN_BIN:-target/release/meridian}
 QPS=${1:-50000}; SECS=${2:-10}; REPEAT=${REPEAT:-3}
 [ "$SECS" -le 20 ] || { echo "keep each measurement <= 20 s" >&2; exit 2; }
 need dnsperf nsd taskset dig pgrep perf
-W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 RESULTS="$W/results"; : >"$RESULTS"
 cp zones/example.test.zone "$W/"
 cat > "$W/queries.txt" <<Q

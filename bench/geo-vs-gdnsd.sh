@@ -6,9 +6,9 @@
 #   mix:   examples/dnsload.rs, round robin over 20 000 distinct ECS /24 subnets.
 # Before measuring, both servers are asked the same questions for a sample of subnets and the
 # mismatch count is printed (answers must agree; ECS scopes are reported).
-# Prints QPS and CPU per answered query (user, system) and the gdnsd/Meridian ratio
+# Prints QPS and CPU per answered query (user, system; see bench/lib.sh) and the gdnsd/Meridian ratio
 # (>= 1.0: Meridian uses no more CPU per query than gdnsd).
-# Usage: [REPEAT=3] [KEEP=1] bench/geo-vs-gdnsd.sh [QPS] [SECONDS]
+# Usage: [REPEAT=3] [KEEP=1] [MERIDIAN_BIN=path] bench/geo-vs-gdnsd.sh [QPS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -17,7 +17,7 @@ MBIN=${MERIDIAN_BIN:-target/release/meridian}
 QPS=${1:-50000}; SECS=${2:-10}; REPEAT=${REPEAT:-3}
 [ "$SECS" -le 20 ] || { echo "keep each measurement <= 20 s" >&2; exit 2; }
 need dnsperf gdnsd taskset dig pgrep awk perf
-W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; if [ -n "${KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi' EXIT
+W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null || true; if [ -n "${KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi' EXIT
 RESULTS="$W/results"; : >"$RESULTS"
 
 cargo build --release -q --bin meridian --example dnsload
