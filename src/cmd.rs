@@ -5,6 +5,7 @@
 
 mod check;
 mod explain;
+mod geo;
 mod lvs;
 mod overrides;
 mod serve;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
 pub use explain::Explain;
+pub use geo::Geo;
 pub use lvs::Lvs;
 pub use overrides::Override;
 pub use serve::Serve;
@@ -51,6 +53,8 @@ pub enum Command {
     Override(Override),
     /// Manage the kernel's IPVS table: show, apply once, or keep reconciling.
     Lvs(Lvs),
+    /// Geo database tools (`geo compile IN.csv OUT.mmdb`).
+    Geo(Geo),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -75,6 +79,7 @@ impl Cli {
             Some(Command::Check(c)) => c.run(),
             Some(Command::Override(c)) => c.run(),
             Some(Command::Explain(c)) => c.run(),
+            Some(Command::Geo(c)) => c.run(),
             Some(Command::Serve(c)) => c.run(),
             Some(Command::Lvs(c)) => c.run(),
             None => Serve::default().run(),

@@ -154,25 +154,28 @@ fn opt_len(e: &Edns) -> usize {
 /// Writes the reply's OPT: our payload size, the extended RCODE bits, DO echoed, ECS echoed
 /// with SCOPE as given (RFC 7871 section 7.2.1: 0 for static data).
 fn write_opt_scoped(w: &mut Writer<'_>, max_udp: u16, rcode: u16, e: &Edns, scope: u8) {
-    w.u8(0);
-    w.u16(wire::TYPE_OPT);
-    w.u16(max_udp);
-    w.u8((rcode >> 4) as u8);
-    w.u8(0);
-    w.u16(e.flags & 0x8000);
-    match e.ecs {
-        None => w.u16(0),
+    // Assembled on the stack and appended once (this runs for every EDNS query).
+    let mut b = [0u8; 11 + 8 + 16];
+    b[1..3].copy_from_slice(&wire::TYPE_OPT.to_be_bytes());
+    b[3..5].copy_from_slice(&max_udp.to_be_bytes());
+    b[5] = (rcode >> 4) as u8;
+    b[7..9].copy_from_slice(&(e.flags & 0x8000).to_be_bytes());
+    let n = match e.ecs {
+        None => 11,
         Some(s) => {
-            let len = 4 + u16::from(s.addr_len);
-            w.u16(4 + len);
-            w.u16(wire::OPT_ECS);
-            w.u16(len);
-            w.u16(s.family);
-            w.u8(s.source_prefix);
-            w.u8(scope);
-            w.bytes(&s.addr[..s.addr_len as usize]);
+            let alen = usize::from(s.addr_len).min(16);
+            let len = 4 + alen as u16;
+            b[9..11].copy_from_slice(&(4 + len).to_be_bytes());
+            b[11..13].copy_from_slice(&wire::OPT_ECS.to_be_bytes());
+            b[13..15].copy_from_slice(&len.to_be_bytes());
+            b[15..17].copy_from_slice(&s.family.to_be_bytes());
+            b[17] = s.source_prefix;
+            b[18] = scope;
+            b[19..19 + alen].copy_from_slice(&s.addr[..alen]);
+            19 + alen
         }
-    }
+    };
+    w.bytes(&b[..n]);
 }
 
 fn write_opt(w: &mut Writer<'_>, max_udp: u16, rcode: u16, e: &Edns) {
@@ -237,9 +240,11 @@ fn answer_query(
 ) -> Outcome {
     let max_udp = snapshot.max_udp_payload;
     let mut w = Writer::new(out);
-    w.u16(q.header.id);
-    w.u16(FLAG_QR | (q.header.flags & FLAG_RD));
-    w.bytes(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    let mut header = [0u8; HEADER_LEN];
+    header[..2].copy_from_slice(&q.header.id.to_be_bytes());
+    header[2..4].copy_from_slice(&(FLAG_QR | (q.header.flags & FLAG_RD)).to_be_bytes());
+    header[5] = 1;
+    w.bytes(&header);
     w.bytes(q.question);
     w.note_name(HEADER_LEN, q.qname);
 
@@ -286,7 +291,7 @@ fn answer_query(
         Some(zone) if !refused => {
             let (client_ip, ecs_source) = effective_client(client.ip(), q.edns.as_ref());
             let mut r = resolve::Resp::new(w, limit.saturating_sub(reserve), transport);
-            let res = resolve::resolve(snapshot, zone, q, &mut r, client_ip, ecs_source);
+            let res = resolve::resolve(snapshot, zone, q, lname, &mut r, client_ip, ecs_source);
             let tc = r.truncated();
             w = r.finish();
             let scope = match res.kind {

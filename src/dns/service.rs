@@ -42,8 +42,9 @@ impl ServiceAnswer {
 }
 
 thread_local! {
-    /// Per-thread scratch for the policy's address list: allocated once per thread.
-    static SCRATCH: std::cell::RefCell<Vec<IpAddr>> = std::cell::RefCell::new(Vec::with_capacity(MAX_ADDRS));
+    /// Per-thread scratch for the policy's address list: allocated once per thread, on
+    /// its first service answer (a const initialiser makes each access a plain TLS load).
+    static SCRATCH: std::cell::RefCell<Vec<IpAddr>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Fills `out` with the addresses of `service` of family `qtype` (A or AAAA) for `client`.
@@ -58,7 +59,10 @@ pub fn resolve(
     ecs_source: Option<u8>,
     out: &mut ServiceAnswer,
 ) {
-    *out = ServiceAnswer::default();
+    // Only `len` addresses are ever read: no need to clear the whole array again.
+    out.len = 0;
+    out.ttl = 0;
+    out.scope = 0;
     let Some(policy) = snapshot.policy.as_deref() else {
         return;
     };
@@ -67,6 +71,9 @@ pub fn resolve(
         let Ok(mut addrs) = scratch.try_borrow_mut() else {
             return;
         };
+        if addrs.capacity() < MAX_ADDRS {
+            addrs.reserve(MAX_ADDRS);
+        }
         let d = policy.select(ServiceId(service), client, v6, &snapshot.health, &mut addrs);
         out.ttl = d.ttl;
         let tailored = ecs_source.is_some() && d.outcome == Outcome::Answer;

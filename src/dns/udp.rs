@@ -63,12 +63,14 @@ impl Buffers {
             msgs: unsafe { zeroed() },
             pending: [0; BATCH],
         });
-        b.prepare_recv();
+        b.prepare_recv(BATCH);
         b
     }
 
-    fn prepare_recv(&mut self) {
-        for i in 0..BATCH {
+    /// Resets the first `used` receive headers: only those were touched by the last
+    /// `recvmmsg` (and the `sendmmsg` that followed it), so the rest are still ready.
+    fn prepare_recv(&mut self, used: usize) {
+        for i in 0..used.min(BATCH) {
             self.iov[i] = libc::iovec {
                 iov_base: self.rx[i].as_mut_ptr().cast(),
                 iov_len: RECV_BUF,
@@ -116,8 +118,11 @@ fn to_std(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
 pub fn serve(sock: UdpSocket, state: SharedState, shutdown: CancellationToken) {
     let fd = sock.as_raw_fd();
     let mut b = Buffers::new();
+    let mut used = 0usize;
     while !shutdown.is_cancelled() {
-        b.prepare_recv();
+        b.prepare_recv(used);
+        // A failed receive may have touched any header: reset them all next time.
+        used = BATCH;
         // SAFETY: msgs points at BATCH initialised headers whose buffers live in `b`.
         let n = unsafe {
             libc::recvmmsg(
@@ -141,10 +146,11 @@ pub fn serve(sock: UdpSocket, state: SharedState, shutdown: CancellationToken) {
                 }
             }
         }
-        let n = n as usize;
+        let n = (n as usize).min(BATCH);
+        used = n;
         let snapshot = state.load();
         let mut out_n = 0usize;
-        for i in 0..n.min(BATCH) {
+        for i in 0..n {
             let len = b.msgs[i].msg_len as usize;
             b.name_lens[i] = b.msgs[i].msg_hdr.msg_namelen;
             if b.msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 || len > RECV_BUF {

@@ -88,8 +88,16 @@ impl<'w> Resp<'w> {
         true
     }
 
-    /// Adds address records of one family from a service answer.
-    fn addrs(&mut self, owner: &[u8], qtype: u16, sa: &ServiceAnswer) -> usize {
+    /// Adds address records of one family from a service answer. `owner_at` is where the
+    /// owner name already is in the message (the question), if known: every record then
+    /// points there, the bytes the compressor would find, without searching for them.
+    fn addrs(
+        &mut self,
+        owner: &[u8],
+        owner_at: Option<u16>,
+        qtype: u16,
+        sa: &ServiceAnswer,
+    ) -> usize {
         if self.tc {
             return 0;
         }
@@ -103,7 +111,10 @@ impl<'w> Resp<'w> {
             if rtype != qtype {
                 continue;
             }
-            self.w.name(owner, true);
+            match owner_at {
+                Some(at) => self.w.u16(0xC000 | at),
+                None => self.w.name(owner, true),
+            }
             self.w.u16(rtype);
             self.w.u16(1);
             self.w.u32(sa.ttl);
@@ -149,15 +160,36 @@ impl NameBuf {
     }
 }
 
+/// `lname` is the query name lower-cased. A service name asked for A or AAAA is answered
+/// before any of the chain-following state is set up: that is the per-client hot path.
 pub(super) fn resolve<'s>(
     snapshot: &'s Snapshot,
     first_zone: &'s Zone,
     q: &Query<'_>,
+    lname: &[u8],
     r: &mut Resp<'_>,
     client: IpAddr,
     ecs_source: Option<u8>,
 ) -> Resolved {
     let qtype = q.qtype;
+    if (qtype == TYPE_A || qtype == TYPE_AAAA)
+        && !snapshot.services.is_empty()
+        && let Some(&svc) = snapshot.services.get(lname)
+    {
+        // The owner is the question name, written at the header's end.
+        let at = crate::dns::wire::HEADER_LEN as u16;
+        return service_answer(
+            snapshot,
+            first_zone,
+            svc,
+            q.qname,
+            Some(at),
+            q,
+            r,
+            client,
+            ecs_source,
+        );
+    }
     let mut cur = NameBuf {
         buf: [0; MAX_NAME],
         len: 0,
@@ -177,19 +209,16 @@ pub(super) fn resolve<'s>(
 
     for hop in 0..=MAX_CHAIN {
         let lname = name::lower_into(cur.get(), &mut lbuf);
-        if (qtype == TYPE_A || qtype == TYPE_AAAA)
+        // Hop 0 was looked up before the loop.
+        if hop > 0
+            && (qtype == TYPE_A || qtype == TYPE_AAAA)
             && !snapshot.services.is_empty()
             && let Some(&svc) = snapshot.services.get(lname)
         {
-            let mut sa = ServiceAnswer::default();
-            service::resolve(snapshot, svc, qtype, client, ecs_source, &mut sa);
-            res.scope = sa.scope;
-            if r.addrs(cur.get(), qtype, &sa) == 0 && !r.tc {
-                res.kind = Kind::NoData;
-                negative(r, zone);
-            } else {
-                res.kind = Kind::Service;
-            }
+            let owner = cur.get();
+            let s = service_answer(snapshot, zone, svc, owner, None, q, r, client, ecs_source);
+            res.scope = s.scope;
+            res.kind = s.kind;
             break;
         }
         // A service name exists even when the zone file has nothing there: other types get
@@ -288,6 +317,35 @@ pub(super) fn resolve<'s>(
     }
     additional(snapshot, r, &targets[..ntargets]);
     res
+}
+
+/// Addresses of service `svc` for the client at `owner` (NODATA with the SOA when none).
+#[allow(clippy::too_many_arguments)]
+fn service_answer(
+    snapshot: &Snapshot,
+    zone: &Zone,
+    svc: u32,
+    owner: &[u8],
+    owner_at: Option<u16>,
+    q: &Query<'_>,
+    r: &mut Resp<'_>,
+    client: IpAddr,
+    ecs_source: Option<u8>,
+) -> Resolved {
+    let mut sa = ServiceAnswer::default();
+    service::resolve(snapshot, svc, q.qtype, client, ecs_source, &mut sa);
+    let kind = if r.addrs(owner, owner_at, q.qtype, &sa) == 0 && !r.tc {
+        negative(r, zone);
+        Kind::NoData
+    } else {
+        Kind::Service
+    };
+    Resolved {
+        kind,
+        rcode: RCODE_NOERROR,
+        aa: true,
+        scope: sa.scope,
+    }
 }
 
 /// The SOA in authority for NXDOMAIN and NODATA, TTL capped by MINIMUM (RFC 2308).

@@ -1,0 +1,155 @@
+//! The per-client answer path (service names with ECS) as the benchmarks drive it: answers
+//! depend on the ECS subnet, the ECS scope is echoed, and answering allocates nothing once a
+//! thread has answered its first service query.
+
+use std::net::{IpAddr, SocketAddr};
+
+const ZONE: &str = "$ORIGIN example.test.
+$TTL 3600
+@   IN SOA ns1.example.test. hostmaster.example.test. 1 7200 3600 1209600 300
+    IN NS  ns1
+ns1 IN A   192.0.2.53
+";
+
+const CITY: &str = "20.0.0.0/16,AS,CN,BJ,39.9,116.4
+20.1.0.0/16,EU,DE,HE,50.1,8.7
+20.2.0.0/18,OC,AU,NSW,-33.9,151.2
+20.2.64.0/18,NA,US,CA,37.4,-122.1
+";
+
+const CONFIG: &str = r#"
+[server]
+listen = ["127.0.0.1:0"]
+zones = ["example.test.zone"]
+[geo]
+city = "city.csv"
+[site.hq]
+links = { default = ["192.0.2.10"] }
+[site.dr]
+links = { default = ["192.0.2.20"] }
+[site.ap]
+links = { default = ["192.0.2.30"] }
+[service.www]
+name = "www.example.test"
+ttl = 30
+sites = ["hq", "dr"]
+mode = "failover"
+[[service.www.route]]
+match = { continent = ["AS", "OC"] }
+sites = ["ap", "hq"]
+[[service.www.route]]
+match = { continent = ["EU", "NA"] }
+sites = ["dr", "hq"]
+"#;
+
+/// An A query for www.example.test with ECS for `net`/`len` (address cut to the prefix).
+fn query(id: u16, net: [u8; 4], len: u8) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    q.extend_from_slice(b"\x03www\x07example\x04test\x00\x00\x01\x00\x01");
+    let n = usize::from(len).div_ceil(8);
+    q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    q.extend_from_slice(&(8 + n as u16).to_be_bytes());
+    q.extend_from_slice(&[0, 8]);
+    q.extend_from_slice(&(4 + n as u16).to_be_bytes());
+    q.extend_from_slice(&[0, 1, len, 0]);
+    q.extend_from_slice(&net[..n]);
+    q
+}
+
+/// (rcode, the one A record's address, ECS scope) of a reply to `query`.
+fn read(resp: &[u8]) -> (u8, Option<IpAddr>, Option<u8>) {
+    let rcode = resp[3] & 0x0F;
+    let ancount = u16::from_be_bytes([resp[6], resp[7]]);
+    // Question: 12 + name (18) + 4; the answer's owner is a 2-byte pointer.
+    let mut p = 12 + 18 + 4;
+    let mut addr = None;
+    if ancount == 1 {
+        assert_eq!(
+            &resp[p..p + 2],
+            &[0xC0, 0x0C],
+            "owner points at the question"
+        );
+        let rd = &resp[p + 12..p + 16];
+        addr = Some(IpAddr::from([rd[0], rd[1], rd[2], rd[3]]));
+        p += 16;
+    }
+    // The OPT record comes last: root owner, type 41, ..., ECS option with the scope.
+    let scope = (resp.len() > p + 11 && resp[p + 1..p + 3] == [0, 41]).then(|| resp[p + 11 + 7]);
+    (rcode, addr, scope)
+}
+
+#[test]
+fn service_answers_follow_the_subnet_and_do_not_allocate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("example.test.zone"), ZONE).unwrap();
+    std::fs::write(dir.path().join("city.csv"), CITY).unwrap();
+    let cfg_path = dir.path().join("meridian.toml");
+    std::fs::write(&cfg_path, CONFIG).unwrap();
+    let cfg = meridian::config::load(&cfg_path).unwrap();
+    let (snap, errors) = meridian::serve::build_snapshot(&cfg, None, None).unwrap();
+    assert!(errors.is_empty());
+    let source: SocketAddr = "127.0.0.1:5353".parse().unwrap();
+
+    // (ECS /24, first address, scope: the widest prefix with the same plan)
+    let cases: [([u8; 4], &str, u8); 5] = [
+        ([20, 0, 9, 0], "192.0.2.30", 16),  // AS: ap first; 20.0.0.0/16
+        ([20, 1, 9, 0], "192.0.2.20", 16),  // EU: dr first; 20.1.0.0/16
+        ([20, 2, 9, 0], "192.0.2.30", 18),  // OC: ap first; 20.2.0.0/18
+        ([20, 2, 99, 0], "192.0.2.20", 18), // NA: dr first; 20.2.64.0/18
+        ([9, 9, 9, 0], "192.0.2.10", 4),    // not in the database: hq; 0.0.0.0/4
+    ];
+    let udp = meridian::dns::Transport::Udp;
+    let mut out = Vec::with_capacity(65536);
+    // The first service answer on a thread sets up its scratch space.
+    meridian::dns::answer(&snap, &query(1, [20, 0, 0, 0], 24), source, udp, &mut out);
+    for (i, (net, want, want_scope)) in cases.iter().enumerate() {
+        meridian::dns::answer(&snap, &query(i as u16, *net, 24), source, udp, &mut out);
+        let (rcode, addr, scope) = read(&out);
+        assert_eq!(rcode, 0);
+        assert_eq!(addr, Some(want.parse().unwrap()), "{net:?}");
+        assert_eq!(scope, Some(*want_scope), "{net:?}");
+    }
+
+    use alloc_counter::{COUNT, COUNTING};
+    let queries: Vec<Vec<u8>> = (0..2000u16)
+        .map(|k| query(k, [20, (k % 3) as u8, (k >> 2) as u8, 0], 24))
+        .collect();
+    COUNTING.with(|c| c.set(true));
+    for q in &queries {
+        meridian::dns::answer(&snap, q, source, udp, &mut out);
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        COUNT.with(|c| c.get()),
+        0,
+        "allocations while answering service queries"
+    );
+}
+
+/// Counts heap allocations made on the current thread while `COUNTING` is set.
+mod alloc_counter {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+    thread_local! {
+        pub static COUNTING: Cell<bool> = const { Cell::new(false) };
+        pub static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if COUNTING.with(Cell::get) {
+                COUNT.with(|c| c.set(c.get() + 1));
+            }
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOC: alloc_counter::Counting = alloc_counter::Counting;
