@@ -38,10 +38,11 @@ pub(super) struct CLink {
 }
 
 /// Everything an answer depends on apart from health and (for `weighted`) the prefix hash.
+/// The rule that led to a plan is not part of it: clients matched by different rules that
+/// lead to the same mode, sites and link ISP get the same answers, so they share one plan
+/// and one block of the prefix table, and the ECS scope is as wide as the answer allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Plan {
-    /// Index into the service's routes; None = the service default.
-    pub route: Option<u16>,
     pub mode: Mode,
     pub order: Vec<SiteId>,
     pub isp: Option<IspId>,
@@ -55,7 +56,7 @@ impl std::hash::Hash for Plan {
             Mode::Weighted => 2,
             Mode::Nearest => 3,
         };
-        (self.route, mode, &self.order, self.isp).hash(h);
+        (mode, &self.order, self.isp).hash(h);
     }
 }
 
@@ -227,12 +228,7 @@ impl Compiled {
                     list.clone()
                 };
                 let isp = attrs.isp.filter(|&i| isp_relevant[usize::from(i)]);
-                let plan = Plan {
-                    route,
-                    mode,
-                    order,
-                    isp,
-                };
+                let plan = Plan { mode, order, isp };
                 let id = match plan_ids.get(&plan) {
                     Some(&id) => id,
                     None => {

@@ -1,7 +1,7 @@
 //! `meridian explain`: the decision for one client, with the reasons, as a serialisable
 //! structure. It runs the query path's own `decide` with a recorder, so the answer shown is
-//! the answer served; it also evaluates the route rules directly on the client's attributes
-//! (`route_direct`), which must agree with the compiled plan table (`route`).
+//! the answer served. The route rule is found by evaluating the rules on the client's
+//! attributes: the compiled table keeps one plan per distinct outcome, not per rule.
 
 use std::net::IpAddr;
 
@@ -55,10 +55,9 @@ pub struct Explanation {
     pub client: IpAddr,
     pub qtype: &'static str,
     pub attributes: ClientInfo,
-    /// 0-based index of the route rule used; None = the service's default sites.
+    /// 0-based index of the route rule that matches the client; None = the service's
+    /// default sites.
     pub route: Option<usize>,
-    /// The same, found by evaluating the rules on the attributes (must equal `route`).
-    pub route_direct: Option<usize>,
     pub why: String,
     pub mode: &'static str,
     /// The client's ISP as used for link choice (None if no site of the service has a
@@ -133,8 +132,7 @@ impl Compiled {
                 .map(|n| n.to_string()),
             attributes_prefix: c.prefix_len,
         };
-        let route_direct = svc.routes.iter().position(|m| matches(m, a, cl));
-        let route = plan.route.map(usize::from);
+        let route = svc.routes.iter().position(|m| matches(m, a, cl));
         let why = match route {
             Some(i) => format!(
                 "rule #{} ({}) is the first rule all of whose keys match the client",
@@ -188,7 +186,6 @@ impl Compiled {
             qtype: if v6 { "AAAA" } else { "A" },
             attributes,
             route,
-            route_direct,
             why,
             mode: mode_name(plan.mode),
             link_isp: plan.isp.and_then(|i| cl.isp_name(i)).map(str::to_owned),
