@@ -105,12 +105,13 @@ struct LvsInputs {
 }
 
 impl Server {
-    fn store(&self, snapshot: Snapshot) {
+    /// Swap in a new snapshot; returns the one it replaces.
+    fn store(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         let _g = self
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.state.store(Arc::new(snapshot));
+        self.state.swap(Arc::new(snapshot))
     }
 
     async fn reload(&self) {
@@ -152,7 +153,12 @@ impl Server {
             );
         }
         let zones = snapshot.zones.len();
-        self.store(snapshot);
+        let old = self.store(snapshot);
+        // Freeing a large zone takes a while: not on the async workers that serve TCP.
+        tokio::task::spawn_blocking(move || {
+            drop(old);
+            release_free_memory();
+        });
         match (&self.lvs, &cfg.lvs) {
             (Some(inputs), Some(l)) => {
                 inputs
@@ -239,6 +245,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     let (snapshot, errors) =
         build_snapshot(&cfg, None, Some((&probes.view(), &VipState::default())))?;
     log_zone_errors(&errors, "start");
+    release_free_memory();
     let state = crate::state::shared(snapshot);
     let dns = match cfg.server.udp_threads {
         0 => DnsServer::start(&cfg.server.listen, state.clone(), shutdown.clone())?,
@@ -354,13 +361,35 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     failure.map_or(Ok(()), Err)
 }
 
+/// Give the heap's free pages back to the system after a load or a reload: parsing a large
+/// zone leaves several times the zone's own size freed but still resident (glibc keeps it).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; no pointer is passed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Validate everything `serve` would load (used by `meridian check`): the policy, its
 /// databases and CIDR files, the health targets, and every zone.
-pub fn check(path: &Path) -> Result<(Config, Vec<LoadError>), ServeError> {
-    let cfg = config::load(path)?;
-    TargetSet::from_config(&cfg)?;
-    let (_, errors) = build_snapshot(&cfg, None, None)?;
-    Ok((cfg, errors))
+pub fn check(path: &Path) -> Result<Checked, ServeError> {
+    let config = config::load(path)?;
+    TargetSet::from_config(&config)?;
+    let (snapshot, zone_errors) = build_snapshot(&config, None, None)?;
+    Ok(Checked {
+        config,
+        snapshot,
+        zone_errors,
+    })
+}
+
+/// What [`check`] loaded: the configuration, the snapshot `serve` would start with, and the
+/// zones it refused (the snapshot serves the others).
+pub struct Checked {
+    pub config: Config,
+    pub snapshot: Snapshot,
+    pub zone_errors: Vec<LoadError>,
 }
 
 #[cfg(test)]

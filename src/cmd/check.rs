@@ -14,7 +14,14 @@ pub struct Check {
 impl Check {
     pub fn run(self) -> anyhow::Result<()> {
         let path = self.config.path();
-        let (cfg, zone_errors) = crate::serve::check(&path)?;
+        let crate::serve::Checked {
+            config: cfg,
+            snapshot,
+            zone_errors,
+        } = crate::serve::check(&path)?;
+        // The process exits next: freeing every record one by one would be a fifth of the
+        // time `check` takes on a large zone, for nothing.
+        std::mem::forget(snapshot);
         if !zone_errors.is_empty() {
             for e in &zone_errors {
                 eprintln!("{e}");

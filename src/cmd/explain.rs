@@ -42,8 +42,11 @@ pub struct Explain {
 impl Explain {
     pub fn run(self) -> anyhow::Result<()> {
         let path = self.config.path();
-        let (cfg, _) = crate::serve::check(&path)?;
-        let (mut snapshot, _) = crate::serve::build_snapshot(&cfg, None, None)?;
+        let crate::serve::Checked {
+            config: cfg,
+            mut snapshot,
+            ..
+        } = crate::serve::check(&path)?;
         let rtype: RecordType = self
             .qtype
             .to_ascii_uppercase()

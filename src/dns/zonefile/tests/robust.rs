@@ -194,11 +194,9 @@ fn mutated_valid_zone_never_panics() {
     }
 }
 
-/// Run in release: `cargo test --release --lib zonefile::tests::robust::speed -- --ignored --nocapture`
+/// A large zone of every common type parses whole. (How fast: `bench/zone-load.sh`.)
 #[test]
-#[ignore = "timing: run in release by hand"]
-#[allow(clippy::disallowed_methods, reason = "a benchmark measures wall time")]
-fn speed_100k_records() {
+fn parses_100k_records() {
     let mut text = format!("$TTL 300\n{SOA}");
     for i in 0..100_000u32 {
         let b = i.to_be_bytes();
@@ -211,16 +209,10 @@ fn speed_100k_records() {
         };
         text.push_str(&line);
     }
-    let start = std::time::Instant::now();
     let zone = parse(&text).unwrap();
-    let took = start.elapsed();
     assert_eq!(zone.records.len(), 100_001);
-    println!(
-        "parsed {} records ({} bytes) in {took:?}",
-        zone.records.len(),
-        text.len()
-    );
-    if !cfg!(debug_assertions) {
-        assert!(took.as_secs_f64() < 1.0, "{took:?}");
-    }
+    let cnames = zone.records.iter().filter(|r| r.rtype == 5).count();
+    assert_eq!(cnames, 20_000);
+    let last = &zone.records[100_000];
+    assert_eq!(last.ttl, 60);
 }
