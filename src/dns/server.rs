@@ -3,6 +3,7 @@
 //! serves, so a bad address fails the start with its name.
 
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::task::JoinSet;
@@ -101,14 +102,24 @@ impl DnsServer {
                     source,
                 })?
             };
-            for (i, sock) in socks.into_iter().enumerate() {
-                let (state, shutdown) = (state.clone(), shutdown.clone());
+            let socks: Vec<Arc<UdpSocket>> = socks.into_iter().map(Arc::new).collect();
+            for (i, sock) in socks.iter().enumerate() {
+                let (sock, state, shutdown) = (sock.clone(), state.clone(), shutdown.clone());
                 let handle = std::thread::Builder::new()
                     .name(format!("dns-udp-{i}"))
-                    .spawn(move || udp::serve(sock, state, shutdown))
+                    .spawn(move || udp::serve(&sock, state, shutdown))
                     .map_err(DnsError::Thread)?;
                 server.udp.push(handle);
             }
+            // The UDP threads block in the kernel without a timeout (a timed wait would arm
+            // a timer for nearly every query); shutting the sockets' receive side wakes them.
+            let token = shutdown.clone();
+            runtime.spawn(async move {
+                token.cancelled().await;
+                for sock in &socks {
+                    udp::wake(sock);
+                }
+            });
             server.tcp.spawn_on(
                 tcp::serve(listener, state.clone(), shutdown.clone()),
                 &runtime,
@@ -137,6 +148,51 @@ impl DnsServer {
             Ok(0) => {}
             Ok(n) => tracing::error!(threads = n, "udp threads panicked"),
             Err(e) => tracing::error!(error = %e, "joining udp threads failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::dns::zone::ZoneSet;
+    use crate::state::{Snapshot, shared};
+
+    /// The UDP threads block without a timeout; cancelling must still stop every one of
+    /// them (v4 and v6, several per address) at once, not at some poll interval.
+    #[test]
+    fn cancel_stops_every_listener_promptly() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let shutdown = CancellationToken::new();
+        let state = shared(Snapshot::new(ZoneSet::default(), 1232));
+        let listen: Vec<SocketAddr> =
+            vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+        let server = rt
+            .block_on(async { DnsServer::start_with_threads(&listen, state, shutdown.clone(), 3) })
+            .unwrap();
+        assert_eq!(server.udp.len(), 6);
+        // Let the threads reach their blocking receive.
+        std::thread::sleep(Duration::from_millis(100));
+        let q = UdpSocket::bind("127.0.0.1:0").unwrap();
+        q.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        // A header-only query: any reply proves the v4 threads are serving.
+        q.send_to(
+            &[0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            server.local_addrs()[0],
+        )
+        .unwrap();
+        let mut buf = [0u8; 512];
+        let (n, _) = q.recv_from(&mut buf).unwrap();
+        assert!(n >= 12 && buf[..2] == [0x12, 0x34]);
+        shutdown.cancel();
+        let joined = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(2), server.join()).await });
+        if joined.is_err() {
+            // Do not wait for the stuck threads when the runtime drops.
+            rt.shutdown_background();
+            panic!("listeners still running 2 s after cancel");
         }
     }
 }

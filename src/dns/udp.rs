@@ -2,8 +2,10 @@
 //! each receiving a batch with `recvmmsg`, answering every query from one snapshot load,
 //! and sending the batch with `sendmmsg`.
 //!
-//! All buffers are allocated once per thread, so answering allocates nothing. A 200 ms
-//! receive timeout lets the thread see the shutdown token without any wake-up channel.
+//! All buffers are allocated once per thread, so answering allocates nothing. A thread
+//! blocks in `recvmmsg` without a timeout (a timed wait arms a kernel timer each time, and at
+//! moderate load the thread waits before nearly every query); at shutdown [`wake`] shuts the
+//! socket's receive side, which makes the blocked call return 0.
 
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
@@ -21,8 +23,6 @@ use crate::state::SharedState;
 const BATCH: usize = 32;
 /// Largest query accepted (longer datagrams are dropped).
 const RECV_BUF: usize = 4096;
-/// How long a blocked receive waits before looking at the shutdown token.
-pub const POLL: Duration = Duration::from_millis(200);
 
 /// Binds one UDP socket with SO_REUSEPORT (and IPV6_V6ONLY for IPv6 addresses).
 pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
@@ -31,7 +31,6 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
         sock.set_only_v6(true)?;
     }
     sock.set_reuse_port(true)?;
-    sock.set_read_timeout(Some(POLL))?;
     sock.bind(&addr.into())?;
     Ok(sock.into())
 }
@@ -114,8 +113,19 @@ fn to_std(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-/// Serves `sock` until `shutdown` is cancelled. Runs on its own OS thread.
-pub fn serve(sock: UdpSocket, state: SharedState, shutdown: CancellationToken) {
+/// Wakes a thread blocked in [`serve`] on `sock` for good: shuts the receive side, after
+/// which every receive returns at once. Call after cancelling the shutdown token.
+pub fn wake(sock: &UdpSocket) {
+    // SAFETY: shutdown(2) on a descriptor that `sock` keeps open. On an unconnected UDP
+    // socket Linux returns ENOTCONN but still marks the receive side shut and wakes waiters.
+    unsafe {
+        libc::shutdown(sock.as_raw_fd(), libc::SHUT_RD);
+    }
+}
+
+/// Serves `sock` until `shutdown` is cancelled (and [`wake`] called). Runs on its own OS
+/// thread.
+pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken) {
     let fd = sock.as_raw_fd();
     let mut b = Buffers::new();
     let mut used = 0usize;
@@ -145,6 +155,10 @@ pub fn serve(sock: UdpSocket, state: SharedState, shutdown: CancellationToken) {
                     continue;
                 }
             }
+        }
+        if n == 0 {
+            // The receive side was shut by `wake`: the loop condition sees the token.
+            continue;
         }
         let n = (n as usize).min(BATCH);
         used = n;

@@ -263,3 +263,5 @@ fn unused_private_ecs_gets_the_private_block_as_scope() {
         assert_eq!((o.kind, scope), (Kind::Service, want), "{ecs:?}");
     }
 }
+
+mod robust;
