@@ -82,7 +82,7 @@ accel=tcg
 if [[ -r /dev/kvm && -w /dev/kvm && ! -d /sys/module/kvm_pvm ]] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm; fi
 echo "---- results: $NS services x $NR real servers, QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), $accel"
 grep '^BENCH ipvsadm' "$S/bench.log" | awk '{printf "ipvsadm -R (reference)             %8.0f ms\n", $3 * 1000}'
-grep 'lvs apply:' "$S/bench.log" | sed -n 1p | sed -E 's/.* in ([0-9.]+) ms \(dump ([0-9.]+) ms\).*/full apply from empty (lvs apply)   \1 ms (dump \2 ms)/'
-grep 'lvs apply:' "$S/bench.log" | sed -n 2p | sed -E 's/.* in ([0-9.]+) ms \(dump ([0-9.]+) ms\).*/converged re-apply (dump + diff)   \1 ms (dump \2 ms)/'
-grep 'lvs apply:' "$S/bench.log" | sed -n 3p | sed -E 's/.* in ([0-9.]+) ms \(dump ([0-9.]+) ms\).*/one weight, lvs apply (with dump) \1 ms (dump \2 ms)/'
-grep '"ipvs reconciled"' "$S/bench.log" | sed -n 2p | tr -d '\r' | sed -E 's/.*"ops":([0-9]+).*"elapsed_us":([0-9]+).*"dump_us":([0-9]+).*/one weight, running director      \2 us (ops \1, dump \3 us)/'
+grep 'lvs apply:' "$S/bench.log" | sed -n 1p | sed -E 's/.* in ([0-9.]+) ms \(dump ([0-9.]+) ms, operations ([0-9.]+) ms\).*/full apply from empty (lvs apply)   \1 ms (dump \2 ms, netlink operations \3 ms)/'
+grep 'lvs apply:' "$S/bench.log" | sed -n 2p | sed -E 's/.* in ([0-9.]+) ms \(dump ([0-9.]+) ms, operations ([0-9.]+) ms\).*/converged re-apply (dump + diff)   \1 ms (dump \2 ms, netlink operations \3 ms)/'
+grep 'lvs apply:' "$S/bench.log" | sed -n 3p | sed -E 's/.* in ([0-9.]+) ms \(dump ([0-9.]+) ms, operations ([0-9.]+) ms\).*/one weight, lvs apply (with dump) \1 ms (dump \2 ms, netlink operations \3 ms)/'
+grep '"ipvs reconciled"' "$S/bench.log" | sed -n 2p | tr -d '\r' | sed -E 's/.*"ops":([0-9]+).*"elapsed_us":([0-9]+).*"dump_us":([0-9]+).*"kernel_us":([0-9]+).*/one weight, running director      \2 us (ops \1, dump \3 us, netlink operation \4 us)/'

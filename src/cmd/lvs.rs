@@ -110,11 +110,12 @@ impl Apply {
         }
         report_unmanaged(&report.unmanaged);
         eprintln!(
-            "lvs apply: {} operation(s) applied, {} failed, in {:.2} ms (dump {:.2} ms)",
+            "lvs apply: {} operation(s) applied, {} failed, in {:.2} ms (dump {:.2} ms, operations {:.2} ms)",
             report.applied,
             report.errors.len(),
             report.elapsed.as_secs_f64() * 1e3,
             report.dump.as_secs_f64() * 1e3,
+            report.kernel.as_secs_f64() * 1e3,
         );
         if let Some(first) = report.errors.first() {
             for e in &report.errors {
