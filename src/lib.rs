@@ -40,5 +40,7 @@ pub mod metrics;
 pub mod policy;
 pub mod serve;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod test_rng;
 
 pub use serve::run;

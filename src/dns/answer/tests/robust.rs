@@ -4,26 +4,7 @@
 //! a well-formed DNS response that fits the transport's limit and answers the right query.
 
 use super::*;
-
-/// xorshift64*: a fixed seed, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-}
+use crate::test_rng::Rng;
 
 fn seeds() -> Vec<Vec<u8>> {
     let ecs4: &[u8] = &[0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100];

@@ -1,24 +1,9 @@
 //! Garbage never panics, and whatever parses keeps its invariants (one SOA at the apex,
-//! owners in the zone, RDATA text reads back to the same bytes). Plus the speed figure for a
-//! 100 000-record zone (ignored by default; run it in release, see `speed_100k_records`).
+//! owners in the zone, RDATA text reads back to the same bytes); a 100 000-record zone parses
+//! whole (its speed: `bench/zone-load.sh`).
 
 use super::*;
-
-/// xorshift64*: a fixed-seed generator so that failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::test_rng::Rng;
 
 const VOCAB: &[&str] = &[
     "@",
