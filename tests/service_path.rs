@@ -128,28 +128,8 @@ fn service_answers_follow_the_subnet_and_do_not_allocate() {
 }
 
 /// Counts heap allocations made on the current thread while `COUNTING` is set.
-mod alloc_counter {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    pub struct Counting;
-    thread_local! {
-        pub static COUNTING: Cell<bool> = const { Cell::new(false) };
-        pub static COUNT: Cell<usize> = const { Cell::new(0) };
-    }
-
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            if COUNTING.with(Cell::get) {
-                COUNT.with(|c| c.set(c.get() + 1));
-            }
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            unsafe { System.dealloc(ptr, layout) }
-        }
-    }
-}
+#[path = "support/alloc_counter.rs"]
+mod alloc_counter;
 
 #[global_allocator]
 static ALLOC: alloc_counter::Counting = alloc_counter::Counting;

@@ -150,6 +150,15 @@ impl Reconciler {
         Ok(report)
     }
 
+    /// Send one operation, counting its round trip in `report.kernel`.
+    #[allow(clippy::disallowed_methods)] // shell: measures its own pass for logs and the bench
+    fn send(&mut self, op: &Op, report: &mut Report) -> Result<(), LvsError> {
+        let t0 = Instant::now();
+        let result = apply(&mut self.ipvs, op);
+        report.kernel += t0.elapsed();
+        result
+    }
+
     #[allow(clippy::disallowed_methods)] // shell: measures its own pass for logs and the bench
     fn incremental(
         &mut self,
@@ -172,10 +181,7 @@ impl Reconciler {
             want.services.insert(s.key, d);
         }
         for op in diff_some(&want, &table, changed) {
-            let t0 = Instant::now();
-            let result = apply(&mut self.ipvs, &op);
-            report.kernel += t0.elapsed();
-            match result {
+            match self.send(&op, &mut report) {
                 Ok(()) => {
                     report.applied += 1;
                     apply_op(&mut table, &op);
@@ -225,10 +231,7 @@ impl Reconciler {
                 if failed_add.contains(op.service()) {
                     continue;
                 }
-                let t0 = Instant::now();
-                let result = apply(&mut self.ipvs, &op);
-                report.kernel += t0.elapsed();
-                match result {
+                match self.send(&op, &mut report) {
                     Ok(()) => {
                         report.applied += 1;
                         apply_op(&mut table, &op);
