@@ -22,6 +22,7 @@ pub mod overrides;
 pub mod scheduler;
 pub mod state;
 pub mod targets;
+pub mod verdict;
 pub mod view;
 
 use std::net::IpAddr;
@@ -33,7 +34,8 @@ pub use overrides::Overrides;
 pub use scheduler::{Scheduler, SchedulerOptions};
 pub use state::{Health, ProbeResult, State, Transition};
 pub use targets::{ProbeKey, TargetSet};
-pub use view::{Effective, HealthView, ProbeIndex, Status};
+pub use verdict::{Evidence, Level, ProbeEvidence, Source, Status, Table, Verdict, resolve};
+pub use view::{Effective, HealthView, ProbeIndex, ProbeStatus};
 
 /// Everything that can go wrong in health checking.
 #[derive(Debug, thiserror::Error)]

@@ -28,7 +28,7 @@ use super::monitor::{HttpClients, Monitor};
 use super::overrides::Overrides;
 use super::state::{Health, ProbeResult, State};
 use super::targets::{ProbeKey, TargetSet};
-use super::view::{HealthView, ProbeIndex, Status};
+use super::view::{HealthView, ProbeIndex, ProbeStatus};
 
 /// Results folded in per wake-up; also the capacity of the result queue.
 const DRAIN_BATCH: usize = 4096;
@@ -79,7 +79,7 @@ pub struct Scheduler {
     pending: bool,
     generation: u64,
     index: Arc<ProbeIndex>,
-    statuses: Vec<Status>,
+    statuses: Vec<ProbeStatus>,
     probes: HashMap<u64, Probe>,
     by_key: HashMap<ProbeKey, u64>,
     next_id: u64,
@@ -206,7 +206,7 @@ impl Scheduler {
                     self.statuses
                         .get(probe.slot)
                         .cloned()
-                        .unwrap_or_else(|| Status::initial(probe.health.state())),
+                        .unwrap_or_else(|| ProbeStatus::initial(probe.health.state())),
                 );
                 probe.slot = slot;
                 continue;
@@ -229,7 +229,7 @@ impl Scheduler {
                 },
             );
             self.by_key.insert(key.clone(), id);
-            statuses.push(Status::initial(initial));
+            statuses.push(ProbeStatus::initial(initial));
             added.push(id);
         }
         self.statuses = statuses;
@@ -294,7 +294,7 @@ impl Scheduler {
             "health state changed"
         );
         if let Some(status) = self.statuses.get_mut(probe.slot) {
-            *status = Status {
+            *status = ProbeStatus {
                 state: tr.to,
                 since: Some(tr.at),
                 reason: tr.reason,

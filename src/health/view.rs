@@ -2,7 +2,7 @@
 //! reconciler read without locks.
 //!
 //! A view holds the probe index (which key sits at which slot; shared between views until the
-//! target set changes), one [`Status`] per slot, the overrides, and a generation number that
+//! target set changes), one [`ProbeStatus`] per slot, the overrides, and a generation number that
 //! grows by one with every published view. Readers that look a key up once (when they build
 //! their own snapshot) may keep the slot from [`HealthView::slot`] and read
 //! [`HealthView::status_at`] while [`HealthView::same_index`] holds.
@@ -59,7 +59,7 @@ impl ProbeIndex {
 
 /// The state of one probe as readers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
+pub struct ProbeStatus {
     pub state: State,
     /// When the state last changed (None: initial state).
     pub since: Option<Instant>,
@@ -67,9 +67,9 @@ pub struct Status {
     pub reason: Arc<str>,
 }
 
-impl Status {
+impl ProbeStatus {
     pub fn initial(state: State) -> Self {
-        Status {
+        ProbeStatus {
             state,
             since: None,
             reason: Arc::from(match state {
@@ -110,7 +110,7 @@ impl From<OverrideState> for Effective {
 pub struct HealthView {
     generation: u64,
     index: Arc<ProbeIndex>,
-    statuses: Vec<Status>,
+    statuses: Vec<ProbeStatus>,
     overrides: Arc<Overrides>,
 }
 
@@ -118,7 +118,7 @@ impl HealthView {
     pub(crate) fn new(
         generation: u64,
         index: Arc<ProbeIndex>,
-        statuses: Vec<Status>,
+        statuses: Vec<ProbeStatus>,
         overrides: Arc<Overrides>,
     ) -> Self {
         HealthView {
@@ -157,12 +157,12 @@ impl HealthView {
         self.index.slot(key)
     }
 
-    pub fn status_at(&self, slot: usize) -> Option<&Status> {
+    pub fn status_at(&self, slot: usize) -> Option<&ProbeStatus> {
         self.statuses.get(slot)
     }
 
     /// The probe status of one (address, check); None if that pair is not probed.
-    pub fn status(&self, key: &ProbeKey) -> Option<&Status> {
+    pub fn status(&self, key: &ProbeKey) -> Option<&ProbeStatus> {
         self.slot(key).and_then(|s| self.statuses.get(s))
     }
 
@@ -228,7 +228,7 @@ impl HealthView {
     }
 
     /// Every probe with its status, in slot order (for status pages and `explain`).
-    pub fn iter(&self) -> impl Iterator<Item = (&ProbeKey, &Status)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&ProbeKey, &ProbeStatus)> {
         self.index.keys().iter().zip(self.statuses.iter())
     }
 }
@@ -254,7 +254,10 @@ mod tests {
 
     fn view(states: &[(ProbeKey, State)], overrides: Overrides) -> HealthView {
         let index = ProbeIndex::new(states.iter().map(|(k, _)| k.clone()).collect());
-        let statuses = states.iter().map(|(_, s)| Status::initial(*s)).collect();
+        let statuses = states
+            .iter()
+            .map(|(_, s)| ProbeStatus::initial(*s))
+            .collect();
         HealthView::new(7, Arc::new(index), statuses, Arc::new(overrides))
     }
 
