@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use meridian::config::{Check, CheckKind, StartState};
-use meridian::health::{ProbeKey, Scheduler, SchedulerOptions, State, TargetSet};
+use meridian::health::{ProbeKey, Scheduler, SchedulerOptions, Status, TargetSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -126,7 +126,7 @@ async fn probe(
     let all_up = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             let view = rx.borrow_and_update().clone();
-            let up = view.iter().filter(|(_, s)| s.state == State::Up).count();
+            let up = view.iter().filter(|(_, s)| s.state == Status::Up).count();
             if up == count {
                 return Ok::<_, anyhow::Error>(());
             }
@@ -135,7 +135,7 @@ async fn probe(
     })
     .await;
     let view = handle.view();
-    let up = view.iter().filter(|(_, s)| s.state == State::Up).count();
+    let up = view.iter().filter(|(_, s)| s.state == Status::Up).count();
     if all_up.is_err() {
         bail!("only {up} of {count} targets up after 30 s");
     }
@@ -151,7 +151,7 @@ async fn probe(
     let (user1, sys1, rss) = usage()?;
     let wall = t0.elapsed().as_secs_f64();
     let view = handle.view();
-    let down = view.iter().filter(|(_, s)| s.state != State::Up).count();
+    let down = view.iter().filter(|(_, s)| s.state != Status::Up).count();
     println!(
         "steady {wall:.1}s: cpu {:.1}% of one core (user {:.1}%, system {:.1}%), rss {:.1} MiB, \
          not-up {down}, generation {}",

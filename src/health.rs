@@ -16,11 +16,13 @@
 //! and their state file ([`overrides`]), and the task that ties them together
 //! ([`scheduler`]) with its [`HealthHandle`]. Readers never lock: they hold an `Arc<HealthView>`.
 
+pub mod authority;
 mod handle;
 pub mod monitor;
 pub mod overrides;
 pub mod scheduler;
 pub mod state;
+pub mod statefile;
 pub mod targets;
 pub mod verdict;
 pub mod view;
@@ -28,14 +30,17 @@ pub mod view;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+pub use authority::{
+    Authority, DnsTarget, Published, RealTable, RealTarget, Registry, dns_table, real_table,
+};
 pub use handle::HealthHandle;
 pub use monitor::{HttpClients, Monitor};
 pub use overrides::Overrides;
 pub use scheduler::{Scheduler, SchedulerOptions};
-pub use state::{Health, ProbeResult, State, Transition};
+pub use state::{Health, ProbeResult, Transition};
 pub use targets::{ProbeKey, TargetSet};
 pub use verdict::{Evidence, Level, ProbeEvidence, Source, Status, Table, Verdict, resolve};
-pub use view::{Effective, HealthView, ProbeIndex, ProbeStatus};
+pub use view::{HealthView, ProbeIndex, ProbeStatus};
 
 /// Everything that can go wrong in health checking.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@
 mod glue;
 mod snapshot;
 
-pub use snapshot::{build_snapshot, lvs_view, policy_view, with_health};
+pub use snapshot::{build_snapshot, policy_view, registry, with_health};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
 use crate::dns::{self, DnsServer, LoadError};
-use crate::health::{HealthError, HealthHandle, Scheduler, SchedulerOptions, TargetSet};
+use crate::health::{
+    Authority, HealthError, HealthHandle, Published, RealTable, Registry, Scheduler,
+    SchedulerOptions, TargetSet,
+};
 use crate::lvs::{self, VipState};
 use crate::metrics::{METRICS, inc};
 use crate::policy::PolicyError;
@@ -95,13 +98,17 @@ struct Server {
     writer: Mutex<()>,
     /// The local director's VIP states (default: none when this node directs nothing).
     vips: watch::Receiver<VipState>,
+    /// What the health authority resolves: replaced on reload.
+    registry: watch::Sender<Arc<Registry>>,
+    /// The authority's tables.
+    published: watch::Receiver<Arc<Published>>,
     /// Inputs of the IPVS reconciler, when `[lvs]` is configured.
     lvs: Option<LvsInputs>,
 }
 
 struct LvsInputs {
     config: watch::Sender<Arc<crate::config::Lvs>>,
-    health: watch::Sender<Arc<lvs::HealthView>>,
+    health: watch::Sender<Arc<RealTable>>,
 }
 
 impl Server {
@@ -153,7 +160,11 @@ impl Server {
             );
         }
         let zones = snapshot.zones.len();
+        let registry = snapshot.registry.clone();
         let old = self.store(snapshot);
+        // The authority recomputes both tables for the new registration; until then the
+        // snapshot carries the table computed with it, and the director keeps its last one.
+        self.registry.send_replace(registry);
         // Freeing a large zone takes a while: not on the async workers that serve TCP.
         tokio::task::spawn_blocking(move || {
             drop(old);
@@ -161,9 +172,6 @@ impl Server {
         });
         match (&self.lvs, &cfg.lvs) {
             (Some(inputs), Some(l)) => {
-                inputs
-                    .health
-                    .send_replace(Arc::new(lvs_view(l, &self.probes.view())));
                 inputs.config.send_replace(Arc::new(l.clone()));
             }
             (None, None) => {}
@@ -185,21 +193,18 @@ impl Server {
         tracing::info!(generation, zones, refused = errors.len(), "reloaded");
     }
 
-    /// Re-project every new prober view (and VIP state) onto the snapshot in force, and pass
-    /// real-server health on to the IPVS reconciler.
+    /// Apply every table the health authority publishes: the DNS table to the snapshot in
+    /// force (when it was computed for that snapshot's registration), the real-server table
+    /// to the IPVS reconciler.
     async fn feed_health(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut rx = self.probes.subscribe();
-        let mut vips = self.vips.clone();
-        // Without [lvs] nobody sends VIP states: that channel is closed from the start.
-        let mut vips_open = self.lvs.is_some();
+        let mut rx = self.published.clone();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 changed = rx.changed() => if changed.is_err() { return },
-                changed = vips.changed(), if vips_open => if changed.is_err() { vips_open = false },
             }
-            let view = rx.borrow_and_update().clone();
-            let vip = vips.borrow_and_update().clone();
+            let published = rx.borrow_and_update().clone();
+            let view = self.probes.view();
             let up = (0..view.index().len())
                 .filter(|&i| view.status_at(i).is_some_and(|s| s.state.is_up()))
                 .count();
@@ -209,21 +214,24 @@ impl Server {
             METRICS
                 .health_targets_down
                 .store((view.index().len() - up) as u64, Ordering::Relaxed);
-            if let (Some(inputs), Some(l)) = (&self.lvs, &self.cfg.load().lvs) {
-                let next = lvs_view(l, &view);
-                inputs.health.send_if_modified(|cur| {
-                    let changed = **cur != next;
-                    if changed {
-                        *cur = Arc::new(next);
-                    }
-                    changed
-                });
-            }
             let _g = self
                 .writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(next) = with_health(&self.state.load(), &view, &vip) {
+            let cur = self.state.load();
+            if !Arc::ptr_eq(&cur.registry, &published.registry) {
+                continue;
+            }
+            if let Some(inputs) = &self.lvs {
+                inputs.health.send_if_modified(|cur| {
+                    let changed = **cur != *published.lvs;
+                    if changed {
+                        *cur = published.lvs.clone();
+                    }
+                    changed
+                });
+            }
+            if let Some(next) = with_health(&cur, &published) {
                 self.state.store(Arc::new(next));
             }
         }
@@ -254,9 +262,19 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     // Every long-lived task; one that ends before shutdown is fatal.
     let mut tasks: tokio::task::JoinSet<&'static str> = tokio::task::JoinSet::new();
     let (vip_tx, vip_rx) = watch::channel(VipState::default());
+    let (registry_tx, registry_rx) = watch::channel(state.load().registry.clone());
+    let (authority, published) = Authority::new(probes.subscribe(), vip_rx.clone(), registry_rx);
+    {
+        let sd = shutdown.clone();
+        tasks.spawn(async move {
+            authority.run(sd).await;
+            "health authority"
+        });
+    }
+    let first_lvs = published.borrow().lvs.clone();
     let lvs_inputs = cfg.lvs.as_ref().map(|l| {
         let (config_tx, config_rx) = watch::channel(Arc::new(l.clone()));
-        let (health_tx, health_rx) = watch::channel(Arc::new(lvs_view(l, &probes.view())));
+        let (health_tx, health_rx) = watch::channel(first_lvs);
         let sd = shutdown.clone();
         tasks.spawn(async move {
             if let Err(e) = lvs::run(config_rx, health_rx, vip_tx, sd).await {
@@ -277,6 +295,8 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         generation: AtomicU64::new(1),
         writer: Mutex::new(()),
         vips: vip_rx,
+        registry: registry_tx,
+        published,
         lvs: lvs_inputs,
     });
     METRICS.config_generation.store(1, Ordering::Relaxed);

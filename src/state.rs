@@ -27,6 +27,9 @@ pub struct Snapshot {
     pub health: Arc<HealthView>,
     /// Log one line per query.
     pub query_log: bool,
+    /// The targets registered with the health authority for this snapshot: a table the
+    /// authority computed for another registration is not applied to it.
+    pub registry: Arc<crate::health::Registry>,
 }
 
 impl Snapshot {
@@ -39,6 +42,7 @@ impl Snapshot {
             policy: None,
             health: Arc::new(HealthView::default()),
             query_log: false,
+            registry: Arc::default(),
         }
     }
 

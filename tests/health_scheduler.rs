@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use meridian::config::{Check, CheckKind, OverrideState, OverrideTarget, StartState};
 use meridian::health::{
-    Effective, HealthView, ProbeKey, Scheduler, SchedulerOptions, State, TargetSet,
+    DnsTarget, HealthView, ProbeKey, RealTarget, Scheduler, SchedulerOptions, Status, TargetSet,
+    dns_table, real_table,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
@@ -67,7 +68,7 @@ async fn any_port() -> SocketAddr {
 async fn wait_state(
     rx: &mut watch::Receiver<Arc<HealthView>>,
     key: &ProbeKey,
-    want: State,
+    want: Status,
     limit: Duration,
 ) -> Duration {
     let start = Instant::now();
@@ -124,15 +125,15 @@ async fn killed_server_goes_down_and_comes_back_within_bounds() {
         SchedulerOptions::default(),
     );
     let mut rx = handle.subscribe();
-    assert_eq!(rx.borrow().state(&key), Some(State::Unknown));
+    assert_eq!(rx.borrow().state(&key), Some(Status::Unknown));
     let slack = Duration::from_secs(1);
     let ms = Duration::from_millis;
 
-    wait_state(&mut rx, &key, State::Up, ms(interval + timeout) + slack).await;
+    wait_state(&mut rx, &key, Status::Up, ms(interval + timeout) + slack).await;
 
     let addr = server.kill().await;
     let down_bound = ms(fall as u64 * interval + timeout) + slack;
-    let took = wait_state(&mut rx, &key, State::Down, down_bound).await;
+    let took = wait_state(&mut rx, &key, Status::Down, down_bound).await;
     // fall = 2: one refused connect is not enough.
     assert!(
         took >= ms((fall as u64 - 1) * interval - 50),
@@ -143,7 +144,7 @@ async fn killed_server_goes_down_and_comes_back_within_bounds() {
 
     let server = TcpServer::start(addr).await;
     let up_bound = ms(rise as u64 * interval + timeout) + slack;
-    let took = wait_state(&mut rx, &key, State::Up, up_bound).await;
+    let took = wait_state(&mut rx, &key, Status::Up, up_bound).await;
     assert!(
         took >= ms((rise as u64 - 1) * interval - 50),
         "up after {took:?}"
@@ -257,7 +258,7 @@ async fn views_only_on_change_and_reload_keeps_state() {
         SchedulerOptions::default(),
     );
     let mut rx = handle.subscribe();
-    wait_state(&mut rx, &ka, State::Up, Duration::from_secs(2)).await;
+    wait_state(&mut rx, &ka, Status::Up, Duration::from_secs(2)).await;
     let v1 = handle.view();
     // About ten more probes, all up: no new view.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -270,25 +271,25 @@ async fn views_only_on_change_and_reload_keeps_state() {
     let v3 = rx.borrow_and_update().clone();
     assert!(v3.generation() > v2.generation());
     assert!(!v3.same_index(&v2));
-    assert_eq!(v3.state(&ka), Some(State::Up));
+    assert_eq!(v3.state(&ka), Some(Status::Up));
     assert_eq!(v3.status(&ka).unwrap().since, v1.status(&ka).unwrap().since);
     assert!(matches!(
         v3.state(&kb),
-        Some(State::Unknown) | Some(State::Up)
+        Some(Status::Unknown) | Some(Status::Up)
     ));
-    wait_state(&mut rx, &kb, State::Up, Duration::from_secs(2)).await;
+    wait_state(&mut rx, &kb, Status::Up, Duration::from_secs(2)).await;
 
     // Reload dropping A.
     handle.set_targets([kb.clone()].into_iter().collect());
     rx.changed().await.unwrap();
     let v4 = rx.borrow_and_update().clone();
     assert_eq!(v4.state(&ka), None);
-    assert_eq!(v4.state(&kb), Some(State::Up));
+    assert_eq!(v4.state(&kb), Some(Status::Up));
     // Generations only grow.
     let mut last = v4.generation();
     a.kill().await;
     b.kill().await;
-    wait_state(&mut rx, &kb, State::Down, Duration::from_secs(2)).await;
+    wait_state(&mut rx, &kb, Status::Down, Duration::from_secs(2)).await;
     assert!(rx.borrow().generation() > last);
     last = rx.borrow().generation();
     assert_eq!(handle.view().generation(), last);
@@ -296,26 +297,37 @@ async fn views_only_on_change_and_reload_keeps_state() {
 }
 
 #[tokio::test]
-async fn start_up_only_at_first_start() {
+async fn start_state_counts_until_the_first_result() {
     let dead = TcpServer::start(any_port().await).await.kill().await;
     let mut check = tcp_check(100, 200, 1, 2);
     check.start = StartState::Up;
     let key = ProbeKey::for_real(dead, &check);
-    let (handle, shutdown, task) = start(
-        [key.clone()].into_iter().collect(),
-        SchedulerOptions::default(),
-    );
-    assert_eq!(handle.view().state(&key), Some(State::Up));
-    let mut rx = handle.subscribe();
-    wait_state(&mut rx, &key, State::Down, Duration::from_secs(2)).await;
-
-    // Added by a reload: unknown, not up.
+    let mut down_check = check.clone();
+    down_check.start = StartState::Down;
     let mut other = dead;
     other.set_port(dead.port().wrapping_add(1).max(1));
-    let key2 = ProbeKey::for_real(other, &check);
-    handle.set_targets([key.clone(), key2.clone()].into_iter().collect());
+    let key_down = ProbeKey::for_real(other, &down_check);
+    let (handle, shutdown, task) = start(
+        [key.clone(), key_down.clone()].into_iter().collect(),
+        SchedulerOptions::default(),
+    );
+    // No result yet: the probe says unknown, the authority uses the start state.
+    assert_eq!(handle.view().state(&key), Some(Status::Unknown));
+    assert_eq!(real(&handle.view(), &key), Status::Up);
+    assert_eq!(real(&handle.view(), &key_down), Status::Down);
+    let mut rx = handle.subscribe();
+    // The first result decides at once (fall = 2 does not apply to the first one).
+    wait_state(&mut rx, &key, Status::Down, Duration::from_secs(2)).await;
+    assert_eq!(real(&handle.view(), &key), Status::Down);
+
+    // Added by a reload: no result yet, so its start state again.
+    let mut third = dead;
+    third.set_port(dead.port().wrapping_add(2).max(1));
+    let key3 = ProbeKey::for_real(third, &check);
+    handle.set_targets([key.clone(), key3.clone()].into_iter().collect());
     rx.changed().await.unwrap();
-    assert_eq!(rx.borrow().state(&key2), Some(State::Unknown));
+    assert_eq!(rx.borrow().state(&key3), Some(Status::Unknown));
+    assert_eq!(real(&handle.view(), &key3), Status::Up);
     stop(shutdown, task).await;
 }
 
@@ -333,11 +345,8 @@ async fn overrides_apply_persist_and_survive_restart() {
     };
     let (handle, shutdown, task) = start([key.clone()].into_iter().collect(), options.clone());
     let mut rx = handle.subscribe();
-    wait_state(&mut rx, &key, State::Up, Duration::from_secs(2)).await;
-    assert_eq!(
-        handle.view().effective("hq", "default", ip, Some(&key)),
-        Effective::Up
-    );
+    wait_state(&mut rx, &key, Status::Up, Duration::from_secs(2)).await;
+    assert_eq!(dns(&handle.view(), "hq", ip), Status::Up);
 
     let site = OverrideTarget::Site("hq".into());
     assert_eq!(
@@ -348,11 +357,8 @@ async fn overrides_apply_persist_and_survive_restart() {
         None
     );
     let v = handle.view();
-    assert_eq!(
-        v.effective("hq", "default", ip, Some(&key)),
-        Effective::Down
-    );
-    assert_eq!(v.effective("dr", "default", ip, Some(&key)), Effective::Up);
+    assert_eq!(dns(&v, "hq", ip), Status::Down);
+    assert_eq!(dns(&v, "dr", ip), Status::Up);
     assert!(
         std::fs::read_to_string(&state_file)
             .unwrap()
@@ -364,27 +370,29 @@ async fn overrides_apply_persist_and_survive_restart() {
         .set_override(addr.clone(), OverrideState::Drain)
         .await
         .unwrap();
-    assert_eq!(
-        handle.view().effective("hq", "default", ip, Some(&key)),
-        Effective::Drain
-    );
-    assert_eq!(
-        handle.view().effective_real(Some(&key), ip),
-        Effective::Drain
-    );
+    assert_eq!(dns(&handle.view(), "hq", ip), Status::Drain);
+    assert_eq!(real(&handle.view(), &key), Status::Drain);
     assert_eq!(
         handle.clear_override(addr.clone()).await.unwrap(),
         Some(OverrideState::Drain)
     );
-    assert_eq!(
-        handle.view().effective("hq", "default", ip, Some(&key)),
-        Effective::Down
-    );
+    assert_eq!(dns(&handle.view(), "hq", ip), Status::Down);
     assert_eq!(handle.list_overrides().len(), 1);
+    // The target goes down; the state file keeps that for the next start.
+    server.kill().await;
+    wait_state(&mut rx, &key, Status::Down, Duration::from_secs(2)).await;
     stop(shutdown, task).await;
 
-    // A restart reads the state file back.
+    // A restart reads the state file back: overrides, and the probe state before any probe.
     let (handle, shutdown, task) = start([key.clone()].into_iter().collect(), options);
+    let restored = handle.view().status(&key).cloned().unwrap();
+    assert_eq!(restored.state, Status::Down);
+    assert!(
+        restored.reason.starts_with("restored: "),
+        "{}",
+        restored.reason
+    );
+    assert!(restored.since.is_some());
     let list = handle.list_overrides();
     assert_eq!(list.len(), 1);
     assert_eq!(
@@ -409,5 +417,28 @@ async fn overrides_apply_persist_and_survive_restart() {
     assert!(handle.list_overrides().is_empty());
     assert_eq!(handle.view().generation(), before);
     stop(shutdown, task).await;
-    server.kill().await;
+}
+
+/// The authority's DNS verdict for `ip` as a default-link address of `site`.
+fn dns(view: &HealthView, site: &str, ip: std::net::IpAddr) -> Status {
+    let t = DnsTarget {
+        site: site.into(),
+        link: "default".into(),
+        addr: ip,
+    };
+    dns_table(&[t], view, &|_| None).get(0).status
+}
+
+/// The authority's verdict for the real server probed by `key`.
+fn real(view: &HealthView, key: &ProbeKey) -> Status {
+    let service = meridian::config::VirtualKey::Fwmark {
+        fwmark: 1,
+        ipv6: false,
+    };
+    let t = RealTarget {
+        service,
+        real: key.addr,
+        probe: Some(key.clone()),
+    };
+    real_table(&[t], view).get(&service, &key.addr).status
 }

@@ -10,7 +10,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd::{ConfigArg, UsageError};
-use crate::lvs::{self, HealthView, Ipvs, Reconciler, VipState};
+use crate::health::RealTable;
+use crate::lvs::{self, Ipvs, Reconciler, VipState};
 
 /// Manage the kernel's IPVS table (LVS director).
 #[derive(Debug, Args)]
@@ -94,7 +95,7 @@ impl Apply {
     pub fn run(self) -> anyhow::Result<()> {
         let lvs = load_lvs(&self.config)?;
         let mut rec = Reconciler::new(Ipvs::open()?);
-        let health = HealthView::new();
+        let health = RealTable::new();
         let mut out = std::io::stdout().lock();
         if self.dry_run {
             let (plan, _) = rec.plan(&lvs, &health)?;
@@ -154,7 +155,7 @@ impl RunLoop {
         rt.block_on(async move {
             let (config_tx, config_rx) = watch::channel(Arc::new(lvs));
             // Health monitors are not wired yet: every real server counts as up.
-            let (_health_tx, health_rx) = watch::channel(Arc::new(HealthView::new()));
+            let (_health_tx, health_rx) = watch::channel(Arc::new(RealTable::new()));
             let (vip_tx, _vip_rx) = watch::channel(VipState::default());
             let shutdown = CancellationToken::new();
             let director = tokio::spawn(lvs::run(config_rx, health_rx, vip_tx, shutdown.clone()));

@@ -114,8 +114,8 @@ fn full_config_parses_every_section() {
     assert_eq!(check.fall, 2);
     assert_eq!(
         check.start,
-        StartState::Down,
-        "a service target starts down until its first result"
+        StartState::Up,
+        "a service target counts as up until its first result"
     );
     let real_check = lvs.services[0].check.as_ref().unwrap();
     assert_eq!(

@@ -14,21 +14,26 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Override, StartState};
+use crate::config::Override;
 
 use super::HealthError;
 use super::handle::{Command, HealthHandle};
 use super::monitor::{HttpClients, Monitor};
 use super::overrides::Overrides;
-use super::state::{Health, ProbeResult, State};
+use super::state::{Health, ProbeResult};
+use super::statefile::{self, ProbeState, SavedProbe, StateFile};
 use super::targets::{ProbeKey, TargetSet};
+use super::verdict::Status;
 use super::view::{HealthView, ProbeIndex, ProbeStatus};
+
+/// Shortest time between two saves of probe states to the state file.
+const SAVE_GAP: Duration = Duration::from_secs(1);
 
 /// Results folded in per wake-up; also the capacity of the result queue.
 const DRAIN_BATCH: usize = 4096;
@@ -83,6 +88,11 @@ pub struct Scheduler {
     probes: HashMap<u64, Probe>,
     by_key: HashMap<ProbeKey, u64>,
     next_id: u64,
+    /// Probe states from the state file, by [`ProbeKey::id`]; used once, at the first start.
+    restored: HashMap<String, SavedProbe>,
+    /// A probe state changed since the state file was last written.
+    unsaved: bool,
+    last_save: tokio::time::Instant,
 }
 
 impl Scheduler {
@@ -93,9 +103,11 @@ impl Scheduler {
         options: SchedulerOptions,
     ) -> Result<(Scheduler, HealthHandle), HealthError> {
         let mut overrides = Overrides::from_config(&options.configured_overrides);
-        if let Some(path) = &options.state_file {
-            overrides.load_runtime(path)?;
-        }
+        let saved = match &options.state_file {
+            Some(path) => StateFile::load(path)?,
+            None => StateFile::default(),
+        };
+        overrides.set_runtime(&saved.overrides);
         let (targets_tx, targets_rx) = watch::channel(targets);
         let (view_tx, view_rx) = watch::channel(Arc::new(HealthView::empty()));
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -115,6 +127,13 @@ impl Scheduler {
             probes: HashMap::new(),
             by_key: HashMap::new(),
             next_id: 0,
+            restored: saved
+                .probes
+                .into_iter()
+                .map(|p| (p.probe.clone(), p))
+                .collect(),
+            unsaved: false,
+            last_save: tokio::time::Instant::now(),
         };
         let initial = scheduler.targets.borrow_and_update().clone();
         scheduler.adopt(&initial, true);
@@ -169,6 +188,8 @@ impl Scheduler {
                 }
                 _ = tokio::time::sleep_until(self.last_publish + self.publish_gap),
                     if self.pending => self.publish(),
+                _ = tokio::time::sleep_until(self.last_save + SAVE_GAP),
+                    if self.unsaved && self.state_file.is_some() => self.save_probes().await,
                 Some(joined) = tasks.join_next() => {
                     if let Err(e) = joined && e.is_panic() {
                         tracing::error!(error = %e, "health probe task panicked");
@@ -181,6 +202,9 @@ impl Scheduler {
             probe.cancel.cancel();
         }
         tasks.shutdown().await;
+        if self.unsaved && self.state_file.is_some() {
+            self.save_probes().await;
+        }
         outcome
     }
 
@@ -211,12 +235,13 @@ impl Scheduler {
                 probe.slot = slot;
                 continue;
             }
-            // `start = up` only counts at the very first start; later additions start unknown.
-            let initial = if first && key.check.start == StartState::Up {
-                State::Up
-            } else {
-                State::Unknown
+            // A state saved by the previous process counts at the first start; otherwise the
+            // probe has no result yet and the authority uses the check's start state.
+            let status = match self.restored.remove(&key.id()).filter(|_| first) {
+                Some(saved) => restored_status(&saved),
+                None => ProbeStatus::initial(Status::Unknown),
             };
+            let initial = status.state;
             let id = self.next_id;
             self.next_id += 1;
             self.probes.insert(
@@ -229,11 +254,14 @@ impl Scheduler {
                 },
             );
             self.by_key.insert(key.clone(), id);
-            statuses.push(ProbeStatus::initial(initial));
+            statuses.push(status);
             added.push(id);
         }
         self.statuses = statuses;
         self.index = Arc::new(ProbeIndex::new(set.iter().cloned().collect()));
+        if !first {
+            self.restored.clear();
+        }
         added
     }
 
@@ -254,7 +282,7 @@ impl Scheduler {
                 tracing::error!(addr = %probe.key.addr, check = probe.key.kind_name(), error = %e,
                     "cannot start health probe; target stays down");
                 // Straight to down, whatever the thresholds and the start state say.
-                probe.health = Health::new(1, 1, State::Unknown);
+                probe.health = Health::new(1, 1, Status::Unknown);
                 let result = ProbeResult::down(format!("invalid check: {e}"), Duration::ZERO);
                 return self.observe(id, &result);
             }
@@ -300,6 +328,7 @@ impl Scheduler {
                 reason: tr.reason,
             };
         }
+        self.unsaved = true;
         true
     }
 
@@ -338,15 +367,66 @@ impl Scheduler {
 
     /// Saves, then adopts and publishes `next`; a failed save changes nothing.
     async fn commit(&mut self, next: Overrides) -> Result<(), HealthError> {
-        if let Some(path) = self.state_file.clone() {
-            let to_save = next.clone();
-            tokio::task::spawn_blocking(move || to_save.save_runtime(&path))
-                .await
-                .map_err(|e| HealthError::TaskFailed(e.to_string()))??;
+        if self.state_file.is_some() {
+            self.write_state(next.runtime()).await?;
+            self.unsaved = false;
         }
         self.overrides = Arc::new(next);
         self.publish();
         Ok(())
+    }
+
+    /// Writes the state file with these overrides and the current probe states.
+    async fn write_state(&mut self, overrides: Vec<Override>) -> Result<(), HealthError> {
+        let Some(path) = self.state_file.clone() else {
+            return Ok(());
+        };
+        self.last_save = tokio::time::Instant::now();
+        let file = StateFile {
+            overrides,
+            probes: self.saved_probes(),
+        };
+        tokio::task::spawn_blocking(move || file.save(&path))
+            .await
+            .map_err(|e| HealthError::TaskFailed(e.to_string()))?
+    }
+
+    /// Saves probe states (debounced by the loop); a failure is logged and retried later.
+    async fn save_probes(&mut self) {
+        let overrides = self.overrides.runtime();
+        match self.write_state(overrides).await {
+            Ok(()) => self.unsaved = false,
+            Err(e) => tracing::warn!(error = %e, "cannot save probe states; retrying"),
+        }
+    }
+
+    /// Every probe with a result, for the state file.
+    fn saved_probes(&self) -> Vec<SavedProbe> {
+        let now = tokio::time::Instant::now().into_std();
+        let wall = SystemTime::now();
+        let mut out: Vec<SavedProbe> = self
+            .probes
+            .values()
+            .filter_map(|p| {
+                let st = self.statuses.get(p.slot)?;
+                let state = match st.state {
+                    Status::Up => ProbeState::Up,
+                    Status::Down => ProbeState::Down,
+                    Status::Unknown | Status::Drain => return None,
+                };
+                let since_ms = st
+                    .since
+                    .map(|t| statefile::unix_ms(wall - now.saturating_duration_since(t)));
+                Some(SavedProbe {
+                    probe: p.key.id(),
+                    state,
+                    since_ms,
+                    reason: st.reason.to_string(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.probe.cmp(&b.probe));
+        out
     }
 
     fn publish(&mut self) {
@@ -360,6 +440,20 @@ impl Scheduler {
             self.overrides.clone(),
         );
         self.view.send_replace(Arc::new(view));
+    }
+}
+
+/// The status a saved probe starts with.
+fn restored_status(saved: &SavedProbe) -> ProbeStatus {
+    let now = tokio::time::Instant::now().into_std();
+    let since = saved
+        .since_ms
+        .map(|ms| statefile::age(ms, SystemTime::now()))
+        .and_then(|age| now.checked_sub(age));
+    ProbeStatus {
+        state: saved.state.into(),
+        since,
+        reason: Arc::from(format!("restored: {}", saved.reason)),
     }
 }
 

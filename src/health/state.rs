@@ -1,8 +1,9 @@
 //! The rise/fall state machine of one probed target: a pure core.
 //!
 //! [`Health::observe`] takes one probe result and the time it was seen and says whether the
-//! target's state changed. A target starts [`State::Unknown`] (readers treat it as down) unless
-//! its check says `start = "up"`; the first result then decides at once. After that a target
+//! target's state changed. A target starts [`Status::Unknown`] (the authority then uses the
+//! check's start state) or with the state restored from the state file; from `Unknown` the
+//! first result decides at once. After that a target
 //! that is up needs `fall` consecutive failures to go down, and one that is down needs `rise`
 //! consecutive successes to come up, so a target that alternates up/down on every probe keeps
 //! its state when `rise` and `fall` are both at least 2.
@@ -10,35 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What readers see for one target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// No probe result yet; counts as down.
-    Unknown,
-    Up,
-    Down,
-}
-
-impl State {
-    /// Whether traffic may be sent to a target in this state.
-    pub fn is_up(self) -> bool {
-        self == State::Up
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Unknown => "unknown",
-            State::Up => "up",
-            State::Down => "down",
-        }
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use super::verdict::Status;
 
 /// The outcome of one probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +44,8 @@ impl ProbeResult {
 /// A change of state, with the result that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
-    pub from: State,
-    pub to: State,
+    pub from: Status,
+    pub to: Status,
     pub reason: Arc<str>,
     pub at: Instant,
 }
@@ -80,7 +53,7 @@ pub struct Transition {
 /// Rise/fall counters of one target.
 #[derive(Debug, Clone)]
 pub struct Health {
-    state: State,
+    state: Status,
     rise: u32,
     fall: u32,
     /// Consecutive results that disagree with `state`.
@@ -91,7 +64,7 @@ pub struct Health {
 
 impl Health {
     /// `rise` and `fall` below 1 are treated as 1.
-    pub fn new(rise: u32, fall: u32, initial: State) -> Self {
+    pub fn new(rise: u32, fall: u32, initial: Status) -> Self {
         Health {
             state: initial,
             rise: rise.max(1),
@@ -102,7 +75,7 @@ impl Health {
         }
     }
 
-    pub fn state(&self) -> State {
+    pub fn state(&self) -> Status {
         self.state
     }
 
@@ -119,25 +92,26 @@ impl Health {
     pub fn observe(&mut self, result: &ProbeResult, now: Instant) -> Option<Transition> {
         self.last_result = Some(now);
         let to = match (self.state, result.up) {
-            (State::Unknown, true) => State::Up,
-            (State::Unknown, false) => State::Down,
-            (State::Up, true) | (State::Down, false) => {
+            // Probes never produce `Drain`; treat it as no result yet.
+            (Status::Unknown | Status::Drain, true) => Status::Up,
+            (Status::Unknown | Status::Drain, false) => Status::Down,
+            (Status::Up, true) | (Status::Down, false) => {
                 self.streak = 0;
                 return None;
             }
-            (State::Up, false) => {
+            (Status::Up, false) => {
                 self.streak += 1;
                 if self.streak < self.fall {
                     return None;
                 }
-                State::Down
+                Status::Down
             }
-            (State::Down, true) => {
+            (Status::Down, true) => {
                 self.streak += 1;
                 if self.streak < self.rise {
                     return None;
                 }
-                State::Up
+                Status::Up
             }
         };
         let from = self.state;
@@ -166,7 +140,7 @@ mod tests {
     }
 
     /// Feeds results one second apart and returns the state after each.
-    fn run(h: &mut Health, results: &[bool]) -> Vec<State> {
+    fn run(h: &mut Health, results: &[bool]) -> Vec<Status> {
         let t0 = tokio::time::Instant::now().into_std();
         results
             .iter()
@@ -181,21 +155,21 @@ mod tests {
 
     #[test]
     fn first_result_decides_from_unknown() {
-        let mut h = Health::new(3, 3, State::Unknown);
+        let mut h = Health::new(3, 3, Status::Unknown);
         let t = tokio::time::Instant::now().into_std();
         let tr = h.observe(&bad(), t).expect("transition");
-        assert_eq!((tr.from, tr.to), (State::Unknown, State::Down));
+        assert_eq!((tr.from, tr.to), (Status::Unknown, Status::Down));
         assert_eq!(&*tr.reason, "connect refused");
         assert_eq!(h.since(), Some(t));
 
-        let mut h = Health::new(3, 3, State::Unknown);
-        assert_eq!(h.observe(&ok(), t).map(|t| t.to), Some(State::Up));
+        let mut h = Health::new(3, 3, Status::Unknown);
+        assert_eq!(h.observe(&ok(), t).map(|t| t.to), Some(Status::Up));
     }
 
     #[test]
     fn fall_needs_consecutive_failures() {
-        let mut h = Health::new(2, 3, State::Up);
-        use State::*;
+        let mut h = Health::new(2, 3, Status::Up);
+        use Status::*;
         assert_eq!(
             run(&mut h, &[false, false, true, false, false, false, true]),
             vec![Up, Up, Up, Up, Up, Down, Down]
@@ -204,8 +178,8 @@ mod tests {
 
     #[test]
     fn rise_needs_consecutive_successes() {
-        let mut h = Health::new(3, 1, State::Down);
-        use State::*;
+        let mut h = Health::new(3, 1, Status::Down);
+        use Status::*;
         assert_eq!(
             run(&mut h, &[true, true, false, true, true, true, false]),
             vec![Down, Down, Down, Down, Down, Up, Down]
@@ -214,7 +188,7 @@ mod tests {
 
     #[test]
     fn flapping_target_does_not_flap_with_rise2_fall2() {
-        for start in [State::Unknown, State::Up, State::Down] {
+        for start in [Status::Unknown, Status::Up, Status::Down] {
             let mut h = Health::new(2, 2, start);
             let pattern: Vec<bool> = (0..100).map(|i| i % 2 == 0).collect();
             let states = run(&mut h, &pattern);
@@ -228,7 +202,7 @@ mod tests {
 
     #[test]
     fn transitions_are_reported_once() {
-        let mut h = Health::new(1, 2, State::Up);
+        let mut h = Health::new(1, 2, Status::Up);
         let t = tokio::time::Instant::now().into_std();
         assert!(h.observe(&bad(), t).is_none());
         assert!(h.observe(&bad(), t).is_some());
@@ -239,14 +213,14 @@ mod tests {
 
     #[test]
     fn zero_thresholds_act_as_one() {
-        let mut h = Health::new(0, 0, State::Up);
-        use State::*;
+        let mut h = Health::new(0, 0, Status::Up);
+        use Status::*;
         assert_eq!(run(&mut h, &[false, true]), vec![Down, Up]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn since_follows_paused_clock() {
-        let mut h = Health::new(1, 1, State::Unknown);
+        let mut h = Health::new(1, 1, Status::Unknown);
         let t0 = tokio::time::Instant::now();
         h.observe(&ok(), t0.into_std());
         tokio::time::sleep(Duration::from_secs(30)).await;

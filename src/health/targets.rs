@@ -43,6 +43,18 @@ impl ProbeKey {
         }
     }
 
+    /// A stable name for the state file: kind, address and a fingerprint of the whole check
+    /// (two checks of one kind on one address differ in the fingerprint).
+    pub fn id(&self) -> String {
+        // FNV-1a over the check's debug form: stable for a given build and configuration.
+        let text = format!("{:?}", self.check);
+        let mut h: u32 = 0x811c_9dc5;
+        for b in text.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        format!("{} {} {h:08x}", self.kind_name(), self.addr)
+    }
+
     /// A short name of the check kind for logs.
     pub fn kind_name(&self) -> &'static str {
         kind_name(&self.check.kind)

@@ -12,11 +12,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::OverrideState;
-
 use super::overrides::Overrides;
-use super::state::State;
 use super::targets::ProbeKey;
+use super::verdict::{ProbeEvidence, Status};
 
 /// Key -> slot; rebuilt only when the target set changes.
 #[derive(Debug, Default)]
@@ -60,7 +58,7 @@ impl ProbeIndex {
 /// The state of one probe as readers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeStatus {
-    pub state: State,
+    pub state: Status,
     /// When the state last changed (None: initial state).
     pub since: Option<Instant>,
     /// The result that caused the last change ("connect refused", "status 500", ...).
@@ -68,39 +66,14 @@ pub struct ProbeStatus {
 }
 
 impl ProbeStatus {
-    pub fn initial(state: State) -> Self {
+    pub fn initial(state: Status) -> Self {
         ProbeStatus {
             state,
             since: None,
             reason: Arc::from(match state {
-                State::Up => "start state up",
+                Status::Up => "start state up",
                 _ => "no result yet",
             }),
-        }
-    }
-}
-
-/// What a reader should do with an address once probes and overrides are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Effective {
-    Up,
-    Down,
-    /// Forced by an operator: keep existing flows (LVS weight 0), hand out no new answers.
-    Drain,
-}
-
-impl Effective {
-    pub fn is_up(self) -> bool {
-        self == Effective::Up
-    }
-}
-
-impl From<OverrideState> for Effective {
-    fn from(s: OverrideState) -> Self {
-        match s {
-            OverrideState::Up => Effective::Up,
-            OverrideState::Down => Effective::Down,
-            OverrideState::Drain => Effective::Drain,
         }
     }
 }
@@ -139,6 +112,11 @@ impl HealthView {
         )
     }
 
+    /// A view with overrides and no probes (`check`, offline `explain`).
+    pub fn with_overrides(overrides: Overrides) -> Self {
+        HealthView::new(0, Arc::default(), Vec::new(), Arc::new(overrides))
+    }
+
     /// Grows by one with each published view.
     pub fn generation(&self) -> u64 {
         self.generation
@@ -167,25 +145,25 @@ impl HealthView {
     }
 
     /// The probe state of one (address, check); None if that pair is not probed.
-    pub fn state(&self, key: &ProbeKey) -> Option<State> {
+    pub fn state(&self, key: &ProbeKey) -> Option<Status> {
         self.status(key).map(|s| s.state)
     }
 
     /// The combined probe state of an address over every check run against it (services
     /// that share an address with different checks): `Down` if any probe is down, else
     /// `Unknown` if any has no result yet, else `Up`; None if the address is not probed.
-    pub fn ip_state(&self, ip: IpAddr) -> Option<State> {
+    pub fn ip_state(&self, ip: IpAddr) -> Option<Status> {
         let slots = self.index.by_ip.get(&ip)?;
-        let mut combined = State::Up;
+        let mut combined = Status::Up;
         for state in slots
             .iter()
             .filter_map(|s| self.statuses.get(*s))
             .map(|s| s.state)
         {
             match state {
-                State::Down => return Some(State::Down),
-                State::Unknown => combined = State::Unknown,
-                State::Up => {}
+                Status::Down | Status::Drain => return Some(Status::Down),
+                Status::Unknown => combined = Status::Unknown,
+                Status::Up => {}
             }
         }
         Some(combined)
@@ -195,36 +173,19 @@ impl HealthView {
         &self.overrides
     }
 
-    /// A DNS link address: overrides (address > link > site) first, then the probe
-    /// (`key` None = the service has no check: up). A probed key missing from the view
-    /// (not yet added after a reload) counts as down.
-    pub fn effective(
-        &self,
-        site: &str,
-        link: &str,
-        addr: IpAddr,
-        key: Option<&ProbeKey>,
-    ) -> Effective {
-        if let Some(o) = self.overrides.resolve(site, link, addr) {
-            return o.into();
+    /// What the probes say about an address, over every check run against it, with each
+    /// check's start state for those without a result yet (the authority's input).
+    pub fn ip_evidence(&self, ip: IpAddr) -> ProbeEvidence {
+        let mut e = ProbeEvidence::default();
+        if let Some(slots) = self.index.by_ip.get(&ip) {
+            for &slot in slots {
+                if let (Some(st), Some(key)) = (self.statuses.get(slot), self.index.keys.get(slot))
+                {
+                    e.add(st.state, key.check.start);
+                }
+            }
         }
-        self.probe_effective(key)
-    }
-
-    /// An LVS real server: an address override first, then the probe.
-    pub fn effective_real(&self, key: Option<&ProbeKey>, addr: IpAddr) -> Effective {
-        if let Some(o) = self.overrides.for_addr(addr) {
-            return o.into();
-        }
-        self.probe_effective(key)
-    }
-
-    fn probe_effective(&self, key: Option<&ProbeKey>) -> Effective {
-        match key {
-            None => Effective::Up,
-            Some(k) if self.state(k) == Some(State::Up) => Effective::Up,
-            Some(_) => Effective::Down,
-        }
+        e
     }
 
     /// Every probe with its status, in slot order (for status pages and `explain`).
@@ -236,7 +197,7 @@ impl HealthView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Check, CheckKind, OverrideState, OverrideTarget, StartState};
+    use crate::config::{Check, CheckKind, StartState};
     use std::time::Duration;
 
     fn key(addr: &str, port: u16) -> ProbeKey {
@@ -252,7 +213,7 @@ mod tests {
         ProbeKey::for_service(addr.parse().unwrap(), &check).unwrap()
     }
 
-    fn view(states: &[(ProbeKey, State)], overrides: Overrides) -> HealthView {
+    fn view(states: &[(ProbeKey, Status)], overrides: Overrides) -> HealthView {
         let index = ProbeIndex::new(states.iter().map(|(k, _)| k.clone()).collect());
         let statuses = states
             .iter()
@@ -274,44 +235,20 @@ mod tests {
         );
         let v = view(
             &[
-                (a80.clone(), State::Up),
-                (a443.clone(), State::Unknown),
-                (b80.clone(), State::Up),
+                (a80.clone(), Status::Up),
+                (a443.clone(), Status::Unknown),
+                (b80.clone(), Status::Up),
             ],
             Overrides::default(),
         );
-        assert_eq!(v.ip_state(ip("192.0.2.1")), Some(State::Unknown));
-        assert_eq!(v.ip_state(ip("192.0.2.2")), Some(State::Up));
+        assert_eq!(v.ip_state(ip("192.0.2.1")), Some(Status::Unknown));
+        assert_eq!(v.ip_state(ip("192.0.2.2")), Some(Status::Up));
         assert_eq!(v.ip_state(ip("192.0.2.3")), None);
         let v = view(
-            &[(a80, State::Down), (a443, State::Up), (b80, State::Up)],
+            &[(a80, Status::Down), (a443, Status::Up), (b80, Status::Up)],
             Overrides::default(),
         );
-        assert_eq!(v.ip_state(ip("192.0.2.1")), Some(State::Down));
+        assert_eq!(v.ip_state(ip("192.0.2.1")), Some(Status::Down));
         assert_eq!(v.generation(), 7);
-    }
-
-    #[test]
-    fn effective_prefers_overrides_then_probe() {
-        let k = key("192.0.2.1", 80);
-        let a = k.addr.ip();
-        let mut o = Overrides::default();
-        let v = view(&[(k.clone(), State::Down)], o.clone());
-        assert_eq!(v.effective("hq", "default", a, Some(&k)), Effective::Down);
-        assert_eq!(v.effective("hq", "default", a, None), Effective::Up);
-        // A probed key the view does not know (not yet added) counts as down.
-        let unknown = key("192.0.2.9", 80);
-        assert_eq!(
-            v.effective("hq", "default", a, Some(&unknown)),
-            Effective::Down
-        );
-        o.set(OverrideTarget::Site("hq".into()), OverrideState::Up);
-        let v = view(&[(k.clone(), State::Down)], o.clone());
-        assert_eq!(v.effective("hq", "default", a, Some(&k)), Effective::Up);
-        assert_eq!(v.effective("dr", "default", a, Some(&k)), Effective::Down);
-        assert_eq!(v.effective_real(Some(&k), a), Effective::Down);
-        o.set(OverrideTarget::Addr(a), OverrideState::Drain);
-        let v = view(&[(k.clone(), State::Up)], o);
-        assert_eq!(v.effective_real(Some(&k), a), Effective::Drain);
     }
 }

@@ -1,53 +1,21 @@
 //! The desired kernel state: `[lvs]` config plus real-server health -> the services and real
 //! servers Meridian wants, and each VIP's own up/down (quorum with hysteresis). Pure functions.
 //!
-//! Health is an input: a [`HealthView`] says up or down per (service, real server). A real
-//! server absent from the view counts as up (a service without checks). A down real server
-//! gets weight 0 (`on_failure = "weight0"`: existing connections continue) or is left out
-//! (`"remove"`). The sorry server is present exactly while no real server is up.
+//! Health is an input: the health authority's [`RealTable`] gives a verdict per (service, real
+//! server); a real server it does not hold counts as up. An up real server gets its weight; a
+//! drained one (an operator's `drain`) weight 0, whatever `on_failure` says, so its
+//! connections continue; a down one weight 0 (`on_failure = "weight0"`: existing connections
+//! continue) or is left out (`"remove"`). The sorry server is present exactly while no real
+//! server is up.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::{Lvs, LvsService, VirtualKey};
+use crate::config::{Lvs, LvsService, OnFailure, VirtualKey};
+use crate::health::{RealTable, Status};
 
 use super::codec::consts::SVC_F_PERSISTENT;
 use super::model::{DestConf, ServiceConf, Tunnel, flag_bit, key_af};
-
-/// Real-server health as the monitors see it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HealthView {
-    reals: BTreeMap<(VirtualKey, SocketAddr), bool>,
-}
-
-impl HealthView {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn set(&mut self, key: VirtualKey, real: SocketAddr, up: bool) {
-        self.reals.insert((key, real), up);
-    }
-    /// The services with at least one real server whose state differs between two views.
-    pub fn changed_services(&self, other: &HealthView) -> std::collections::BTreeSet<VirtualKey> {
-        let mut out = std::collections::BTreeSet::new();
-        for ((k, a), up) in &self.reals {
-            if other.is_up(k, a) != *up {
-                out.insert(*k);
-            }
-        }
-        for ((k, a), up) in &other.reals {
-            if self.is_up(k, a) != *up {
-                out.insert(*k);
-            }
-        }
-        out
-    }
-
-    /// Up unless the view says down.
-    pub fn is_up(&self, key: &VirtualKey, real: &SocketAddr) -> bool {
-        self.reals.get(&(*key, *real)).copied().unwrap_or(true)
-    }
-}
 
 /// One service as Meridian wants it in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +64,7 @@ pub fn service_conf(s: &LvsService) -> ServiceConf {
 }
 
 /// What Meridian wants in the kernel for this config and health.
-pub fn desired(lvs: &Lvs, health: &HealthView) -> Desired {
+pub fn desired(lvs: &Lvs, health: &RealTable) -> Desired {
     Desired {
         services: lvs
             .services
@@ -107,21 +75,22 @@ pub fn desired(lvs: &Lvs, health: &HealthView) -> Desired {
 }
 
 /// One service of [`desired`].
-pub fn desired_service(s: &LvsService, health: &HealthView) -> DesiredService {
+pub fn desired_service(s: &LvsService, health: &RealTable) -> DesiredService {
     let mut dests = BTreeMap::new();
     let mut healthy_weight = 0u64;
     let mut any_up = false;
     for r in &s.reals {
-        let up = health.is_up(&s.key, &r.addr);
-        let weight = if up {
-            any_up = true;
-            healthy_weight += u64::from(r.weight);
-            r.weight
-        } else {
-            match s.on_failure {
-                crate::config::OnFailure::Weight0 => 0,
-                crate::config::OnFailure::Remove => continue,
+        let weight = match health.get(&s.key, &r.addr).status {
+            Status::Up => {
+                any_up = true;
+                healthy_weight += u64::from(r.weight);
+                r.weight
             }
+            Status::Drain => 0,
+            Status::Down | Status::Unknown => match s.on_failure {
+                OnFailure::Weight0 => 0,
+                OnFailure::Remove => continue,
+            },
         };
         dests.insert(
             r.addr,

@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Lvs, VirtualKey};
 
-use super::desired::{Desired, HealthView, VipState, desired, desired_service};
+use super::desired::{Desired, VipState, desired, desired_service};
 use super::diff::{Op, Plan, apply_op, diff, diff_some};
 use super::model::Table;
 use super::{Ipvs, LvsError, key_display};
+use crate::health::RealTable;
 
 /// What one reconcile pass did.
 #[derive(Debug, Default)]
@@ -93,7 +94,7 @@ pub struct Reconciler {
     vip: VipState,
     cache: Option<Table>,
     /// The inputs and desired state of the last clean pass (for incremental health changes).
-    last: Option<(Arc<Lvs>, Arc<HealthView>, Desired)>,
+    last: Option<(Arc<Lvs>, Arc<RealTable>, Desired)>,
 }
 
 impl Reconciler {
@@ -112,14 +113,14 @@ impl Reconciler {
     }
 
     /// Dump the kernel and diff: the operations a pass would send (nothing is changed).
-    pub fn plan(&mut self, lvs: &Lvs, health: &HealthView) -> Result<(Plan, Desired), LvsError> {
+    pub fn plan(&mut self, lvs: &Lvs, health: &RealTable) -> Result<(Plan, Desired), LvsError> {
         let want = desired(lvs, health);
         let have = self.ipvs.dump()?;
         Ok((diff(&want, &have, &self.owned), want))
     }
 
     /// One full pass: dump, diff, apply. Fails only when the kernel cannot be read.
-    pub fn reconcile(&mut self, lvs: &Lvs, health: &HealthView) -> Result<Report, LvsError> {
+    pub fn reconcile(&mut self, lvs: &Lvs, health: &RealTable) -> Result<Report, LvsError> {
         self.last = None;
         self.pass(lvs, health, true).map(|(r, _)| r)
     }
@@ -131,7 +132,7 @@ impl Reconciler {
     pub fn update(
         &mut self,
         lvs: &Arc<Lvs>,
-        health: &Arc<HealthView>,
+        health: &Arc<RealTable>,
         full: bool,
     ) -> Result<Report, LvsError> {
         if !full
@@ -163,7 +164,7 @@ impl Reconciler {
     fn incremental(
         &mut self,
         lvs: &Arc<Lvs>,
-        health: &Arc<HealthView>,
+        health: &Arc<RealTable>,
         changed: &BTreeSet<VirtualKey>,
     ) -> Report {
         let started = Instant::now();
@@ -204,7 +205,7 @@ impl Reconciler {
     fn pass(
         &mut self,
         lvs: &Lvs,
-        health: &HealthView,
+        health: &RealTable,
         fresh: bool,
     ) -> Result<(Report, Desired), LvsError> {
         let started = Instant::now();
@@ -319,7 +320,7 @@ fn log_report(r: &Report) {
 /// with an error when IPVS cannot be opened.
 pub async fn run(
     mut config: watch::Receiver<Arc<Lvs>>,
-    mut health: watch::Receiver<Arc<HealthView>>,
+    mut health: watch::Receiver<Arc<RealTable>>,
     vip: watch::Sender<VipState>,
     shutdown: CancellationToken,
 ) -> Result<(), LvsError> {

@@ -1,24 +1,50 @@
 //! Building the query path's [`Snapshot`] from a configuration, the previous snapshot and the
-//! prober's health view.
+//! health authority's evidence, and registering the targets the authority resolves.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::config::Config;
 use crate::dns::{self, LoadError, ZoneSet};
-use crate::health;
+use crate::health::{self, DnsTarget, RealTarget, Registry};
 use crate::lvs::VipState;
 use crate::metrics::METRICS;
 use crate::policy::{self, Compiled, PolicyError};
 use crate::state::Snapshot;
 
+/// The targets DNS policy and the director register with the authority for `cfg`.
+pub fn registry(cfg: &Config, policy: Option<&Compiled>) -> Registry {
+    Registry {
+        dns: policy.map(dns_targets).unwrap_or_default(),
+        lvs: cfg
+            .lvs
+            .as_ref()
+            .map(RealTarget::from_config)
+            .unwrap_or_default(),
+    }
+}
+
+/// The policy's targets, in its target order (the DNS table's index).
+fn dns_targets(policy: &Compiled) -> Vec<DnsTarget> {
+    policy
+        .targets()
+        .into_iter()
+        .map(|t| DnsTarget {
+            site: t.site,
+            link: t.link,
+            addr: t.addr,
+        })
+        .collect()
+}
+
 /// Load zones and compile the policy for `cfg`. Zones that fail keep their contents from
 /// `prev` when it had them; a policy that cannot be compiled (an unreadable database, a bad
-/// CIDR file) fails the whole build. `probes` is the prober's latest view, if one runs.
+/// CIDR file) fails the whole build. `evidence` is the prober's latest view and the local
+/// director's VIP states; without it (`check`), the configuration's overrides alone.
 pub fn build_snapshot(
     cfg: &Config,
     prev: Option<&Snapshot>,
-    probes: Option<(&health::HealthView, &VipState)>,
+    evidence: Option<(&health::HealthView, &VipState)>,
 ) -> Result<(Snapshot, Vec<LoadError>), PolicyError> {
     let policy = if cfg.services.is_empty() {
         None
@@ -37,57 +63,55 @@ pub fn build_snapshot(
         .store(errors.len() as u64, Ordering::Relaxed);
     let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
     snapshot.query_log = cfg.server.query_log;
+    let registry = Arc::new(registry(cfg, policy.as_deref()));
+    let offline;
+    let (probes, vips) = match evidence {
+        Some(e) => e,
+        None => {
+            offline = (
+                health::HealthView::with_overrides(health::Overrides::from_config(&cfg.overrides)),
+                VipState::default(),
+            );
+            (&offline.0, &offline.1)
+        }
+    };
+    let published = health::Published::compute(0, registry, probes, vips);
+    snapshot.registry = published.registry.clone();
     if let Some(policy) = policy {
-        let view = match probes {
-            Some((p, vips)) => policy_view(&policy, p, vips),
-            None => {
-                let (v, unknown) = policy::HealthView::from_overrides(&policy, &cfg.overrides);
-                for o in unknown {
-                    tracing::warn!(target = ?o.target, "override names nothing the policy uses");
-                }
-                v
-            }
-        };
+        let view = policy_view(&policy, &published.dns);
         snapshot = snapshot.with_policy(policy, Arc::new(view));
     }
     Ok((snapshot, errors))
 }
 
-/// Project the prober's per-(address, check) states, the local director's VIP states and
-/// the overrides onto the policy's per-site/link/address view. An address nobody probes (its
-/// service has no check) is up; a VIP this node directs is down when its quorum is lost.
-pub fn policy_view(
-    policy: &Compiled,
-    probes: &health::HealthView,
-    vips: &VipState,
-) -> policy::HealthView {
+/// The policy's view of the authority's DNS table.
+// Interim: the policy still keeps one state per address; the table has one per target.
+pub fn policy_view(policy: &Compiled, table: &health::Table) -> policy::HealthView {
     let mut v = policy::HealthView::all_up(policy);
-    for t in policy.targets() {
-        let up =
-            probes.ip_state(t.addr).is_none_or(|s| s.is_up()) && vips.ip_up(t.addr) != Some(false);
-        v.set_addr(
-            t.addr_id,
-            if up {
-                policy::State::Up
-            } else {
-                policy::State::Down
-            },
-        );
-    }
-    for o in probes.overrides().list() {
-        v.apply(policy, &o);
+    for (i, t) in policy.targets().iter().enumerate() {
+        let st = table.get(i);
+        if !st.serves() {
+            v.set_addr(
+                t.addr_id,
+                if st.status == health::Status::Drain {
+                    policy::State::Drain
+                } else {
+                    policy::State::Down
+                },
+            );
+        }
     }
     v
 }
 
-/// A snapshot equal to `cur` but with health re-projected; None when nothing changed.
-pub fn with_health(
-    cur: &Snapshot,
-    probes: &health::HealthView,
-    vips: &VipState,
-) -> Option<Snapshot> {
+/// A snapshot equal to `cur` with the authority's new DNS table; None when `published` was
+/// computed for another registration (a reload came in between) or nothing changed.
+pub fn with_health(cur: &Snapshot, published: &health::Published) -> Option<Snapshot> {
+    if !Arc::ptr_eq(&cur.registry, &published.registry) {
+        return None;
+    }
     let policy = cur.policy.as_ref()?;
-    let view = policy_view(policy, probes, vips);
+    let view = policy_view(policy, &published.dns);
     if *cur.health == view {
         return None;
     }
@@ -111,20 +135,4 @@ fn carry_over(zones: &mut ZoneSet, prev: &ZoneSet, errors: &[LoadError]) {
             zones.insert(old.clone());
         }
     }
-}
-
-/// The real-server health the IPVS reconciler needs, from the prober's view. A real server
-/// not yet probed keeps counting as up, so a restarted director adopts the kernel's table
-/// without touching it; its first failed probes then take it out.
-pub fn lvs_view(lvs: &crate::config::Lvs, probes: &health::HealthView) -> crate::lvs::HealthView {
-    let mut v = crate::lvs::HealthView::new();
-    for s in &lvs.services {
-        let Some(check) = &s.check else { continue };
-        for r in &s.reals {
-            let key = health::ProbeKey::for_real(r.addr, check);
-            let up = !matches!(probes.state(&key), Some(health::State::Down));
-            v.set(s.key, r.addr, up);
-        }
-    }
-    v
 }

@@ -1,9 +1,11 @@
-//! The projections between the prober, the director and the DNS policy.
+//! The authority's tables as `serve` registers and applies them.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use super::snapshot::{lvs_view, policy_view};
-use crate::config::{Protocol, VirtualKey};
+use super::snapshot::{policy_view, registry};
+use crate::config::{OverrideState, OverrideTarget, Protocol, VirtualKey};
+use crate::health::{HealthView, Overrides, Published, Status};
 use crate::lvs::VipState;
 use crate::policy::{Compiled, State};
 
@@ -28,16 +30,28 @@ fn config() -> crate::config::Config {
     crate::config::parse(CFG, &path).unwrap()
 }
 
+fn publish(
+    cfg: &crate::config::Config,
+    policy: &Compiled,
+    probes: &HealthView,
+    vips: &VipState,
+) -> Published {
+    Published::compute(1, Arc::new(registry(cfg, Some(policy))), probes, vips)
+}
+
 #[test]
 fn a_vip_without_quorum_takes_its_address_out_of_dns() {
     let cfg = config();
     let policy = Compiled::new(&cfg).unwrap();
-    let probes = crate::health::HealthView::empty();
+    let probes = HealthView::empty();
     let addr = |v: &crate::policy::HealthView, ip: &str| {
         let id = policy.addr_id(ip.parse().unwrap()).unwrap();
         v.addr(id)
     };
-    let all_up = policy_view(&policy, &probes, &VipState::default());
+    let all_up = policy_view(
+        &policy,
+        &publish(&cfg, &policy, &probes, &VipState::default()).dns,
+    );
     assert_eq!(addr(&all_up, "203.0.113.10"), State::Up);
     let mut vips = VipState::default();
     let key = VirtualKey::Addr {
@@ -45,7 +59,7 @@ fn a_vip_without_quorum_takes_its_address_out_of_dns() {
         addr: "203.0.113.10:80".parse().unwrap(),
     };
     vips.services.insert(key, false);
-    let v = policy_view(&policy, &probes, &vips);
+    let v = policy_view(&policy, &publish(&cfg, &policy, &probes, &vips).dns);
     assert_eq!(addr(&v, "203.0.113.10"), State::Down);
     assert_eq!(
         addr(&v, "203.0.113.11"),
@@ -53,16 +67,60 @@ fn a_vip_without_quorum_takes_its_address_out_of_dns() {
         "only the VIP's own address"
     );
     vips.services.insert(key, true);
-    assert_eq!(
-        addr(&policy_view(&policy, &probes, &vips), "203.0.113.10"),
-        State::Up
-    );
+    let v = policy_view(&policy, &publish(&cfg, &policy, &probes, &vips).dns);
+    assert_eq!(addr(&v, "203.0.113.10"), State::Up);
 }
 
 #[test]
 fn real_servers_not_yet_probed_count_as_up_for_the_director() {
     let cfg = config();
+    let policy = Compiled::new(&cfg).unwrap();
+    let p = publish(&cfg, &policy, &HealthView::empty(), &VipState::default());
     let lvs = cfg.lvs.as_ref().unwrap();
-    let v = lvs_view(lvs, &crate::health::HealthView::empty());
-    assert!(v.is_up(&lvs.services[0].key, &"10.0.0.2:80".parse().unwrap()));
+    let v = p
+        .lvs
+        .get(&lvs.services[0].key, &"10.0.0.2:80".parse().unwrap());
+    assert!(v.serves());
+}
+
+#[test]
+fn overrides_reach_the_director() {
+    let cfg = config();
+    let policy = Compiled::new(&cfg).unwrap();
+    let lvs = cfg.lvs.as_ref().unwrap();
+    let (vip, real) = (lvs.services[0].key, "10.0.0.2:80".parse().unwrap());
+    let with = |target: OverrideTarget, state: OverrideState| {
+        let mut o = Overrides::default();
+        o.set(target, state);
+        publish(
+            &cfg,
+            &policy,
+            &HealthView::with_overrides(o),
+            &VipState::default(),
+        )
+    };
+    let ip = |s: &str| s.parse().unwrap();
+    // On the real server itself.
+    for (state, want) in [
+        (OverrideState::Drain, Status::Drain),
+        (OverrideState::Down, Status::Down),
+        (OverrideState::Up, Status::Up),
+    ] {
+        let p = with(OverrideTarget::Addr(ip("10.0.0.2")), state);
+        assert_eq!(p.lvs.get(&vip, &real).status, want);
+    }
+    // On the VIP's address: every real server of its services, and the DNS answer.
+    let p = with(
+        OverrideTarget::Addr(ip("203.0.113.10")),
+        OverrideState::Drain,
+    );
+    assert_eq!(p.lvs.get(&vip, &real).status, Status::Drain);
+    let v = policy_view(&policy, &p.dns);
+    assert_eq!(
+        v.addr(policy.addr_id(ip("203.0.113.10")).unwrap()),
+        State::Drain
+    );
+    // A site override is a DNS matter: the director is not touched.
+    let p = with(OverrideTarget::Site("hq".into()), OverrideState::Down);
+    assert_eq!(p.lvs.get(&vip, &real).status, Status::Up);
 }

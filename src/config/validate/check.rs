@@ -126,8 +126,9 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
         .map_or(Some(2), |v| cx.int(v, &format!("{key}.fall"), 1, 100))
         .unwrap_or(2);
     let start = match s.start.as_ref().map(|v| (v.span(), v.get_ref().as_str())) {
-        None | Some((_, "down")) => StartState::Down,
-        Some((_, "up")) => StartState::Up,
+        // Up until the first result unless told otherwise: a fresh start answers at once.
+        None | Some((_, "up")) => StartState::Up,
+        Some((_, "down")) => StartState::Down,
         Some((span, other)) => {
             cx.err(
                 span,

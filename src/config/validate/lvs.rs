@@ -198,16 +198,7 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
     let chk = s
         .check
         .as_ref()
-        .and_then(|c| check(cx, c, &format!("{key}.check")))
-        .map(|mut c| {
-            if s.check
-                .as_ref()
-                .is_some_and(|spec| spec.get_ref().start.is_none())
-            {
-                c.start = crate::config::types::StartState::Up;
-            }
-            c
-        });
+        .and_then(|c| check(cx, c, &format!("{key}.check")));
     let v6 = match vkey {
         VirtualKey::Addr { addr, .. } => addr.is_ipv6(),
         VirtualKey::Fwmark { ipv6, .. } => ipv6,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::{Forward, OnFailure, Protocol, Real};
+use crate::health::{Source, Verdict};
 
 pub(crate) fn svc(vip: &str, reals: &[(&str, u32)]) -> LvsService {
     LvsService {
@@ -70,7 +71,7 @@ fn down_reals_weight0_or_removed_and_sorry_server() {
     s.sorry_server = Some("10.9.9.9:80".parse().unwrap());
     let key = s.key;
     let cfg = lvs(vec![s.clone()]);
-    let mut h = HealthView::new();
+    let mut h = RealTable::new();
     let d = desired(&cfg, &h);
     let ds = &d.services[&key];
     assert_eq!(ds.dests.len(), 2);
@@ -79,12 +80,12 @@ fn down_reals_weight0_or_removed_and_sorry_server() {
     let r2 = &ds.dests[&"10.1.0.2:80".parse().unwrap()];
     assert_eq!((r2.forward, r2.weight), (Forward::Nat, 7));
 
-    h.set(key, "10.1.0.1:80".parse().unwrap(), false);
+    h.set(key, "10.1.0.1:80".parse().unwrap(), DOWN);
     let ds = desired(&cfg, &h).services[&key].clone();
     assert_eq!(ds.dests[&"10.1.0.1:80".parse().unwrap()].weight, 0);
     assert_eq!(ds.healthy_weight, 7);
 
-    h.set(key, "10.1.0.2:80".parse().unwrap(), false);
+    h.set(key, "10.1.0.2:80".parse().unwrap(), DOWN);
     let ds = desired(&cfg, &h).services[&key].clone();
     assert!(ds.sorry_active);
     assert_eq!(ds.dests.len(), 3);
@@ -114,18 +115,18 @@ fn vip_quorum_with_hysteresis() {
     s.quorum = 6;
     s.hysteresis = 2;
     let cfg = lvs(vec![s]);
-    let mut h = HealthView::new();
+    let mut h = RealTable::new();
     let st = VipState::default().next(&cfg, &desired(&cfg, &h));
     assert!(st.services[&key]);
-    h.set(key, "10.1.0.1:80".parse().unwrap(), false);
+    h.set(key, "10.1.0.1:80".parse().unwrap(), DOWN);
     // 5 >= 6 - 2: still up
     let st = st.next(&cfg, &desired(&cfg, &h));
     assert_eq!(st.ip_up("10.0.0.1".parse().unwrap()), Some(true));
-    h.set(key, "10.1.0.2:80".parse().unwrap(), false);
+    h.set(key, "10.1.0.2:80".parse().unwrap(), DOWN);
     let st = st.next(&cfg, &desired(&cfg, &h));
     assert_eq!(st.ip_up("10.0.0.1".parse().unwrap()), Some(false));
     // one back (5 < 6 + 2): still down
-    h.set(key, "10.1.0.2:80".parse().unwrap(), true);
+    h.set(key, "10.1.0.2:80".parse().unwrap(), UP);
     let st = st.next(&cfg, &desired(&cfg, &h));
     assert!(!st.services[&key]);
     assert_eq!(st.ip_up("10.0.0.2".parse().unwrap()), None);
@@ -136,12 +137,43 @@ fn changed_services_between_health_views() {
     let a = svc("10.0.0.1:80", &[("10.1.0.1:80", 5)]);
     let b = svc("10.0.0.2:80", &[("10.1.0.2:80", 5)]);
     let (ka, kb) = (a.key, b.key);
-    let mut h1 = HealthView::new();
-    h1.set(ka, "10.1.0.1:80".parse().unwrap(), true);
-    let mut h2 = HealthView::new();
+    let mut h1 = RealTable::new();
+    h1.set(ka, "10.1.0.1:80".parse().unwrap(), UP);
+    let mut h2 = RealTable::new();
     // absent = up: no change for a
     assert!(h1.changed_services(&h2).is_empty());
-    h2.set(kb, "10.1.0.2:80".parse().unwrap(), false);
+    h2.set(kb, "10.1.0.2:80".parse().unwrap(), DOWN);
     assert_eq!(h1.changed_services(&h2), [kb].into());
     assert_eq!(h2.changed_services(&h1), [kb].into());
+}
+
+const UP: Verdict = Verdict::UNCHECKED;
+const DOWN: Verdict = Verdict {
+    status: Status::Down,
+    source: Source::Probe,
+};
+
+#[test]
+fn drained_reals_keep_weight0_whatever_on_failure_says() {
+    let mut s = svc("10.0.0.1:80", &[("10.1.0.1:80", 5), ("10.1.0.2:80", 7)]);
+    s.on_failure = OnFailure::Remove;
+    s.sorry_server = Some("10.9.9.9:80".parse().unwrap());
+    let key = s.key;
+    let cfg = lvs(vec![s]);
+    let drain = Verdict {
+        status: Status::Drain,
+        source: Source::Override(crate::health::Level::Addr),
+    };
+    let mut h = RealTable::new();
+    h.set(key, "10.1.0.1:80".parse().unwrap(), drain);
+    let ds = desired(&cfg, &h).services[&key].clone();
+    // Kept with weight 0 (its connections continue), not removed as a down one would be.
+    assert_eq!(ds.dests[&"10.1.0.1:80".parse().unwrap()].weight, 0);
+    assert_eq!(ds.healthy_weight, 7);
+    assert!(!ds.sorry_active);
+    h.set(key, "10.1.0.2:80".parse().unwrap(), DOWN);
+    let ds = desired(&cfg, &h).services[&key].clone();
+    assert!(!ds.dests.contains_key(&"10.1.0.2:80".parse().unwrap()));
+    assert!(ds.dests.contains_key(&"10.1.0.1:80".parse().unwrap()));
+    assert!(ds.sorry_active, "no real server takes new clients");
 }

@@ -3,8 +3,9 @@
 use std::collections::BTreeSet;
 
 use super::*;
+use crate::health::RealTable;
+use crate::lvs::desired::desired;
 use crate::lvs::desired::tests::{lvs, svc};
-use crate::lvs::desired::{HealthView, desired};
 use crate::lvs::model::{Dest, Service, Stats};
 
 /// The kernel table that exactly matches `want`.
@@ -48,7 +49,7 @@ fn from_empty_adds_everything_services_first() {
         svc("10.0.0.1:80", &[("10.1.0.1:80", 1), ("10.1.0.2:80", 2)]),
         svc("10.0.0.2:80", &[("10.1.0.3:80", 3)]),
     ]);
-    let want = desired(&cfg, &HealthView::new());
+    let want = desired(&cfg, &RealTable::new());
     let plan = diff(&want, &Table::default(), &none());
     assert_eq!(plan.ops.len(), 5);
     assert!(matches!(plan.ops[0], Op::AddService(_)));
@@ -68,11 +69,11 @@ fn from_empty_adds_everything_services_first() {
 #[test]
 fn converged_table_gives_zero_ops_and_reports_strangers() {
     let cfg = lvs(vec![svc("10.0.0.1:80", &[("10.1.0.1:80", 1)])]);
-    let want = desired(&cfg, &HealthView::new());
+    let want = desired(&cfg, &RealTable::new());
     let mut have = table_of(&want);
     let stranger = desired(
         &lvs(vec![svc("10.0.0.9:80", &[("10.1.0.9:80", 1)])]),
-        &HealthView::new(),
+        &RealTable::new(),
     );
     have.services.extend(table_of(&stranger).services);
     let plan = diff(&want, &have, &none());
@@ -89,7 +90,7 @@ fn changes_are_in_place_and_ordered() {
         "10.0.0.1:80",
         &[("10.1.0.1:80", 1), ("10.1.0.2:80", 2), ("10.1.0.3:80", 3)],
     )]);
-    let have = table_of(&desired(&before, &HealthView::new()));
+    let have = table_of(&desired(&before, &RealTable::new()));
     let mut s = svc(
         "10.0.0.1:80",
         &[("10.1.0.1:80", 0), ("10.1.0.2:80", 9), ("10.1.0.4:80", 4)],
@@ -97,7 +98,7 @@ fn changes_are_in_place_and_ordered() {
     s.scheduler = "rr".into();
     let key = s.key;
     let after = lvs(vec![s]);
-    let plan = diff(&desired(&after, &HealthView::new()), &have, &none());
+    let plan = diff(&desired(&after, &RealTable::new()), &have, &none());
     let text: Vec<String> = plan.ops.iter().map(ToString::to_string).collect();
     assert_eq!(
         text,
@@ -118,11 +119,11 @@ fn owned_services_that_left_the_config_are_deleted_last() {
     let a = svc("10.0.0.1:80", &[("10.1.0.1:80", 1)]);
     let b = svc("10.0.0.2:80", &[("10.1.0.2:80", 1)]);
     let (ka, kb) = (a.key, b.key);
-    let have = table_of(&desired(&lvs(vec![a.clone(), b]), &HealthView::new()));
+    let have = table_of(&desired(&lvs(vec![a.clone(), b]), &RealTable::new()));
     let mut a2 = a;
     a2.reals[0].weight = 5;
     let owned: BTreeSet<_> = [ka, kb].into();
-    let plan = diff(&desired(&lvs(vec![a2]), &HealthView::new()), &have, &owned);
+    let plan = diff(&desired(&lvs(vec![a2]), &RealTable::new()), &have, &owned);
     assert_eq!(plan.ops.len(), 2);
     assert_eq!(plan.ops[1], Op::DeleteService(kb));
     assert!(plan.unmanaged.is_empty());
@@ -131,7 +132,7 @@ fn owned_services_that_left_the_config_are_deleted_last() {
 #[test]
 fn hand_made_drift_is_repaired() {
     let cfg = lvs(vec![svc("10.0.0.1:80", &[("10.1.0.1:80", 1)])]);
-    let want = desired(&cfg, &HealthView::new());
+    let want = desired(&cfg, &RealTable::new());
     let mut have = table_of(&want);
     // someone added a real server and changed a weight by hand
     let mut extra = have.services[0].1[0].clone();
@@ -166,7 +167,7 @@ fn display_of_fwmark_persistent_flags_and_thresholds() {
     s.reals[0].u_threshold = 100;
     s.reals[0].l_threshold = 10;
     let plan = diff(
-        &desired(&lvs(vec![s]), &HealthView::new()),
+        &desired(&lvs(vec![s]), &RealTable::new()),
         &Table::default(),
         &none(),
     );
@@ -186,13 +187,13 @@ fn applying_a_plan_to_the_model_converges() {
         svc("10.0.0.1:80", &[("10.1.0.1:80", 1), ("10.1.0.2:80", 2)]),
         svc("10.0.0.2:80", &[("10.1.0.3:80", 3)]),
     ]);
-    let mut table = table_of(&desired(&before, &HealthView::new()));
+    let mut table = table_of(&desired(&before, &RealTable::new()));
     let mut a = svc("10.0.0.1:80", &[("10.1.0.2:80", 5), ("10.1.0.9:80", 1)]);
     a.scheduler = "sh".into();
     let owned: BTreeSet<_> = table.services.iter().map(|(s, _)| s.conf.key).collect();
     let after = desired(
         &lvs(vec![a, svc("10.0.0.3:80", &[("10.1.0.4:80", 1)])]),
-        &HealthView::new(),
+        &RealTable::new(),
     );
     let plan = diff(&after, &table, &owned);
     assert!(!plan.ops.is_empty());
