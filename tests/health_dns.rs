@@ -294,3 +294,137 @@ check = {{ type = "http", port = {hport}, path = "/healthz", expect = 200, body 
     drop(server);
     drop(a);
 }
+
+/// Queries `name` every 5 ms until stopped; counts (no reply, empty answer, answers).
+struct QueryStream {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<(usize, usize, usize)>>,
+}
+
+impl QueryStream {
+    fn start(dns: SocketAddr, name: &'static str) -> QueryStream {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut none, mut empty, mut full) = (0, 0, 0);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !s.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match answer(dns, name) {
+                    None => none += 1,
+                    Some(v) if v.is_empty() => empty += 1,
+                    Some(_) => full += 1,
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (none, empty, full)
+        });
+        QueryStream {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> (usize, usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().map_or((0, 0, 0), |t| t.join().unwrap())
+    }
+}
+
+/// Start-up (issue: empty answers after every start) and restored probe states: healthy
+/// targets count as up until their first result, so a restart under a query stream gives no
+/// empty answer; a target that was down when the process stopped is not answered after the
+/// restart, before any new probe of it has run.
+#[test]
+fn restarts_answer_at_once_and_remember_down_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    std::fs::write(
+        dir.path().join("zones/h.test.zone"),
+        "$TTL 60\n@ SOA ns hm 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n",
+    )
+    .unwrap();
+    let wport = free_port([127, 0, 0, 31]);
+    let aport = free_port([127, 0, 0, 33]);
+    let dns_port = free_port([127, 0, 0, 1]);
+    let cfg = dir.path().join("meridian.toml");
+    // Long intervals: the first probe of a target comes up to `interval` after a start, so
+    // anything answered before that comes from the start state or the state file.
+    let write_cfg = |api_interval: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"[server]
+listen = ["127.0.0.1:{dns_port}"]
+zones = "zones"
+[health]
+state_file = "state.json"
+[site.a]
+links = {{ default = ["127.0.0.31"] }}
+[site.b]
+links = {{ default = ["127.0.0.32"] }}
+[site.c]
+links = {{ default = ["127.0.0.33"] }}
+[site.d]
+links = {{ default = ["127.0.0.34"] }}
+[service.www]
+name = "www.h.test"
+sites = ["a", "b"]
+fallback = "none"
+check = {{ type = "tcp", port = {wport}, interval = "10s", timeout = "200ms", rise = 2, fall = 2 }}
+[service.api]
+name = "api.h.test"
+sites = ["c", "d"]
+fallback = "none"
+check = {{ type = "tcp", port = {aport}, interval = "{api_interval}", timeout = "100ms", rise = 2, fall = 1 }}
+"#
+            ),
+        )
+        .unwrap();
+    };
+    write_cfg("200ms");
+    let _a = Backend::start(([127, 0, 0, 31], wport).into(), None);
+    let _b = Backend::start(([127, 0, 0, 32], wport).into(), None);
+    let c = Backend::start(([127, 0, 0, 33], aport).into(), None);
+    let _d = Backend::start(([127, 0, 0, 34], aport).into(), None);
+    let dns: SocketAddr = ([127, 0, 0, 1], dns_port).into();
+
+    let stream = QueryStream::start(dns, "www.h.test.");
+    let server = start(&cfg, dns);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
+    let server = start(&cfg, dns);
+    std::thread::sleep(Duration::from_millis(500));
+    let (none, empty, full) = stream.finish();
+    eprintln!("query stream over two starts: {full} answered, {empty} empty, {none} no reply");
+    assert_eq!(
+        empty, 0,
+        "healthy targets must be answered from the first query"
+    );
+    assert!(full > 20, "only {full} answers");
+
+    // c goes down; its state reaches the state file (saved at most 1 s after a change).
+    c.kill();
+    wait_for(dns, "api.h.test.", &["127.0.0.34"], Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(server);
+    // Restart with a long interval: no probe of c for a while, yet c is not answered.
+    write_cfg("10s");
+    let _server = start(&cfg, dns);
+    let t = Instant::now();
+    let mut seen = 0;
+    while t.elapsed() < Duration::from_millis(700) {
+        let got = answer(dns, "api.h.test.");
+        assert_eq!(
+            got.as_deref(),
+            Some(&["127.0.0.34".to_string()][..]),
+            "a target down before the restart must stay out"
+        );
+        seen += 1;
+    }
+    assert!(seen > 10);
+    let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+    assert!(
+        state.contains("127.0.0.33") && state.contains("\"down\""),
+        "{state}"
+    );
+}

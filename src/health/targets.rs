@@ -43,11 +43,12 @@ impl ProbeKey {
         }
     }
 
-    /// A stable name for the state file: kind, address and a fingerprint of the whole check
-    /// (two checks of one kind on one address differ in the fingerprint).
+    /// A stable name for the state file: kind, address and a fingerprint of what the check
+    /// asks (two http checks of one address with different paths differ in it). Timing
+    /// (interval, timeout, rise, fall) is not part of it: retuning a check keeps its state.
     pub fn id(&self) -> String {
-        // FNV-1a over the check's debug form: stable for a given build and configuration.
-        let text = format!("{:?}", self.check);
+        // FNV-1a over the check kind's debug form: stable for a given build and configuration.
+        let text = format!("{:?}", self.check.kind);
         let mut h: u32 = 0x811c_9dc5;
         for b in text.bytes() {
             h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
