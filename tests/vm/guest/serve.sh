@@ -145,6 +145,71 @@ sleep 1
 kill $NC 2>/dev/null
 grep -q line-three /tmp/cout || { cat /tmp/cout; fail "the live connection broke"; }
 
+step "overrides reach the kernel: drain rs$X keeps its live connection"
+ovr() { $M override "$@" --config serve.toml > /tmp/ovr.out 2>&1 || { cat /tmp/ovr.out; fail "override $*"; }; }
+mkfifo /tmp/cin2
+$IP netns exec cl nc $VIP 8080 < /tmp/cin2 > /tmp/cout2 &
+NC2=$!
+exec 4> /tmp/cin2
+echo drain-one >&4
+sleep 1
+grep -q drain-one /tmp/cout2 || fail "no echo of drain-one"
+D=$(ipvsadm -Lnc | awk -v v=$VIP:8080 '$3 == "ESTABLISHED" && $5 == v {print $6}' | sed -n 's/^10\.1\.\([123]\)\.2:8080$/\1/p' | head -1)
+[ -n "$D" ] || { ipvsadm -Lnc; fail "no ESTABLISHED entry for the drain test"; }
+case $D in 1) WD=3;; 2) WD=2;; 3) WD=1;; esac
+echo "the live connection goes to rs$D"
+mark
+ovr set addr:10.1.$D.2 drain
+# drain = weight 0 in both services, although :80 removes failed real servers
+within $LIMIT_CS "drain: rs$D weight 0 on :8080" weight_is $VIP:8080 10.1.$D.2:8080 0
+within $LIMIT_CS "drain: rs$D weight 0 on :80 (kept, not removed)" weight_is $VIP:80 10.1.$D.2:80 0
+echo drain-two >&4
+sleep 1
+grep -q drain-two /tmp/cout2 || { cat /tmp/cout2; fail "the live connection broke when its real server was drained"; }
+ipvsadm -Lnc | awk -v v=$VIP:8080 '$3 == "ESTABLISHED" && $5 == v' | grep -q "10.1.$D.2:8080" || fail "connection entry lost by the drain"
+got="$(fetch) $(fetch) $(fetch) $(fetch)"
+echo "client got: $got"
+echo "$got" | grep -q "rs$D" && fail "a drained real server still gets new connections"
+
+step "override down on rs$D: on_failure applies (removed from :80, weight 0 on :8080)"
+mark
+ovr set addr:10.1.$D.2 down
+within $LIMIT_CS "down: rs$D removed from :80" weight_is $VIP:80 10.1.$D.2:80 absent
+weight_is $VIP:8080 10.1.$D.2:8080 0 || fail "down: rs$D not at weight 0 on :8080"
+echo drain-three >&4
+sleep 1
+grep -q drain-three /tmp/cout2 || { cat /tmp/cout2; fail "the live connection broke at weight 0"; }
+exec 4>&-
+kill $NC2 2>/dev/null
+
+step "override up on rs$D forces it in while its httpd is stopped"
+mark
+ovr set addr:10.1.$D.2 up
+within $LIMIT_CS "up: rs$D back on :80" weight_is $VIP:80 10.1.$D.2:80 $WD
+stop_httpd $D
+sleep 2.5
+weight_is $VIP:80 10.1.$D.2:80 $WD || { ipvsadm -Ln; fail "up override did not hold rs$D in"; }
+weight_is $VIP:8080 10.1.$D.2:8080 5 || { ipvsadm -Ln; fail "up override did not hold rs$D in on :8080"; }
+mark
+ovr clear addr:10.1.$D.2
+within $LIMIT_CS "clear: the probe decides again (removed)" weight_is $VIP:80 10.1.$D.2:80 absent
+mark
+start_httpd $D
+within $LIMIT_CS "every weight back after the overrides" table_is serve.expected
+
+step "override drain on the VIP: every real server at weight 0, DNS moves to dr"
+mark
+ovr set addr:$VIP drain
+within $LIMIT_CS "VIP drain: DNS answers dr" dns_is $DR
+for i in 1 2 3; do
+  within $LIMIT_CS "VIP drain: rs$i weight 0 on :80" weight_is $VIP:80 10.1.$i.2:80 0
+  within $LIMIT_CS "VIP drain: rs$i weight 0 on :8080" weight_is $VIP:8080 10.1.$i.2:8080 0
+done
+mark
+ovr clear addr:$VIP
+within $LIMIT_CS "VIP drain cleared: every weight back" table_is serve.expected
+within $LIMIT_CS "VIP drain cleared: DNS answers the VIP" dns_is $VIP
+
 step "stop every httpd: sorry server in, quorum lost, DNS moves to site dr"
 mark
 for i in 1 2 3; do stop_httpd $i; done
