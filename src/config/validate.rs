@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use ipnet::IpNet;
 use toml::Spanned;
 
 use super::spec::{self, OneOrMany, Spec};
-use super::{Config, ConfigError, Diagnostic, line_col, types::*};
+use super::{Config, ConfigError, Diagnostic, ValueError, line_col, types::*};
 
 /// Where validation writes its findings.
 pub(super) struct Ctx<'a> {
@@ -115,6 +116,21 @@ impl<'a> Ctx<'a> {
             Ok(n) => Some(n),
             Err(msg) => {
                 self.err(v.span(), key, msg);
+                None
+            }
+        }
+    }
+
+    /// A keyword or other string-spelled value; the error lists what is accepted.
+    pub(super) fn parsed<T: FromStr<Err = ValueError>>(
+        &mut self,
+        v: &Spanned<String>,
+        key: &str,
+    ) -> Option<T> {
+        match v.get_ref().parse::<T>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.err(v.span(), key, e.to_string());
                 None
             }
         }

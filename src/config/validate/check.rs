@@ -5,6 +5,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::Ctx;
+use crate::config::keywords::{HttpMethod, QType, Rcode};
 use crate::config::spec::{CheckSpec, ExpectSpec};
 use crate::config::types::{Check, CheckKind, StartState};
 
@@ -22,16 +23,8 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
             let method = s
                 .method
                 .as_ref()
-                .map_or("GET".to_string(), |m| m.get_ref().to_ascii_uppercase());
-            if !matches!(method.as_str(), "GET" | "HEAD" | "POST" | "OPTIONS")
-                && let Some(m) = &s.method
-            {
-                cx.err(
-                    m.span(),
-                    format!("{key}.method"),
-                    "method must be GET, HEAD, POST or OPTIONS",
-                );
-            }
+                .and_then(|m| cx.parsed::<HttpMethod>(m, &format!("{key}.method")))
+                .unwrap_or_default();
             let path = s.path.clone().unwrap_or_else(|| "/".into());
             if !path.starts_with('/') {
                 cx.err(c.span(), format!("{key}.path"), "path must start with /");
@@ -55,16 +48,20 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
                 );
                 return None;
             };
+            let qtype = s
+                .qtype
+                .as_ref()
+                .and_then(|t| cx.parsed::<QType>(t, &format!("{key}.qtype")))
+                .unwrap_or_default();
+            let rcode = s
+                .rcode
+                .as_ref()
+                .and_then(|r| cx.parsed::<Rcode>(r, &format!("{key}.rcode")))
+                .unwrap_or_default();
             CheckKind::Dns {
                 query: q.get_ref().clone(),
-                qtype: s
-                    .qtype
-                    .as_ref()
-                    .map_or("A".into(), |t| t.get_ref().to_ascii_uppercase()),
-                rcode: s
-                    .rcode
-                    .as_ref()
-                    .map_or("NOERROR".into(), |t| t.get_ref().to_ascii_uppercase()),
+                qtype,
+                rcode,
                 answer: s.answer.clone(),
             }
         }

@@ -5,21 +5,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{Ctx, check::check};
+use crate::config::keywords::{LvsFlag, Scheduler};
 use crate::config::spec::{LvsServiceSpec, LvsSpec, RealSpec};
 use crate::config::types::{Forward, Lvs, LvsService, OnFailure, Protocol, Real, Site, VirtualKey};
-
-/// Schedulers the kernel may provide (`twos` needs Linux 6.6+ with CONFIG_IP_VS_TWOS).
-pub const SCHEDULERS: [&str; 14] = [
-    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
-];
-/// Service flags accepted in `flags = [...]`.
-pub const FLAGS: [&str; 5] = [
-    "one-packet",
-    "sh-fallback",
-    "sh-port",
-    "mh-fallback",
-    "mh-port",
-];
 
 pub(super) fn lvs(cx: &mut Ctx, l: &LvsSpec, sites: &BTreeMap<String, Site>) -> Option<Lvs> {
     let site = l.site.as_ref().map(|s| {
@@ -127,16 +115,11 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
             return None;
         }
     };
-    let scheduler = s.scheduler.as_ref().map_or("wlc".to_string(), |sc| {
-        if !SCHEDULERS.contains(&sc.get_ref().as_str()) {
-            cx.err(
-                sc.span(),
-                format!("{key}.scheduler"),
-                format!("`{}` is not one of {}", sc.get_ref(), SCHEDULERS.join(" ")),
-            );
-        }
-        sc.get_ref().clone()
-    });
+    let scheduler = s
+        .scheduler
+        .as_ref()
+        .and_then(|sc| cx.parsed::<Scheduler>(sc, &format!("{key}.scheduler")))
+        .unwrap_or_default();
     let fwd = s
         .forward
         .as_ref()
@@ -150,15 +133,12 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         .netmask
         .as_ref()
         .and_then(|m| netmask(cx, m, &format!("{key}.netmask")));
-    for f in &s.flags {
-        if !FLAGS.contains(&f.get_ref().as_str()) {
-            cx.err(
-                f.span(),
-                format!("{key}.flags"),
-                format!("`{}` is not one of {}", f.get_ref(), FLAGS.join(" ")),
-            );
-        }
-    }
+    let flags: Vec<LvsFlag> = s
+        .flags
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| cx.parsed::<LvsFlag>(f, &format!("{key}.flags[{i}]")))
+        .collect();
     let on_failure = match s
         .on_failure
         .as_ref()
@@ -240,7 +220,7 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         forward: fwd,
         persistence,
         netmask,
-        flags: s.flags.iter().map(|f| f.get_ref().clone()).collect(),
+        flags,
         on_failure,
         sorry_server,
         quorum,
