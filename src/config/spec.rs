@@ -42,7 +42,9 @@ pub struct ServerSpec {
     pub udp_threads: Option<Spanned<i64>>,
     pub admin: Option<Spanned<String>>,
     pub admin_token_file: Option<Spanned<String>>,
-    pub metrics: Option<Spanned<String>>,
+    /// Refused with a pointer to the admin endpoint, which serves `/metrics`. Any TOML value,
+    /// so that `metrics = true` gets that message rather than a type error.
+    pub metrics: Option<Spanned<toml::Value>>,
     pub query_log: Option<bool>,
 }
 

@@ -325,6 +325,14 @@ fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         .and_then(|s| s.admin_token_file.as_ref())
         .map_or_else(|| cx.path("meridian-admin.token"), |p| cx.path(p.get_ref()));
     let query_log = s.and_then(|s| s.query_log).unwrap_or(false);
+    if let Some(m) = s.and_then(|s| s.metrics.as_ref()) {
+        cx.err(
+            m.span(),
+            "server.metrics",
+            "there is no separate metrics listener: Prometheus metrics are served at /metrics \
+             on the admin endpoint; remove `metrics` and set `admin = \"127.0.0.1:8053\"`",
+        );
+    }
     Server {
         listen,
         zone_files,
