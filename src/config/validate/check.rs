@@ -1,5 +1,6 @@
 //! Validation of one `check = { ... }` table, shared by services and LVS.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -12,6 +13,9 @@ use crate::config::types::{Check, CheckKind, StartState};
 pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) -> Option<Check> {
     let s = c.get_ref();
     let ty = s.r#type.get_ref().as_str();
+    if matches!(ty, "tcp" | "http" | "https" | "dns" | "exec") {
+        refuse_foreign_keys(cx, s, ty, key);
+    }
     let kind = match ty {
         "tcp" => CheckKind::Tcp,
         "http" | "https" => {
@@ -25,18 +29,20 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
                 .as_ref()
                 .and_then(|m| cx.parsed::<HttpMethod>(m, &format!("{key}.method")))
                 .unwrap_or_default();
-            let path = s.path.clone().unwrap_or_else(|| "/".into());
-            if !path.starts_with('/') {
-                cx.err(c.span(), format!("{key}.path"), "path must start with /");
+            let path = s.path.as_ref().map_or("/", |p| p.get_ref().as_str());
+            if !path.starts_with('/')
+                && let Some(p) = &s.path
+            {
+                cx.err(p.span(), format!("{key}.path"), "path must start with /");
             }
             CheckKind::Http {
                 https: ty == "https",
                 method,
-                path,
-                host: s.host.clone(),
+                path: path.to_string(),
+                host: s.host.as_ref().map(|h| h.get_ref().clone()),
                 expect,
-                body: s.body.clone(),
-                tls_verify: s.tls_verify.unwrap_or(true),
+                body: s.body.as_ref().map(|b| b.get_ref().clone()),
+                tls_verify: s.tls_verify.as_ref().is_none_or(|v| *v.get_ref()),
             }
         }
         "dns" => {
@@ -62,7 +68,7 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
                 query: q.get_ref().clone(),
                 qtype,
                 rcode,
-                answer: s.answer.clone(),
+                answer: s.answer.as_ref().map(|a| a.get_ref().clone()),
             }
         }
         "exec" => match &s.command {
@@ -143,6 +149,44 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
         fall,
         start,
     })
+}
+
+/// Keys that only some check types read: for another type they would do nothing, so they are
+/// refused rather than silently ignored.
+fn refuse_foreign_keys(cx: &mut Ctx, s: &CheckSpec, ty: &str, key: &str) {
+    fn at<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+        v.as_ref().map(Spanned::span)
+    }
+    /// Key name, where it was given (if it was), the check types that read it.
+    type Rule<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+    const HTTP: &[&str] = &["http", "https"];
+    let keys: [Rule; 11] = [
+        ("path", at(&s.path), HTTP),
+        ("method", at(&s.method), HTTP),
+        ("host", at(&s.host), HTTP),
+        ("expect", at(&s.expect), HTTP),
+        ("body", at(&s.body), HTTP),
+        ("tls_verify", at(&s.tls_verify), &["https"]),
+        ("query", at(&s.query), &["dns"]),
+        ("qtype", at(&s.qtype), &["dns"]),
+        ("rcode", at(&s.rcode), &["dns"]),
+        ("answer", at(&s.answer), &["dns"]),
+        ("command", at(&s.command), &["exec"]),
+    ];
+    for (name, span, types) in keys {
+        if let Some(span) = span
+            && !types.contains(&ty)
+        {
+            cx.err(
+                span,
+                format!("{key}.{name}"),
+                format!(
+                    "`{name}` applies only to {} checks, and this one is type = \"{ty}\"",
+                    types.join(" and ")
+                ),
+            );
+        }
+    }
 }
 
 fn status(cx: &mut Ctx, span: std::ops::Range<usize>, key: &str, codes: &[i64]) -> Vec<u16> {
