@@ -4,6 +4,7 @@
 //! types are refused there), then `validate` turns them into typed values, collecting every
 //! problem it finds. Each problem is a [`Diagnostic`] naming file, line, column and key.
 
+mod keywords;
 pub mod spec;
 mod types;
 mod validate;
@@ -13,6 +14,7 @@ pub use validate::{parse_override_target, read_cidr_file};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use keywords::{HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
 pub use types::*;
 
 /// One problem in a configuration file.

@@ -49,6 +49,47 @@ fn check_accepts_the_example_and_refuses_a_broken_file_with_exit_2() {
 }
 
 #[test]
+fn check_reports_every_mistyped_value_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("typo.toml");
+    let zones = format!("{}/zones", env!("CARGO_MANIFEST_DIR"));
+    let text = format!(
+        r#"[server]
+zones = "{zones}"
+metrics = "127.0.0.1:9100"
+[site.hq]
+links = {{ default = ["192.0.2.1"] }}
+[service.www]
+name = "www.example.test"
+sites = ["hq"]
+check = {{ type = "dns", query = "www.example.test", qtype = "AAA", rcode = "NXDOMIAN" }}
+[service.api]
+name = "api.example.test"
+sites = ["hq"]
+check = {{ type = "http", method = "PUT" }}
+[lvs]
+[[lvs.service]]
+vip = "203.0.113.10:80"
+scheduler = "fastest"
+flags = ["one-packet", "sh-prot"]
+"#
+    );
+    std::fs::write(&bad, text).unwrap();
+    let (code, _, err) = meridian(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    for want in [
+        "typo.toml:3:11: server.metrics: ",
+        "typo.toml:9:61: service.www.check.qtype: `AAA` is not a record type",
+        "typo.toml:9:76: service.www.check.rcode: `NXDOMIAN` is not one of NOERROR",
+        "typo.toml:13:35: service.api.check.method: `PUT` is not one of GET, HEAD, POST, OPTIONS",
+        "typo.toml:17:13: lvs.service[0].scheduler: `fastest` is not one of rr, wrr, lc, wlc,",
+        "typo.toml:18:24: lvs.service[0].flags[1]: `sh-prot` is not one of one-packet, sh-fallback,",
+    ] {
+        assert!(err.contains(want), "no `{want}` in:\n{err}");
+    }
+}
+
+#[test]
 fn a_missing_config_file_exits_2_and_names_it() {
     let (code, _, err) = meridian(&["check", "--config", "/nonexistent/m.toml"]);
     assert_eq!(code, 2);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{RData, Record, rdata::A};
-use meridian::config::{Check, CheckKind, StartState};
+use meridian::config::{Check, CheckKind, HttpMethod, QType, StartState};
 use meridian::health::{HttpClients, Monitor, ProbeKey, ProbeResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -29,7 +29,7 @@ fn check(kind: CheckKind, timeout_ms: u64) -> Check {
 fn http(https: bool, path: &str, expect: &[u16], body: Option<&str>, verify: bool) -> CheckKind {
     CheckKind::Http {
         https,
-        method: "GET".into(),
+        method: HttpMethod::Get,
         path: path.into(),
         host: None,
         expect: expect.to_vec(),
@@ -166,7 +166,7 @@ async fn http_status_body_path_and_host() {
     let mut kind = http(false, "/x", &[204], None, true);
     if let CheckKind::Http { host, method, .. } = &mut kind {
         *host = Some("www.example.test".into());
-        *method = "head".into();
+        *method = HttpMethod::Head;
     }
     let r = probe_once(addr, check(kind, 500)).await;
     assert!(r.up, "{r:?}");
@@ -392,8 +392,8 @@ async fn dns_server(rcode: ResponseCode, answer: [u8; 4]) -> SocketAddr {
 fn dns(rcode: &str, answer: Option<&str>) -> CheckKind {
     CheckKind::Dns {
         query: "www.example.test".into(),
-        qtype: "A".into(),
-        rcode: rcode.into(),
+        qtype: QType::A,
+        rcode: rcode.parse().unwrap(),
         answer: answer.map(str::to_owned),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use meridian::config::{Check, CheckKind, OverrideState, OverrideTarget, StartState};
+use meridian::config::{Check, CheckKind, HttpMethod, OverrideState, OverrideTarget, StartState};
 use meridian::health::{
     DnsTarget, HealthView, ProbeKey, RealTarget, Scheduler, SchedulerOptions, Status, TargetSet,
     dns_table, real_table,
@@ -207,7 +207,7 @@ async fn flapping_server_does_not_flap_with_rise2_fall2() {
     let http = |rise, fall| Check {
         kind: CheckKind::Http {
             https: false,
-            method: "GET".into(),
+            method: HttpMethod::Get,
             path: "/".into(),
             host: None,
             expect: vec![200],

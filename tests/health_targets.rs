@@ -129,7 +129,7 @@ check = { type = "dns", query = "www.example.test", qtype = "a", rcode = "noerro
         panic!("not dns: {key}");
     };
     assert_eq!(answer.as_deref(), Some("192.0.2.1"));
-    assert_eq!(qtype, "A");
+    assert_eq!(qtype.to_string(), "A");
 }
 
 #[test]

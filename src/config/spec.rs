@@ -42,7 +42,9 @@ pub struct ServerSpec {
     pub udp_threads: Option<Spanned<i64>>,
     pub admin: Option<Spanned<String>>,
     pub admin_token_file: Option<Spanned<String>>,
-    pub metrics: Option<Spanned<String>>,
+    /// Refused with a pointer to the admin endpoint, which serves `/metrics`. Any TOML value,
+    /// so that `metrics = true` gets that message rather than a type error.
+    pub metrics: Option<Spanned<toml::Value>>,
     pub query_log: Option<bool>,
 }
 
@@ -139,18 +141,19 @@ pub struct CheckSpec {
     pub fall: Option<Spanned<i64>>,
     pub start: Option<Spanned<String>>,
     /// http/https
-    pub path: Option<String>,
+    pub path: Option<Spanned<String>>,
     pub method: Option<Spanned<String>>,
-    pub host: Option<String>,
+    pub host: Option<Spanned<String>>,
     pub expect: Option<Spanned<ExpectSpec>>,
-    pub body: Option<String>,
-    pub tls_verify: Option<bool>,
+    pub body: Option<Spanned<String>>,
+    /// https only
+    pub tls_verify: Option<Spanned<bool>>,
     /// dns
     pub query: Option<Spanned<String>>,
     pub qtype: Option<Spanned<String>>,
     pub rcode: Option<Spanned<String>>,
     /// dns: presentation form of one expected answer record's data, e.g. "192.0.2.1"
-    pub answer: Option<String>,
+    pub answer: Option<Spanned<String>>,
     /// exec
     pub command: Option<Spanned<Vec<String>>>,
 }

@@ -233,3 +233,5 @@ addr = "[2001:db8::1]:80"
     assert!(keys.contains(&"lvs.service[0].forward"), "{keys:?}");
     assert!(keys.contains(&"lvs.service[0].real[0].addr"), "{keys:?}");
 }
+
+mod typed;

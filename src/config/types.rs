@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use super::keywords::{HttpMethod, LvsFlag, QType, Rcode, Scheduler};
+
 /// The whole policy file, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -134,7 +136,7 @@ pub enum CheckKind {
     Tcp,
     Http {
         https: bool,
-        method: String,
+        method: HttpMethod,
         path: String,
         host: Option<String>,
         expect: Vec<u16>,
@@ -143,8 +145,8 @@ pub enum CheckKind {
     },
     Dns {
         query: String,
-        qtype: String,
-        rcode: String,
+        qtype: QType,
+        rcode: Rcode,
         /// When set, one answer record's data (presentation form, e.g. `192.0.2.1`) must equal it.
         answer: Option<String>,
     },
@@ -268,14 +270,14 @@ pub enum OnFailure {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LvsService {
     pub key: VirtualKey,
-    pub scheduler: String,
+    pub scheduler: Scheduler,
     pub forward: Forward,
     /// Persistence timeout; None = not persistent.
     pub persistence: Option<Duration>,
     /// Persistence netmask (IPv4 dotted mask, or IPv6 prefix length as a mask).
     pub netmask: Option<u32>,
-    /// Extra service flags by name: one-packet, sh-fallback, sh-port, mh-fallback, mh-port.
-    pub flags: Vec<String>,
+    /// Extra service flags; `sh-*`/`mh-*` only with their scheduler, each at most once.
+    pub flags: Vec<LvsFlag>,
     pub on_failure: OnFailure,
     pub sorry_server: Option<SocketAddr>,
     pub quorum: u32,

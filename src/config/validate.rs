@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use ipnet::IpNet;
 use toml::Spanned;
 
 use super::spec::{self, OneOrMany, Spec};
-use super::{Config, ConfigError, Diagnostic, line_col, types::*};
+use super::{Config, ConfigError, Diagnostic, ValueError, line_col, types::*};
 
 /// Where validation writes its findings.
 pub(super) struct Ctx<'a> {
@@ -115,6 +116,21 @@ impl<'a> Ctx<'a> {
             Ok(n) => Some(n),
             Err(msg) => {
                 self.err(v.span(), key, msg);
+                None
+            }
+        }
+    }
+
+    /// A keyword or other string-spelled value; the error lists what is accepted.
+    pub(super) fn parsed<T: FromStr<Err = ValueError>>(
+        &mut self,
+        v: &Spanned<String>,
+        key: &str,
+    ) -> Option<T> {
+        match v.get_ref().parse::<T>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.err(v.span(), key, e.to_string());
                 None
             }
         }
@@ -309,6 +325,14 @@ fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         .and_then(|s| s.admin_token_file.as_ref())
         .map_or_else(|| cx.path("meridian-admin.token"), |p| cx.path(p.get_ref()));
     let query_log = s.and_then(|s| s.query_log).unwrap_or(false);
+    if let Some(m) = s.and_then(|s| s.metrics.as_ref()) {
+        cx.err(
+            m.span(),
+            "server.metrics",
+            "there is no separate metrics listener: Prometheus metrics are served at /metrics \
+             on the admin endpoint; remove `metrics` and set `admin = \"127.0.0.1:8053\"`",
+        );
+    }
     Server {
         listen,
         zone_files,

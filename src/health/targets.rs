@@ -208,7 +208,7 @@ mod tests {
         let mut https = tcp(None);
         https.kind = CheckKind::Http {
             https: true,
-            method: "GET".into(),
+            method: crate::config::HttpMethod::Get,
             path: "/".into(),
             host: None,
             expect: vec![200],

@@ -37,11 +37,7 @@ pub struct Desired {
 /// timeout 0 and full netmask (as ipvsadm sends), so they compare exactly with a dump.
 pub fn service_conf(s: &LvsService) -> ServiceConf {
     let ipv6 = key_af(&s.key) == super::codec::consts::AF_INET6;
-    let mut flags = s
-        .flags
-        .iter()
-        .filter_map(|f| flag_bit(f))
-        .fold(0, |a, b| a | b);
+    let mut flags = s.flags.iter().fold(0, |a, f| a | flag_bit(*f));
     let timeout = match s.persistence {
         Some(d) => {
             flags |= SVC_F_PERSISTENT;
@@ -56,7 +52,7 @@ pub fn service_conf(s: &LvsService) -> ServiceConf {
     };
     ServiceConf {
         key: s.key,
-        scheduler: s.scheduler.clone(),
+        scheduler: s.scheduler.as_str().to_owned(),
         flags,
         timeout,
         netmask,

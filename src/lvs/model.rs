@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::{Forward, Protocol, VirtualKey};
+use crate::config::{Forward, LvsFlag, Protocol, VirtualKey};
 
 use super::codec::consts::*;
 
@@ -195,14 +195,12 @@ pub fn forward_from_raw(raw: u32) -> Option<Forward> {
     }
 }
 
-/// The service-flag bit for a config flag name (`one-packet`, `sh-fallback`, ...).
-pub fn flag_bit(name: &str) -> Option<u32> {
-    match name {
-        "persistent" => Some(SVC_F_PERSISTENT),
-        "one-packet" | "onepacket" | "ops" => Some(SVC_F_ONEPACKET),
-        "sh-fallback" | "mh-fallback" => Some(SVC_F_SCHED1),
-        "sh-port" | "mh-port" => Some(SVC_F_SCHED2),
-        _ => None,
+/// The service-flag bit of a config flag (`sh-*` and `mh-*` share the scheduler bits).
+pub fn flag_bit(flag: LvsFlag) -> u32 {
+    match flag {
+        LvsFlag::OnePacket => SVC_F_ONEPACKET,
+        LvsFlag::ShFallback | LvsFlag::MhFallback => SVC_F_SCHED1,
+        LvsFlag::ShPort | LvsFlag::MhPort => SVC_F_SCHED2,
     }
 }
 

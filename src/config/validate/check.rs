@@ -1,16 +1,21 @@
 //! Validation of one `check = { ... }` table, shared by services and LVS.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use toml::Spanned;
 
 use super::Ctx;
+use crate::config::keywords::{HttpMethod, QType, Rcode};
 use crate::config::spec::{CheckSpec, ExpectSpec};
 use crate::config::types::{Check, CheckKind, StartState};
 
 pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) -> Option<Check> {
     let s = c.get_ref();
     let ty = s.r#type.get_ref().as_str();
+    if matches!(ty, "tcp" | "http" | "https" | "dns" | "exec") {
+        refuse_foreign_keys(cx, s, ty, key);
+    }
     let kind = match ty {
         "tcp" => CheckKind::Tcp,
         "http" | "https" => {
@@ -22,28 +27,22 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
             let method = s
                 .method
                 .as_ref()
-                .map_or("GET".to_string(), |m| m.get_ref().to_ascii_uppercase());
-            if !matches!(method.as_str(), "GET" | "HEAD" | "POST" | "OPTIONS")
-                && let Some(m) = &s.method
+                .and_then(|m| cx.parsed::<HttpMethod>(m, &format!("{key}.method")))
+                .unwrap_or_default();
+            let path = s.path.as_ref().map_or("/", |p| p.get_ref().as_str());
+            if !path.starts_with('/')
+                && let Some(p) = &s.path
             {
-                cx.err(
-                    m.span(),
-                    format!("{key}.method"),
-                    "method must be GET, HEAD, POST or OPTIONS",
-                );
-            }
-            let path = s.path.clone().unwrap_or_else(|| "/".into());
-            if !path.starts_with('/') {
-                cx.err(c.span(), format!("{key}.path"), "path must start with /");
+                cx.err(p.span(), format!("{key}.path"), "path must start with /");
             }
             CheckKind::Http {
                 https: ty == "https",
                 method,
-                path,
-                host: s.host.clone(),
+                path: path.to_string(),
+                host: s.host.as_ref().map(|h| h.get_ref().clone()),
                 expect,
-                body: s.body.clone(),
-                tls_verify: s.tls_verify.unwrap_or(true),
+                body: s.body.as_ref().map(|b| b.get_ref().clone()),
+                tls_verify: s.tls_verify.as_ref().is_none_or(|v| *v.get_ref()),
             }
         }
         "dns" => {
@@ -55,17 +54,21 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
                 );
                 return None;
             };
+            let qtype = s
+                .qtype
+                .as_ref()
+                .and_then(|t| cx.parsed::<QType>(t, &format!("{key}.qtype")))
+                .unwrap_or_default();
+            let rcode = s
+                .rcode
+                .as_ref()
+                .and_then(|r| cx.parsed::<Rcode>(r, &format!("{key}.rcode")))
+                .unwrap_or_default();
             CheckKind::Dns {
                 query: q.get_ref().clone(),
-                qtype: s
-                    .qtype
-                    .as_ref()
-                    .map_or("A".into(), |t| t.get_ref().to_ascii_uppercase()),
-                rcode: s
-                    .rcode
-                    .as_ref()
-                    .map_or("NOERROR".into(), |t| t.get_ref().to_ascii_uppercase()),
-                answer: s.answer.clone(),
+                qtype,
+                rcode,
+                answer: s.answer.as_ref().map(|a| a.get_ref().clone()),
             }
         }
         "exec" => match &s.command {
@@ -147,6 +150,44 @@ pub(in crate::config) fn check(cx: &mut Ctx, c: &Spanned<CheckSpec>, key: &str) 
         fall,
         start,
     })
+}
+
+/// Keys that only some check types read: for another type they would do nothing, so they are
+/// refused rather than silently ignored.
+fn refuse_foreign_keys(cx: &mut Ctx, s: &CheckSpec, ty: &str, key: &str) {
+    fn at<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+        v.as_ref().map(Spanned::span)
+    }
+    /// Key name, where it was given (if it was), the check types that read it.
+    type Rule<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+    const HTTP: &[&str] = &["http", "https"];
+    let keys: [Rule; 11] = [
+        ("path", at(&s.path), HTTP),
+        ("method", at(&s.method), HTTP),
+        ("host", at(&s.host), HTTP),
+        ("expect", at(&s.expect), HTTP),
+        ("body", at(&s.body), HTTP),
+        ("tls_verify", at(&s.tls_verify), &["https"]),
+        ("query", at(&s.query), &["dns"]),
+        ("qtype", at(&s.qtype), &["dns"]),
+        ("rcode", at(&s.rcode), &["dns"]),
+        ("answer", at(&s.answer), &["dns"]),
+        ("command", at(&s.command), &["exec"]),
+    ];
+    for (name, span, types) in keys {
+        if let Some(span) = span
+            && !types.contains(&ty)
+        {
+            cx.err(
+                span,
+                format!("{key}.{name}"),
+                format!(
+                    "`{name}` applies only to {} checks, and this one is type = \"{ty}\"",
+                    types.join(" and ")
+                ),
+            );
+        }
+    }
 }
 
 fn status(cx: &mut Ctx, span: std::ops::Range<usize>, key: &str, codes: &[i64]) -> Vec<u16> {

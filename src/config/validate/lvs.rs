@@ -5,21 +5,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{Ctx, check::check};
+use crate::config::keywords::{LvsFlag, Scheduler};
 use crate::config::spec::{LvsServiceSpec, LvsSpec, RealSpec};
 use crate::config::types::{Forward, Lvs, LvsService, OnFailure, Protocol, Real, Site, VirtualKey};
-
-/// Schedulers the kernel may provide (`twos` needs Linux 6.6+ with CONFIG_IP_VS_TWOS).
-pub const SCHEDULERS: [&str; 14] = [
-    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
-];
-/// Service flags accepted in `flags = [...]`.
-pub const FLAGS: [&str; 5] = [
-    "one-packet",
-    "sh-fallback",
-    "sh-port",
-    "mh-fallback",
-    "mh-port",
-];
 
 pub(super) fn lvs(cx: &mut Ctx, l: &LvsSpec, sites: &BTreeMap<String, Site>) -> Option<Lvs> {
     let site = l.site.as_ref().map(|s| {
@@ -94,11 +82,27 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         }
     };
     let vkey = match (&s.vip, &s.fwmark) {
-        (Some(v), None) => VirtualKey::Addr {
-            protocol,
-            addr: cx.sockaddr(v, &format!("{key}.vip"))?,
-        },
+        (Some(v), None) => {
+            if let Some(f) = &s.family {
+                cx.err(
+                    f.span(),
+                    format!("{key}.family"),
+                    "`family` applies only to fwmark services (a vip's family is its address's)",
+                );
+            }
+            VirtualKey::Addr {
+                protocol,
+                addr: cx.sockaddr(v, &format!("{key}.vip"))?,
+            }
+        }
         (None, Some(m)) => {
+            if let Some(p) = &s.protocol {
+                cx.err(
+                    p.span(),
+                    format!("{key}.protocol"),
+                    "`protocol` applies only to vip services (a fwmark service takes whatever the firewall marks)",
+                );
+            }
             let fwmark = cx.int(m, &format!("{key}.fwmark"), 1, u32::MAX as i64)?;
             let ipv6 = match s.family.as_ref().map(|f| (f.span(), f.get_ref().as_str())) {
                 None | Some((_, "inet")) | Some((_, "ipv4")) => false,
@@ -127,16 +131,12 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
             return None;
         }
     };
-    let scheduler = s.scheduler.as_ref().map_or("wlc".to_string(), |sc| {
-        if !SCHEDULERS.contains(&sc.get_ref().as_str()) {
-            cx.err(
-                sc.span(),
-                format!("{key}.scheduler"),
-                format!("`{}` is not one of {}", sc.get_ref(), SCHEDULERS.join(" ")),
-            );
-        }
-        sc.get_ref().clone()
-    });
+    let scheduler = s
+        .scheduler
+        .as_ref()
+        .map_or(Some(Scheduler::default()), |sc| {
+            cx.parsed::<Scheduler>(sc, &format!("{key}.scheduler"))
+        });
     let fwd = s
         .forward
         .as_ref()
@@ -146,17 +146,36 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         .persistence
         .as_ref()
         .and_then(|p| cx.duration(p, &format!("{key}.persistence")));
-    let netmask = s
-        .netmask
-        .as_ref()
-        .and_then(|m| netmask(cx, m, &format!("{key}.netmask")));
-    for f in &s.flags {
-        if !FLAGS.contains(&f.get_ref().as_str()) {
+    let v6 = match vkey {
+        VirtualKey::Addr { addr, .. } => addr.is_ipv6(),
+        VirtualKey::Fwmark { ipv6, .. } => ipv6,
+    };
+    let netmask = s.netmask.as_ref().and_then(|m| {
+        let nk = format!("{key}.netmask");
+        if s.persistence.is_none() {
             cx.err(
-                f.span(),
-                format!("{key}.flags"),
-                format!("`{}` is not one of {}", f.get_ref(), FLAGS.join(" ")),
+                m.span(),
+                &nk,
+                "`netmask` applies only to persistent services (set `persistence`)",
             );
+        }
+        netmask(cx, m, &nk, v6)
+    });
+    let mut flags = Vec::new();
+    for (i, f) in s.flags.iter().enumerate() {
+        let fk = format!("{key}.flags[{i}]");
+        let Some(flag) = cx.parsed::<LvsFlag>(f, &fk) else {
+            continue;
+        };
+        match (flag.scheduler(), scheduler) {
+            // An unknown scheduler has its own error already.
+            (Some(wants), Some(sched)) if wants != sched => cx.err(
+                f.span(),
+                &fk,
+                format!("`{flag}` applies only to scheduler = \"{wants}\" (this service uses \"{sched}\")"),
+            ),
+            _ if flags.contains(&flag) => cx.err(f.span(), &fk, format!("`{flag}` is listed twice")),
+            _ => flags.push(flag),
         }
     }
     let on_failure = match s
@@ -199,10 +218,6 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         .check
         .as_ref()
         .and_then(|c| check(cx, c, &format!("{key}.check")));
-    let v6 = match vkey {
-        VirtualKey::Addr { addr, .. } => addr.is_ipv6(),
-        VirtualKey::Fwmark { ipv6, .. } => ipv6,
-    };
     let mut seen = BTreeSet::new();
     let mut reals = Vec::new();
     for (i, r) in s.real.iter().enumerate() {
@@ -227,11 +242,11 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
     }
     Some(LvsService {
         key: vkey,
-        scheduler,
+        scheduler: scheduler.unwrap_or_default(),
         forward: fwd,
         persistence,
         netmask,
-        flags: s.flags.iter().map(|f| f.get_ref().clone()).collect(),
+        flags,
         on_failure,
         sorry_server,
         quorum,
@@ -241,24 +256,34 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
     })
 }
 
-/// `255.255.255.0` (IPv4 mask) or `/64`/`64` (IPv6 prefix length).
-fn netmask(cx: &mut Ctx, m: &toml::Spanned<String>, key: &str) -> Option<u32> {
+/// IPv4: a mask such as `255.255.255.0`; IPv6: a prefix length, `64` or `/64` (the kernel
+/// takes each family's netmask in that form).
+fn netmask(cx: &mut Ctx, m: &toml::Spanned<String>, key: &str, v6: bool) -> Option<u32> {
     let t = m.get_ref().trim();
-    if let Ok(IpAddr::V4(v4)) = t.parse::<IpAddr>() {
-        let bits = u32::from(v4);
-        if bits.leading_ones() + bits.trailing_zeros() == 32 {
-            return Some(bits);
+    if v6 {
+        if let Ok(len) = t.trim_start_matches('/').parse::<u32>()
+            && len <= 128
+        {
+            return Some(len);
         }
-    } else if let Ok(len) = t.trim_start_matches('/').parse::<u32>()
-        && len <= 128
-    {
-        return Some(len);
+        cx.err(
+            m.span(),
+            key,
+            format!("`{t}` is not an IPv6 prefix length (0..=128, e.g. 64)"),
+        );
+    } else {
+        if let Ok(IpAddr::V4(v4)) = t.parse::<IpAddr>() {
+            let bits = u32::from(v4);
+            if bits.leading_ones() + bits.trailing_zeros() == 32 {
+                return Some(bits);
+            }
+        }
+        cx.err(
+            m.span(),
+            key,
+            format!("`{t}` is not an IPv4 netmask (e.g. 255.255.255.0)"),
+        );
     }
-    cx.err(
-        m.span(),
-        key,
-        format!("`{t}` is not a netmask (255.255.255.0 or an IPv6 prefix length)"),
-    );
     None
 }
 

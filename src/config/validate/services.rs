@@ -73,6 +73,7 @@ pub(super) fn services(
                 weights.insert(site.get_ref().clone(), w);
             }
         }
+        refuse_unused_weights(cx, s, &key);
         if mode == Mode::Weighted && weights.values().all(|w| *w == 0) && !site_list.is_empty() {
             cx.err(
                 id.span(),
@@ -163,20 +164,47 @@ fn site_list(
     out
 }
 
-fn mode(cx: &mut Ctx, m: &Spanned<String>, key: &str) -> Option<Mode> {
-    match m.get_ref().as_str() {
+fn parse_mode(m: &str) -> Option<Mode> {
+    match m {
         "failover" => Some(Mode::Failover),
         "all" => Some(Mode::All),
         "weighted" => Some(Mode::Weighted),
         "nearest" => Some(Mode::Nearest),
-        other => {
-            cx.err(
-                m.span(),
-                key,
-                format!("`{other}` is not one of failover, all, weighted, nearest"),
-            );
-            None
-        }
+        _ => None,
+    }
+}
+
+fn mode(cx: &mut Ctx, m: &Spanned<String>, key: &str) -> Option<Mode> {
+    let mode = parse_mode(m.get_ref());
+    if mode.is_none() {
+        cx.err(
+            m.span(),
+            key,
+            format!(
+                "`{}` is not one of failover, all, weighted, nearest",
+                m.get_ref()
+            ),
+        );
+    }
+    mode
+}
+
+/// `weights` do something only where mode = "weighted" (the service's or a route's). A
+/// misspelt mode has its own error, so it does not add this one.
+fn refuse_unused_weights(cx: &mut Ctx, s: &ServiceSpec, key: &str) {
+    let Some((first, _)) = s.weights.iter().next() else {
+        return;
+    };
+    let may_weigh = |m: &Option<Spanned<String>>| {
+        m.as_ref()
+            .is_some_and(|m| parse_mode(m.get_ref()).is_none_or(|m| m == Mode::Weighted))
+    };
+    if !may_weigh(&s.mode) && !s.route.iter().any(|r| may_weigh(&r.mode)) {
+        cx.err(
+            first.span(),
+            format!("{key}.weights"),
+            "`weights` apply only with mode = \"weighted\" (on the service or one of its routes)",
+        );
     }
 }
 

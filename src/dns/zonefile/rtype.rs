@@ -88,6 +88,11 @@ pub fn type_from_text(raw: &[u8]) -> Result<u16, String> {
     Err(format!("unknown type \"{}\"", String::from_utf8_lossy(raw)))
 }
 
+/// Every type mnemonic [`type_from_text`] knows, in table order.
+pub fn type_names() -> impl Iterator<Item = &'static str> {
+    SUPPORTED.iter().chain(GENERIC_ONLY).map(|&(name, _)| name)
+}
+
 /// Why a type may not appear in a zone file, if it may not.
 pub fn refused_type(rtype: u16) -> Option<&'static str> {
     match rtype {

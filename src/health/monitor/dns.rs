@@ -24,19 +24,6 @@ pub(super) struct DnsProbe {
     answer: Option<String>,
 }
 
-fn parse_rcode(s: &str) -> Option<ResponseCode> {
-    let code = match s.to_ascii_uppercase().as_str() {
-        "NOERROR" => 0,
-        "FORMERR" => 1,
-        "SERVFAIL" => 2,
-        "NXDOMAIN" => 3,
-        "NOTIMP" => 4,
-        "REFUSED" => 5,
-        other => other.parse::<u16>().ok()?,
-    };
-    Some(<ResponseCode as From<u16>>::from(code))
-}
-
 /// Presentation forms compare without case and without a trailing dot on names.
 fn normalize(s: &str) -> String {
     s.trim().trim_end_matches('.').to_ascii_lowercase()
@@ -59,9 +46,8 @@ impl DnsProbe {
         };
         let mut name = Name::from_str(query).map_err(|e| bad(format!("query {query}: {e}")))?;
         name.set_fqdn(true);
-        let rtype = RecordType::from_str(&qtype.to_ascii_uppercase())
-            .map_err(|e| bad(format!("qtype {qtype}: {e}")))?;
-        let rcode = parse_rcode(rcode).ok_or_else(|| bad(format!("unknown rcode {rcode}")))?;
+        let rtype = RecordType::from(qtype.code());
+        let rcode = <ResponseCode as From<u16>>::from(rcode.code());
         let mut msg = Message::new(0, MessageType::Query, OpCode::Query);
         msg.metadata.recursion_desired = false;
         msg.add_query(Query::query(name, rtype));
@@ -130,13 +116,14 @@ impl DnsProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Rcode;
 
     #[test]
-    fn rcodes_parse() {
-        assert_eq!(parse_rcode("noerror"), Some(ResponseCode::NoError));
-        assert_eq!(parse_rcode("NXDOMAIN"), Some(ResponseCode::NXDomain));
-        assert_eq!(parse_rcode("5"), Some(ResponseCode::Refused));
-        assert_eq!(parse_rcode("bogus"), None);
+    fn config_rcodes_map_to_hickory() {
+        let code = |s: &str| <ResponseCode as From<u16>>::from(s.parse::<Rcode>().unwrap().code());
+        assert_eq!(code("noerror"), ResponseCode::NoError);
+        assert_eq!(code("NXDOMAIN"), ResponseCode::NXDomain);
+        assert_eq!(code("5"), ResponseCode::Refused);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use reqwest::{Client, Method};
 
-use crate::config::CheckKind;
+use crate::config::{CheckKind, HttpMethod};
 use crate::health::HealthError;
 use crate::health::targets::ProbeKey;
 
@@ -98,12 +98,12 @@ impl HttpProbe {
         } else {
             format!("/{path}")
         };
-        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| {
-            HealthError::Check {
-                key: key.to_string(),
-                message: format!("method {method}: {e}"),
-            }
-        })?;
+        let method = match method {
+            HttpMethod::Get => Method::GET,
+            HttpMethod::Head => Method::HEAD,
+            HttpMethod::Post => Method::POST,
+            HttpMethod::Options => Method::OPTIONS,
+        };
         let (client, url, host_header) = match (host, https) {
             (Some(name), true) => {
                 // SNI and the certificate check must use the name: resolve it to the target.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::config::{Forward, OnFailure, Protocol, Real};
+use crate::config::{Forward, LvsFlag, OnFailure, Protocol, Real, Scheduler};
 use crate::health::{Source, Verdict};
 
 pub(crate) fn svc(vip: &str, reals: &[(&str, u32)]) -> LvsService {
@@ -12,7 +12,7 @@ pub(crate) fn svc(vip: &str, reals: &[(&str, u32)]) -> LvsService {
             protocol: Protocol::Tcp,
             addr: vip.parse().unwrap(),
         },
-        scheduler: "wlc".into(),
+        scheduler: Scheduler::Wlc,
         forward: Forward::Dr,
         persistence: None,
         netmask: None,
@@ -50,7 +50,7 @@ fn service_conf_canonical_and_persistent() {
     assert_eq!((c.flags, c.timeout, c.netmask), (0, 0, u32::MAX));
     s.persistence = Some(Duration::from_secs(600));
     s.netmask = Some(0xffff_ff00);
-    s.flags = vec!["sh-port".into(), "one-packet".into()];
+    s.flags = vec![LvsFlag::ShPort, LvsFlag::OnePacket];
     let c = service_conf(&s);
     assert_eq!(
         (c.flags, c.timeout, c.netmask),

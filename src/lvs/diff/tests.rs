@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
+use crate::config::{LvsFlag, Scheduler};
 use crate::health::RealTable;
 use crate::lvs::desired::desired;
 use crate::lvs::desired::tests::{lvs, svc};
@@ -95,7 +96,7 @@ fn changes_are_in_place_and_ordered() {
         "10.0.0.1:80",
         &[("10.1.0.1:80", 0), ("10.1.0.2:80", 9), ("10.1.0.4:80", 4)],
     );
-    s.scheduler = "rr".into();
+    s.scheduler = Scheduler::Rr;
     let key = s.key;
     let after = lvs(vec![s]);
     let plan = diff(&desired(&after, &RealTable::new()), &have, &none());
@@ -159,8 +160,8 @@ fn display_of_fwmark_persistent_flags_and_thresholds() {
         fwmark: 7,
         ipv6: false,
     };
-    s.scheduler = "mh".into();
-    s.flags = vec!["mh-fallback".into(), "mh-port".into()];
+    s.scheduler = Scheduler::Mh;
+    s.flags = vec![LvsFlag::MhFallback, LvsFlag::MhPort];
     s.persistence = Some(std::time::Duration::from_secs(300));
     s.netmask = Some(0xffff_ff00);
     s.reals[0].forward = Some(Forward::Tun);
@@ -189,7 +190,7 @@ fn applying_a_plan_to_the_model_converges() {
     ]);
     let mut table = table_of(&desired(&before, &RealTable::new()));
     let mut a = svc("10.0.0.1:80", &[("10.1.0.2:80", 5), ("10.1.0.9:80", 1)]);
-    a.scheduler = "sh".into();
+    a.scheduler = Scheduler::Sh;
     let owned: BTreeSet<_> = table.services.iter().map(|(s, _)| s.conf.key).collect();
     let after = desired(
         &lvs(vec![a, svc("10.0.0.3:80", &[("10.1.0.4:80", 1)])]),
