@@ -104,7 +104,7 @@ impl ClusterKey {
 
     fn parse_hex(text: &str) -> Result<ClusterKey, HexError> {
         let hex = text.trim();
-        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(HexError::NotHex);
         }
         let bytes: Vec<u8> = hex
