@@ -4,6 +4,7 @@
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
 mod check;
+mod cluster;
 mod explain;
 mod geo;
 mod lvs;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub use check::Check;
+pub use cluster::Cluster;
 pub use explain::Explain;
 pub use geo::Geo;
 pub use lvs::Lvs;
@@ -55,6 +57,8 @@ pub enum Command {
     Lvs(Lvs),
     /// Geo database tools (`geo compile IN.csv OUT.mmdb`).
     Geo(Geo),
+    /// Cluster tools (`cluster keygen FILE`).
+    Cluster(Cluster),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -82,6 +86,7 @@ impl Cli {
             Some(Command::Geo(c)) => c.run(),
             Some(Command::Serve(c)) => c.run(),
             Some(Command::Lvs(c)) => c.run(),
+            Some(Command::Cluster(c)) => c.run(),
             None => Serve::default().run(),
         }
     }

@@ -27,9 +27,11 @@
 //! - [`serve`]: the long-running process that wires them together ([`run`]);
 //! - [`admin`]: the loopback HTTP endpoint (status page, metrics, overrides);
 //! - [`metrics`]: the fixed set of Prometheus counters;
+//! - [`cluster`]: gossip between nodes (chitchat over an encrypted transport), the vantage rule;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`.
 
 pub mod admin;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod dns;

@@ -172,3 +172,48 @@ fn bad_explain_arguments_exit_2() {
     ]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn cluster_keygen_writes_a_private_key_once_and_check_reads_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("cluster.key");
+    let (code, out, err) = meridian(&["cluster", "keygen", key.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(text.len(), 65, "{text:?}");
+    assert!(
+        text.trim_end().bytes().all(|b| b.is_ascii_hexdigit()),
+        "{text:?}"
+    );
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let (code, _, err) = meridian(&["cluster", "keygen", key.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        text,
+        "not overwritten"
+    );
+
+    let cfg = dir.path().join("m.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nzones = \"{}/zones\"\n[cluster]\nnode = \"n1\"\nlisten = \"127.0.0.1:7946\"\nkey_file = \"cluster.key\"\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = meridian(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = meridian(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("m.toml:6:12: cluster.key_file:") && err.contains("chmod 600"),
+        "{err}"
+    );
+}

@@ -31,6 +31,7 @@ pub struct Spec {
     #[serde(default)]
     pub r#override: Vec<OverrideSpec>,
     pub lvs: Option<LvsSpec>,
+    pub cluster: Option<ClusterSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,4 +220,33 @@ pub struct RealSpec {
     pub forward: Option<Spanned<String>>,
     pub u_threshold: Option<Spanned<i64>>,
     pub l_threshold: Option<Spanned<i64>>,
+}
+
+/// `[cluster]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    pub node: Spanned<String>,
+    pub listen: Spanned<String>,
+    #[serde(default)]
+    pub seeds: Vec<Spanned<String>>,
+    pub key_file: Spanned<String>,
+    pub vantage: Option<VantageSpec>,
+    pub gossip_interval: Option<Spanned<String>>,
+}
+
+/// `vantage = { quorum = "majority", stale_after = "15s" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VantageSpec {
+    pub quorum: Option<Spanned<QuorumSpec>>,
+    pub stale_after: Option<Spanned<String>>,
+}
+
+/// `"majority" | "all" | "any" | N`
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum QuorumSpec {
+    Keyword(String),
+    Count(i64),
 }

@@ -100,10 +100,36 @@ fn a_bogus_key_in_every_table_is_refused() {
     }
 }
 
+/// The test key named by `tests/data/full.toml`, made private (git does not keep mode 0600).
+fn private_test_key() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cluster.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    key
+}
+
 #[test]
 fn full_config_parses_every_section() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/full.toml");
+    let key = private_test_key();
     let cfg = load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = cfg.cluster.as_ref().unwrap();
+    assert_eq!(cluster.node, "hq-ns1");
+    assert_eq!(cluster.listen, "127.0.0.1:7946".parse().unwrap());
+    assert_eq!(cluster.seeds, ["127.0.0.2:7946".parse().unwrap()]);
+    assert_eq!(
+        cluster.key_file, key,
+        "relative to the config file's folder"
+    );
+    assert_eq!(cluster.vantage.quorum, Quorum::Majority);
+    assert_eq!(
+        cluster.vantage.stale_after,
+        std::time::Duration::from_secs(15)
+    );
+    assert_eq!(
+        cluster.gossip_interval,
+        std::time::Duration::from_millis(200)
+    );
     let lvs = cfg.lvs.as_ref().unwrap();
     assert_eq!(lvs.services.len(), 2);
     assert_eq!(lvs.services[0].reals[0].weight, 100);
@@ -232,6 +258,92 @@ addr = "[2001:db8::1]:80"
     assert!(keys.contains(&"lvs.service[0].scheduler"), "{keys:?}");
     assert!(keys.contains(&"lvs.service[0].forward"), "{keys:?}");
     assert!(keys.contains(&"lvs.service[0].real[0].addr"), "{keys:?}");
+}
+
+fn cluster_text(key: &Path, extra: &str) -> String {
+    format!(
+        "[server]\nzones = \"../zones\"\n[cluster]\nnode = \"n1\"\nlisten = \"127.0.0.1:7946\"\nkey_file = {:?}\n{extra}",
+        key.display().to_string()
+    )
+}
+
+#[test]
+fn cluster_defaults() {
+    let key = private_test_key();
+    let cfg = parse(&cluster_text(&key, ""), &example()).unwrap_or_else(|e| panic!("{e}"));
+    let c = cfg.cluster.unwrap();
+    assert!(c.seeds.is_empty());
+    assert_eq!(c.vantage, Vantage::default());
+    assert_eq!(c.gossip_interval, Cluster::DEFAULT_GOSSIP_INTERVAL);
+    let c = parse(
+        &cluster_text(&key, "vantage = { quorum = 2 }\n"),
+        &example(),
+    )
+    .unwrap()
+    .cluster
+    .unwrap();
+    assert_eq!(c.vantage.quorum, Quorum::AtLeast(2));
+    assert_eq!(c.vantage.stale_after, Vantage::default().stale_after);
+}
+
+#[test]
+fn cluster_errors_name_line_and_key() {
+    let key = private_test_key();
+    let text = format!(
+        "{}seeds = [\"127.0.0.2:7946\", \"nohost\"]\nvantage = {{ quorum = \"most\", stale_after = \"100ms\" }}\ngossip_interval = \"5ms\"\n",
+        cluster_text(&key, "")
+            .replace("\"n1\"", "\"bad name\"")
+            .replace(":7946\"\nkey", ":0\"\nkey")
+    );
+    let d = errors(&text);
+    let find = |k: &str| {
+        d.iter()
+            .find(|x| x.key == k)
+            .unwrap_or_else(|| panic!("no error for {k}: {d:#?}"))
+    };
+    assert_eq!(find("cluster.node").line, 4);
+    assert!(find("cluster.listen").message.contains("must not be 0"));
+    assert_eq!(find("cluster.seeds[1]").line, 7);
+    assert!(find("cluster.vantage.quorum").message.contains("`most`"));
+    assert!(
+        find("cluster.vantage.stale_after")
+            .message
+            .contains("4 gossip intervals")
+    );
+    assert_eq!(find("cluster.gossip_interval").line, 9);
+    let d = errors(&cluster_text(&key, "vantage = { quorum = 0 }\n"));
+    assert_eq!(d[0].key, "cluster.vantage.quorum", "{d:?}");
+}
+
+#[test]
+fn a_missing_short_or_readable_key_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let readable = dir.path().join("readable.key");
+    std::fs::write(&readable, "ab".repeat(32)).unwrap();
+    std::fs::set_permissions(&readable, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "ab".repeat(16)).unwrap();
+    std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for (path, want) in [
+        (dir.path().join("absent.key"), "not found"),
+        (readable, "chmod 600"),
+        (short, "too short"),
+    ] {
+        let d = errors(&cluster_text(&path, ""));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            (d[0].key.as_str(), d[0].line),
+            ("cluster.key_file", 6),
+            "{}",
+            d[0]
+        );
+        assert!(
+            d[0].message.contains(want) && d[0].message.contains(&*path.to_string_lossy()),
+            "{}",
+            d[0]
+        );
+    }
 }
 
 mod typed;

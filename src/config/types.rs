@@ -25,6 +25,7 @@ pub struct Config {
     pub health: HealthSettings,
     pub overrides: Vec<Override>,
     pub lvs: Option<Lvs>,
+    pub cluster: Option<Cluster>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -293,4 +294,64 @@ pub struct Real {
     pub forward: Option<Forward>,
     pub u_threshold: u32,
     pub l_threshold: u32,
+}
+
+/// `[cluster]`: this node's membership in a gossip cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// Unique node name.
+    pub node: String,
+    /// Gossip address (UDP).
+    pub listen: SocketAddr,
+    /// Known peers to join through; the rest are learned.
+    pub seeds: Vec<SocketAddr>,
+    /// The shared key (checked when the configuration is loaded).
+    pub key_file: PathBuf,
+    pub vantage: Vantage,
+    pub gossip_interval: Duration,
+}
+
+impl Cluster {
+    /// `gossip_interval` when the file does not say.
+    pub const DEFAULT_GOSSIP_INTERVAL: Duration = Duration::from_millis(250);
+}
+
+/// How observations from several nodes combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vantage {
+    pub quorum: Quorum,
+    /// An observation not refreshed for this long counts as unknown.
+    pub stale_after: Duration,
+}
+
+impl Default for Vantage {
+    fn default() -> Self {
+        Vantage {
+            quorum: Quorum::Majority,
+            stale_after: Duration::from_secs(15),
+        }
+    }
+}
+
+/// How many fresh observers must see a target down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quorum {
+    /// More than half.
+    Majority,
+    All,
+    /// One.
+    Any,
+    /// At least N (all of them when fewer than N are fresh).
+    AtLeast(u32),
+}
+
+impl std::fmt::Display for Quorum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Quorum::Majority => f.write_str("majority"),
+            Quorum::All => f.write_str("all"),
+            Quorum::Any => f.write_str("any"),
+            Quorum::AtLeast(n) => write!(f, "{n}"),
+        }
+    }
 }

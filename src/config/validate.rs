@@ -4,6 +4,7 @@
 //! final [`Diagnostic`] names file, line, column and the dotted key.
 
 mod check;
+mod cluster;
 mod lvs;
 mod services;
 
@@ -210,6 +211,10 @@ pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     };
     let overrides = overrides(&mut cx, &spec.r#override, &sites);
     let lvs = spec.lvs.as_ref().and_then(|l| lvs::lvs(&mut cx, l, &sites));
+    let cluster = spec
+        .cluster
+        .as_ref()
+        .and_then(|c| cluster::cluster(&mut cx, c));
     if !cx.diags.is_empty() {
         return Err(ConfigError::Invalid(cx.diags));
     }
@@ -223,6 +228,7 @@ pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         health,
         overrides,
         lvs,
+        cluster,
     })
 }
 

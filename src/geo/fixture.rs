@@ -91,6 +91,7 @@ impl Fixture {
             health: HealthSettings::default(),
             overrides: vec![],
             lvs: None,
+            cluster: None,
         }
     }
 }

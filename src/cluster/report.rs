@@ -1,0 +1,287 @@
+//! What a node publishes, and how it maps onto chitchat's key/values.
+//!
+//! One key per item so that a change costs one key in the next delta: `m1/digest`, `m1/role`,
+//! `m1/obs/<target>`, `m1/vip/<vip>`, `m1/ovr/<target>`. `m1/` is format 1 of Meridian's report:
+//! keys with another prefix are skipped (a later format may publish beside this one), while a
+//! malformed value under `m1/` is junk, ignored and counted. Values are compact JSON. Nothing
+//! here panics on what a peer sends.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::OverrideState;
+
+/// The prefix of every key of report format 1.
+pub const PREFIX: &str = "m1/";
+/// Longest value accepted from a peer.
+const MAX_VALUE: usize = 4096;
+/// Longest free text (reason, author, digest) published; longer text is cut.
+pub const MAX_TEXT: usize = 200;
+
+/// What a node does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Dns,
+    Director,
+    Both,
+}
+
+/// A probe's verdict on a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeState {
+    Up,
+    Down,
+}
+
+/// This node's view of one target. `target` (the map key) is a stable id chosen by the health
+/// code, e.g. `tcp 192.0.2.10:80` or `addr:192.0.2.10`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub state: ProbeState,
+    /// When the state last changed, unix milliseconds.
+    pub since_ms: u64,
+    pub reason: String,
+}
+
+/// A director's account of one of its virtual services (the map key is the VIP, e.g.
+/// `tcp 203.0.113.10:80`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipStatus {
+    /// Up while the healthy weight is at or above the service's quorum.
+    pub quorum: ProbeState,
+    pub healthy_weight: u64,
+    pub total_weight: u64,
+    pub active_conns: u64,
+    /// New connections per second.
+    pub conn_rate: u64,
+}
+
+/// An operator's override as set on some node. `state: None` records a clear, so that a clear
+/// on one node beats an older set on another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideEntry {
+    pub state: Option<OverrideState>,
+    pub author: String,
+    pub reason: String,
+    /// When it was set, unix milliseconds (the setter's clock).
+    pub set_at_ms: u64,
+    pub expires_ms: Option<u64>,
+}
+
+/// Everything one node publishes about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// A digest of the loaded configuration, as given by the caller; nodes compare them to warn
+    /// about divergence.
+    pub digest: String,
+    pub role: Role,
+    pub observations: BTreeMap<String, Observation>,
+    pub vips: BTreeMap<String, VipStatus>,
+    pub overrides: BTreeMap<String, OverrideEntry>,
+}
+
+impl Report {
+    pub fn new(digest: impl Into<String>, role: Role) -> Report {
+        Report {
+            digest: digest.into(),
+            role,
+            observations: BTreeMap::new(),
+            vips: BTreeMap::new(),
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
+/// One published item, without its publication time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Item {
+    Digest(String),
+    Role(Role),
+    Obs(String, Observation),
+    Vip(String, VipStatus),
+    Ovr(String, OverrideEntry),
+}
+
+#[derive(Serialize, Deserialize)]
+struct ObsWire {
+    state: ProbeState,
+    since: u64,
+    #[serde(default)]
+    reason: String,
+    /// When the publisher last confirmed it, unix ms.
+    at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VipWire {
+    quorum: ProbeState,
+    healthy: u64,
+    total: u64,
+    conns: u64,
+    rate: u64,
+    at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OvrWire {
+    /// up | down | drain | clear
+    state: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    reason: String,
+    set_at: u64,
+    #[serde(default)]
+    expires: Option<u64>,
+}
+
+/// Free text cut to [`MAX_TEXT`] characters.
+pub(crate) fn clip(s: &str) -> String {
+    s.chars().take(MAX_TEXT).collect()
+}
+
+impl Item {
+    /// The chitchat key of this item.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Item::Digest(_) => format!("{PREFIX}digest"),
+            Item::Role(_) => format!("{PREFIX}role"),
+            Item::Obs(t, _) => format!("{PREFIX}obs/{t}"),
+            Item::Vip(v, _) => format!("{PREFIX}vip/{v}"),
+            Item::Ovr(t, _) => format!("{PREFIX}ovr/{t}"),
+        }
+    }
+
+    /// The chitchat value, stamped with `at_ms` where the item carries a confirmation time.
+    pub(crate) fn value(&self, at_ms: u64) -> String {
+        let json = match self {
+            Item::Digest(d) => serde_json::to_string(&clip(d)),
+            Item::Role(r) => serde_json::to_string(r),
+            Item::Obs(_, o) => serde_json::to_string(&ObsWire {
+                state: o.state,
+                since: o.since_ms,
+                reason: clip(&o.reason),
+                at: at_ms,
+            }),
+            Item::Vip(_, v) => serde_json::to_string(&VipWire {
+                quorum: v.quorum,
+                healthy: v.healthy_weight,
+                total: v.total_weight,
+                conns: v.active_conns,
+                rate: v.conn_rate,
+                at: at_ms,
+            }),
+            Item::Ovr(_, o) => serde_json::to_string(&OvrWire {
+                state: o.state.map_or("clear", OverrideState::as_str).to_string(),
+                author: clip(&o.author),
+                reason: clip(&o.reason),
+                set_at: o.set_at_ms,
+                expires: o.expires_ms,
+            }),
+        };
+        // Serialising these plain structs cannot fail; an empty value would read back as junk.
+        json.unwrap_or_default()
+    }
+
+    /// Whether peers judge this item's freshness by its republication (observations and VIP
+    /// status are republished while the caller keeps confirming them).
+    pub(crate) fn refreshable(&self) -> bool {
+        matches!(self, Item::Obs(..) | Item::Vip(..))
+    }
+
+    /// Whether a change from `self` to `new` must go out at once rather than at the next
+    /// refresh: anything but a VIP's load figures.
+    pub(crate) fn urgent_change(&self, new: &Item) -> bool {
+        match (self, new) {
+            (Item::Vip(a, x), Item::Vip(b, y)) => a != b || x.quorum != y.quorum,
+            _ => self != new,
+        }
+    }
+}
+
+/// A peer's value that was not ours to read or could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decoded {
+    /// An item and its confirmation time (0 where the item has none).
+    Item(Item, u64),
+    /// Another format's key: skipped, not junk.
+    Foreign,
+    /// A malformed key or value under [`PREFIX`].
+    Junk,
+}
+
+/// Read one chitchat key/value of a peer.
+pub(crate) fn decode(key: &str, value: &str) -> Decoded {
+    let Some(rest) = key.strip_prefix(PREFIX) else {
+        return Decoded::Foreign;
+    };
+    if value.len() > MAX_VALUE {
+        return Decoded::Junk;
+    }
+    let (kind, name) = rest.split_once('/').unwrap_or((rest, ""));
+    let item = match (kind, name.is_empty()) {
+        ("digest", true) => serde_json::from_str::<String>(value)
+            .ok()
+            .map(|d| (Item::Digest(d), 0)),
+        ("role", true) => serde_json::from_str::<Role>(value)
+            .ok()
+            .map(|r| (Item::Role(r), 0)),
+        ("obs", false) => serde_json::from_str::<ObsWire>(value).ok().map(|w| {
+            let o = Observation {
+                state: w.state,
+                since_ms: w.since,
+                reason: clip(&w.reason),
+            };
+            (Item::Obs(name.to_string(), o), w.at)
+        }),
+        ("vip", false) => serde_json::from_str::<VipWire>(value).ok().map(|w| {
+            let v = VipStatus {
+                quorum: w.quorum,
+                healthy_weight: w.healthy,
+                total_weight: w.total,
+                active_conns: w.conns,
+                conn_rate: w.rate,
+            };
+            (Item::Vip(name.to_string(), v), w.at)
+        }),
+        ("ovr", false) => serde_json::from_str::<OvrWire>(value).ok().and_then(|w| {
+            let state = match w.state.as_str() {
+                "clear" => None,
+                s => Some(OverrideState::parse(s)?),
+            };
+            let o = OverrideEntry {
+                state,
+                author: clip(&w.author),
+                reason: clip(&w.reason),
+                set_at_ms: w.set_at,
+                expires_ms: w.expires,
+            };
+            Some((Item::Ovr(name.to_string(), o), 0))
+        }),
+        _ => None,
+    };
+    item.map_or(Decoded::Junk, |(i, at)| Decoded::Item(i, at))
+}
+
+/// Every item of a report.
+pub(crate) fn items(r: &Report) -> Vec<Item> {
+    let mut out = vec![Item::Digest(r.digest.clone()), Item::Role(r.role)];
+    out.extend(
+        r.observations
+            .iter()
+            .map(|(t, o)| Item::Obs(t.clone(), o.clone())),
+    );
+    out.extend(r.vips.iter().map(|(v, s)| Item::Vip(v.clone(), s.clone())));
+    out.extend(
+        r.overrides
+            .iter()
+            .map(|(t, o)| Item::Ovr(t.clone(), o.clone())),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests;
