@@ -333,6 +333,11 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
             overrides: Some(Box::new(glue::Overrides {
                 handle: probes.clone(),
                 cfg: server.cfg.clone(),
+                node: cfg
+                    .cluster
+                    .as_ref()
+                    .map(|c| c.node.clone())
+                    .unwrap_or_default(),
             })),
         };
         let admin = crate::admin::Admin::bind(addr, Arc::new(st)).await?;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use meridian::config::{Check, CheckKind, HttpMethod, OverrideState, OverrideTarget, StartState};
+use meridian::health::overrides::RuntimeOverride;
 use meridian::health::{
     DnsTarget, HealthView, ProbeKey, RealTarget, Scheduler, SchedulerOptions, Status, TargetSet,
     dns_table, real_table,
@@ -351,7 +352,7 @@ async fn overrides_apply_persist_and_survive_restart() {
     let site = OverrideTarget::Site("hq".into());
     assert_eq!(
         handle
-            .set_override(site.clone(), OverrideState::Down)
+            .set_override(site.clone(), cmd(OverrideState::Down))
             .await
             .unwrap(),
         None
@@ -367,13 +368,16 @@ async fn overrides_apply_persist_and_survive_restart() {
 
     let addr = OverrideTarget::Addr(ip);
     handle
-        .set_override(addr.clone(), OverrideState::Drain)
+        .set_override(addr.clone(), cmd(OverrideState::Drain))
         .await
         .unwrap();
     assert_eq!(dns(&handle.view(), "hq", ip), Status::Drain);
     assert_eq!(real(&handle.view(), &key), Status::Drain);
     assert_eq!(
-        handle.clear_override(addr.clone()).await.unwrap(),
+        handle
+            .clear_override(addr.clone(), "n1", "op")
+            .await
+            .unwrap(),
         Some(OverrideState::Drain)
     );
     assert_eq!(dns(&handle.view(), "hq", ip), Status::Down);
@@ -410,13 +414,25 @@ async fn overrides_apply_persist_and_survive_restart() {
     let before = handle.view().generation();
     assert!(
         handle
-            .set_override(site, OverrideState::Down)
+            .set_override(site, cmd(OverrideState::Down))
             .await
             .is_err()
     );
     assert!(handle.list_overrides().is_empty());
     assert_eq!(handle.view().generation(), before);
     stop(shutdown, task).await;
+}
+
+/// A run-time override given now on node n1.
+fn cmd(state: OverrideState) -> RuntimeOverride {
+    RuntimeOverride {
+        state: Some(state),
+        author: "op".into(),
+        reason: "test".into(),
+        set_at_ms: meridian::health::statefile::unix_ms(std::time::SystemTime::now()),
+        expires_ms: None,
+        origin: "n1".into(),
+    }
 }
 
 /// The authority's DNS verdict for `ip` as a default-link address of `site`.

@@ -7,7 +7,7 @@
 //! | `/status` | GET | no | the same as JSON |
 //! | `/metrics` | GET | no | Prometheus text |
 //! | `/overrides` | GET | token | current overrides (JSON) |
-//! | `/overrides` | POST | token | `{"target": "site:hq", "state": "down"}` sets one |
+//! | `/overrides` | POST | token | `{"target": "site:hq", "state": "down"}` sets one (optional `author`, `reason`, `expires_in`) |
 //! | `/overrides?target=T` | DELETE | token | clears one |
 
 use super::http::{Request, Response};
@@ -15,8 +15,17 @@ use super::http::{Request, Response};
 /// The override operations the admin API exposes.
 pub trait OverrideApi: Send + Sync {
     fn list(&self) -> serde_json::Value;
-    fn set(&self, target: &str, state: &str) -> Result<(), String>;
-    fn clear(&self, target: &str) -> Result<(), String>;
+    fn set(&self, target: &str, state: &str, meta: &OverrideMeta) -> Result<(), String>;
+    fn clear(&self, target: &str, author: &str) -> Result<(), String>;
+}
+
+/// Who sets an override, why and for how long (all optional in the request).
+#[derive(Debug, Clone, Default)]
+pub struct OverrideMeta {
+    pub author: String,
+    pub reason: String,
+    /// `expires_in`, e.g. "30m".
+    pub expires_in: Option<String>,
 }
 
 /// What the admin endpoint can see of the running server.
@@ -79,13 +88,22 @@ pub fn handle(state: &AdminState, req: Request) -> Response {
                     else {
                         return Response::text(400, "expected {\"target\": ..., \"state\": ...}\n");
                     };
-                    match api.set(t, s) {
+                    let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+                    let meta = OverrideMeta {
+                        author: text("author"),
+                        reason: text("reason"),
+                        expires_in: body["expires_in"].as_str().map(str::to_owned),
+                    };
+                    match api.set(t, s, &meta) {
                         Ok(()) => Response::json(200, &api.list()),
                         Err(e) => Response::text(400, format!("{e}\n")),
                     }
                 }
                 "DELETE" => match query_param(&req.query, "target") {
-                    Some(t) => match api.clear(&percent_decode(t)) {
+                    Some(t) => match api.clear(
+                        &percent_decode(t),
+                        &percent_decode(query_param(&req.query, "author").unwrap_or_default()),
+                    ) {
                         Ok(()) => Response::json(200, &api.list()),
                         Err(e) => Response::text(400, format!("{e}\n")),
                     },
@@ -183,14 +201,14 @@ mod tests {
         fn list(&self) -> serde_json::Value {
             serde_json::json!(self.0.lock().unwrap().clone())
         }
-        fn set(&self, t: &str, s: &str) -> Result<(), String> {
+        fn set(&self, t: &str, s: &str, _: &OverrideMeta) -> Result<(), String> {
             if !t.contains(':') {
                 return Err(format!("bad target {t}"));
             }
             self.0.lock().unwrap().push((t.into(), s.into()));
             Ok(())
         }
-        fn clear(&self, t: &str) -> Result<(), String> {
+        fn clear(&self, t: &str, _: &str) -> Result<(), String> {
             self.0.lock().unwrap().retain(|(x, _)| x != t);
             Ok(())
         }

@@ -126,7 +126,13 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (policy::Healt
     note.push_str("; probes not known, checked targets counted as up");
     let mut v = policy::HealthView::all_up(policy);
     for o in overrides.list() {
-        v.apply(policy, &o);
+        v.apply(
+            policy,
+            &Override {
+                target: o.target,
+                state: o.state,
+            },
+        );
     }
     (v, note)
 }

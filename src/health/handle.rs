@@ -11,6 +11,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{Override, OverrideState, OverrideTarget};
 
+use super::overrides::{Listed, RuntimeOverride};
+
 use super::HealthError;
 use super::targets::TargetSet;
 use super::view::HealthView;
@@ -18,8 +20,15 @@ use super::view::HealthView;
 pub(super) type Reply<T> = oneshot::Sender<Result<T, HealthError>>;
 
 pub(super) enum Command {
-    Set(OverrideTarget, OverrideState, Reply<Option<OverrideState>>),
-    Clear(OverrideTarget, Reply<Option<OverrideState>>),
+    Set(
+        OverrideTarget,
+        RuntimeOverride,
+        Reply<Option<OverrideState>>,
+    ),
+    /// target, origin node, author
+    Clear(OverrideTarget, String, String, Reply<Option<OverrideState>>),
+    /// Commands learned from other nodes.
+    Merge(Vec<(OverrideTarget, RuntimeOverride)>),
     Configured(Vec<Override>),
 }
 
@@ -66,21 +75,36 @@ impl HealthHandle {
     pub async fn set_override(
         &self,
         target: OverrideTarget,
-        state: OverrideState,
+        cmd: RuntimeOverride,
     ) -> Result<Option<OverrideState>, HealthError> {
-        self.ask(|reply| Command::Set(target, state, reply)).await
+        self.ask(|reply| Command::Set(target, cmd, reply)).await
     }
 
-    /// Removes a run-time override (config overrides stay). Returns what it was.
+    /// Ends a run-time override (config overrides stay), recorded as a clear given on
+    /// `origin` by `author`. Returns what it was.
     pub async fn clear_override(
         &self,
         target: OverrideTarget,
+        origin: &str,
+        author: &str,
     ) -> Result<Option<OverrideState>, HealthError> {
-        self.ask(|reply| Command::Clear(target, reply)).await
+        self.ask(|reply| Command::Clear(target, origin.to_owned(), author.to_owned(), reply))
+            .await
+    }
+
+    /// Offers commands learned from other nodes; the newer ones are taken and saved.
+    pub async fn merge_overrides(
+        &self,
+        list: Vec<(OverrideTarget, RuntimeOverride)>,
+    ) -> Result<(), HealthError> {
+        self.commands
+            .send(Command::Merge(list))
+            .await
+            .map_err(|_| HealthError::SchedulerGone)
     }
 
     /// Every override in force (config and run-time).
-    pub fn list_overrides(&self) -> Vec<Override> {
+    pub fn list_overrides(&self) -> Vec<Listed> {
         self.view().overrides().list()
     }
 

@@ -25,7 +25,7 @@ use crate::config::Override;
 use super::HealthError;
 use super::handle::{Command, HealthHandle};
 use super::monitor::{HttpClients, Monitor};
-use super::overrides::Overrides;
+use super::overrides::{Overrides, RuntimeOverride};
 use super::state::{Health, ProbeResult};
 use super::statefile::{self, ProbeState, SavedProbe, StateFile};
 use super::targets::{ProbeKey, TargetSet};
@@ -107,7 +107,7 @@ impl Scheduler {
             Some(path) => StateFile::load(path)?,
             None => StateFile::default(),
         };
-        overrides.set_runtime(&saved.overrides);
+        overrides.set_runtime(saved.overrides);
         let (targets_tx, targets_rx) = watch::channel(targets);
         let (view_tx, view_rx) = watch::channel(Arc::new(HealthView::empty()));
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -162,6 +162,7 @@ impl Scheduler {
         }
         let mut targets_open = true;
         let outcome = loop {
+            let expiry = self.next_expiry();
             tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
                 changed = self.targets.changed(), if targets_open => {
@@ -190,6 +191,7 @@ impl Scheduler {
                     if self.pending => self.publish(),
                 _ = tokio::time::sleep_until(self.last_save + SAVE_GAP),
                     if self.unsaved && self.state_file.is_some() => self.save_probes().await,
+                _ = sleep_until_opt(expiry) => self.expire().await,
                 Some(joined) = tasks.join_next() => {
                     if let Err(e) = joined && e.is_panic() {
                         tracing::error!(error = %e, "health probe task panicked");
@@ -340,35 +342,75 @@ impl Scheduler {
                 self.overrides = Arc::new(next);
                 self.publish();
             }
-            Command::Set(target, state, reply) => {
+            Command::Set(target, cmd, reply) => {
                 let mut next = (*self.overrides).clone();
-                let prev = next.set(target.clone(), state);
+                let state = cmd.state;
+                let prev = next.set(target.clone(), cmd);
                 let r = self.commit(next).await.map(|()| prev);
                 if r.is_ok() {
-                    tracing::info!(target_name = ?target, state = ?state, "override set");
+                    tracing::info!(target_name = %target, state = ?state, "override set");
                 }
                 if reply.send(r).is_err() {
                     tracing::debug!("override caller went away");
                 }
             }
-            Command::Clear(target, reply) => {
+            Command::Clear(target, origin, author, reply) => {
                 let mut next = (*self.overrides).clone();
-                let prev = next.clear(&target);
-                let r = self.commit(next).await.map(|()| prev);
-                if r.is_ok() {
-                    tracing::info!(target_name = ?target, "override cleared");
+                let now = statefile::unix_ms(SystemTime::now());
+                let prev = next.clear(&target, now, &origin, &author);
+                let r = match prev {
+                    Some(_) => self.commit(next).await.map(|()| prev),
+                    None => Ok(None),
+                };
+                if matches!(r, Ok(Some(_))) {
+                    tracing::info!(target_name = %target, "override cleared");
                 }
                 if reply.send(r).is_err() {
                     tracing::debug!("override caller went away");
+                }
+            }
+            Command::Merge(list) => {
+                let mut next = (*self.overrides).clone();
+                let mut taken = 0;
+                for (target, cmd) in list {
+                    let state = cmd.state;
+                    let origin = cmd.origin.clone();
+                    if next.merge(target.clone(), cmd) {
+                        taken += 1;
+                        tracing::info!(target_name = %target, state = ?state, origin = %origin,
+                            "override learned from the cluster");
+                    }
+                }
+                if taken > 0
+                    && let Err(e) = self.commit(next).await
+                {
+                    tracing::error!(error = %e, "overrides learned from the cluster not saved; not applied");
                 }
             }
         }
     }
 
+    /// Turns expired overrides into clears and publishes.
+    async fn expire(&mut self) {
+        let mut next = (*self.overrides).clone();
+        if next.expire(statefile::unix_ms(SystemTime::now()))
+            && let Err(e) = self.commit(next).await
+        {
+            tracing::error!(error = %e, "expired overrides not saved");
+        }
+    }
+
+    /// When the next override expires, on the tokio clock.
+    fn next_expiry(&self) -> Option<tokio::time::Instant> {
+        let at = self.overrides.next_expiry()?;
+        let wait = Duration::from_millis(at.saturating_sub(statefile::unix_ms(SystemTime::now())));
+        Some(tokio::time::Instant::now() + wait)
+    }
+
     /// Saves, then adopts and publishes `next`; a failed save changes nothing.
     async fn commit(&mut self, next: Overrides) -> Result<(), HealthError> {
         if self.state_file.is_some() {
-            self.write_state(next.runtime()).await?;
+            self.write_state(next.runtime().clone()).await?;
             self.unsaved = false;
         }
         self.overrides = Arc::new(next);
@@ -377,7 +419,10 @@ impl Scheduler {
     }
 
     /// Writes the state file with these overrides and the current probe states.
-    async fn write_state(&mut self, overrides: Vec<Override>) -> Result<(), HealthError> {
+    async fn write_state(
+        &mut self,
+        overrides: std::collections::BTreeMap<crate::config::OverrideTarget, RuntimeOverride>,
+    ) -> Result<(), HealthError> {
         let Some(path) = self.state_file.clone() else {
             return Ok(());
         };
@@ -393,7 +438,7 @@ impl Scheduler {
 
     /// Saves probe states (debounced by the loop); a failure is logged and retried later.
     async fn save_probes(&mut self) {
-        let overrides = self.overrides.runtime();
+        let overrides = self.overrides.runtime().clone();
         match self.write_state(overrides).await {
             Ok(()) => self.unsaved = false,
             Err(e) => tracing::warn!(error = %e, "cannot save probe states; retrying"),
@@ -440,6 +485,13 @@ impl Scheduler {
             self.overrides.clone(),
         );
         self.view.send_replace(Arc::new(view));
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

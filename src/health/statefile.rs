@@ -13,7 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Override, OverrideState, OverrideTarget};
+use std::collections::BTreeMap;
+
+use crate::config::{OverrideState, OverrideTarget};
+
+use super::overrides::RuntimeOverride;
 
 use super::HealthError;
 use super::verdict::Status;
@@ -54,7 +58,8 @@ impl From<ProbeState> for Status {
 /// What the state file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateFile {
-    pub overrides: Vec<Override>,
+    /// Run-time override commands, clears included.
+    pub overrides: BTreeMap<OverrideTarget, RuntimeOverride>,
     pub probes: Vec<SavedProbe>,
 }
 
@@ -68,7 +73,8 @@ struct Raw {
 }
 
 /// `{"site":"hq","state":"down"}`, `{"site":"hq","link":"telecom","state":"drain"}`,
-/// `{"addr":"192.0.2.1","state":"up"}`.
+/// `{"addr":"192.0.2.1","state":"up","author":"ops","reason":"...","set_at_ms":...}`;
+/// `"state":"clear"` records a clear.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
@@ -79,6 +85,16 @@ struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     addr: Option<IpAddr>,
     state: StateName,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    author: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    reason: String,
+    #[serde(default)]
+    set_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    origin: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -87,16 +103,18 @@ enum StateName {
     Up,
     Down,
     Drain,
+    Clear,
 }
 
 impl Entry {
-    fn from_override(o: &Override) -> Entry {
-        let state = match o.state {
-            OverrideState::Up => StateName::Up,
-            OverrideState::Down => StateName::Down,
-            OverrideState::Drain => StateName::Drain,
+    fn from_command(target: &OverrideTarget, c: &RuntimeOverride) -> Entry {
+        let state = match c.state {
+            Some(OverrideState::Up) => StateName::Up,
+            Some(OverrideState::Down) => StateName::Down,
+            Some(OverrideState::Drain) => StateName::Drain,
+            None => StateName::Clear,
         };
-        let (site, link, addr) = match &o.target {
+        let (site, link, addr) = match target {
             OverrideTarget::Site(s) => (Some(s.clone()), None, None),
             OverrideTarget::Link { site, link } => (Some(site.clone()), Some(link.clone()), None),
             OverrideTarget::Addr(a) => (None, None, Some(*a)),
@@ -106,14 +124,20 @@ impl Entry {
             link,
             addr,
             state,
+            author: c.author.clone(),
+            reason: c.reason.clone(),
+            set_at_ms: c.set_at_ms,
+            expires_ms: c.expires_ms,
+            origin: c.origin.clone(),
         }
     }
 
-    fn into_override(self) -> Result<Override, String> {
+    fn into_command(self) -> Result<(OverrideTarget, RuntimeOverride), String> {
         let state = match self.state {
-            StateName::Up => OverrideState::Up,
-            StateName::Down => OverrideState::Down,
-            StateName::Drain => OverrideState::Drain,
+            StateName::Up => Some(OverrideState::Up),
+            StateName::Down => Some(OverrideState::Down),
+            StateName::Drain => Some(OverrideState::Drain),
+            StateName::Clear => None,
         };
         let target = match (self.site, self.link, self.addr) {
             (Some(site), None, None) => OverrideTarget::Site(site),
@@ -121,7 +145,15 @@ impl Entry {
             (None, None, Some(addr)) => OverrideTarget::Addr(addr),
             _ => return Err("an override names a site, a site and a link, or an addr".into()),
         };
-        Ok(Override { target, state })
+        let cmd = RuntimeOverride {
+            state,
+            author: self.author,
+            reason: self.reason,
+            set_at_ms: self.set_at_ms,
+            expires_ms: self.expires_ms,
+            origin: self.origin,
+        };
+        Ok((target, cmd))
     }
 }
 
@@ -149,7 +181,7 @@ impl StateFile {
         let overrides = raw
             .overrides
             .into_iter()
-            .map(Entry::into_override)
+            .map(Entry::into_command)
             .collect::<Result<_, _>>()
             .map_err(format)?;
         Ok(StateFile {
@@ -162,7 +194,11 @@ impl StateFile {
     pub fn save(&self, path: &Path) -> Result<(), HealthError> {
         let raw = Raw {
             version: VERSION,
-            overrides: self.overrides.iter().map(Entry::from_override).collect(),
+            overrides: self
+                .overrides
+                .iter()
+                .map(|(t, c)| Entry::from_command(t, c))
+                .collect(),
             probes: self.probes.clone(),
         };
         let mut text =
@@ -238,24 +274,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         assert_eq!(StateFile::load(&path).unwrap(), StateFile::default());
+        let cmd = |state, at| RuntimeOverride {
+            state,
+            author: "ops".into(),
+            reason: "maintenance".into(),
+            set_at_ms: at,
+            expires_ms: Some(at + 1000),
+            origin: "n1".into(),
+        };
         let mut f = StateFile {
-            overrides: vec![
-                Override {
-                    target: OverrideTarget::Site("hq".into()),
-                    state: OverrideState::Down,
-                },
-                Override {
-                    target: OverrideTarget::Link {
+            overrides: [
+                (
+                    OverrideTarget::Site("hq".into()),
+                    cmd(Some(OverrideState::Down), 1),
+                ),
+                (
+                    OverrideTarget::Link {
                         site: "dr".into(),
                         link: "unicom".into(),
                     },
-                    state: OverrideState::Drain,
-                },
-                Override {
-                    target: OverrideTarget::Addr(addr("2001:db8::10")),
-                    state: OverrideState::Up,
-                },
-            ],
+                    cmd(Some(OverrideState::Drain), 2),
+                ),
+                (OverrideTarget::Addr(addr("2001:db8::10")), cmd(None, 3)),
+            ]
+            .into(),
             probes: vec![SavedProbe {
                 probe: "tcp 127.0.0.1:80 0123abcd".into(),
                 state: ProbeState::Down,
@@ -264,7 +306,7 @@ mod tests {
             }],
         };
         f.save(&path).unwrap();
-        f.overrides.remove(0);
+        f.overrides.remove(&OverrideTarget::Site("hq".into()));
         f.save(&path).unwrap();
         assert_eq!(StateFile::load(&path).unwrap(), f);
         // No temporary files left behind.

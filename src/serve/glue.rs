@@ -6,9 +6,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
-use crate::admin::routes::OverrideApi;
+use crate::admin::routes::{OverrideApi, OverrideMeta};
 use crate::config::{self, Config, OverrideState};
 use crate::health::HealthHandle;
+use crate::health::overrides::RuntimeOverride;
 use crate::state::SharedState;
 
 /// The status document: configuration, zones, services, per-target health, overrides.
@@ -38,12 +39,7 @@ pub fn status(cfg: &Config, state: &SharedState, probes: &HealthHandle, generati
             targets.push(json!({"site": t.site, "link": t.link, "address": t.addr.to_string(), "state": state, "probe": probe}));
         }
     }
-    let overrides: Vec<Value> = view
-        .overrides()
-        .list()
-        .iter()
-        .map(|o| json!({"target": o.target.to_string(), "state": o.state.as_str()}))
-        .collect();
+    let overrides: Vec<Value> = view.overrides().list().iter().map(override_json).collect();
     json!({
         "config": cfg.source.display().to_string(),
         "generation": generation,
@@ -55,10 +51,32 @@ pub fn status(cfg: &Config, state: &SharedState, probes: &HealthHandle, generati
     })
 }
 
+/// One override in force as JSON: target, state, and for run-time ones who, why, when,
+/// until when and on which node.
+pub fn override_json(o: &crate::health::overrides::Listed) -> Value {
+    match &o.command {
+        None => {
+            json!({"target": o.target.to_string(), "state": o.state.as_str(), "source": "config"})
+        }
+        Some(c) => json!({
+            "target": o.target.to_string(),
+            "state": o.state.as_str(),
+            "source": "runtime",
+            "author": c.author,
+            "reason": c.reason,
+            "set_at_ms": c.set_at_ms,
+            "expires_ms": c.expires_ms,
+            "origin": c.origin,
+        }),
+    }
+}
+
 /// The override API over the prober's handle; targets are checked against the live config.
 pub struct Overrides {
     pub handle: HealthHandle,
     pub cfg: Arc<ArcSwap<Config>>,
+    /// This node's name (`[cluster] node`), "" without a cluster.
+    pub node: String,
 }
 
 impl Overrides {
@@ -70,32 +88,53 @@ impl Overrides {
 
 impl OverrideApi for Overrides {
     fn list(&self) -> Value {
-        let list = self.handle.list_overrides();
         Value::Array(
-            list.iter()
-                .map(|o| json!({"target": o.target.to_string(), "state": o.state.as_str()}))
+            self.handle
+                .list_overrides()
+                .iter()
+                .map(override_json)
                 .collect(),
         )
     }
 
-    fn set(&self, target: &str, state: &str) -> Result<(), String> {
+    fn set(&self, target: &str, state: &str, meta: &OverrideMeta) -> Result<(), String> {
         let target = config::parse_override_target(target, &self.cfg.load().sites)?;
         let state = OverrideState::parse(state)
             .ok_or_else(|| format!("`{state}` is not one of up, down, drain"))?;
-        self.run(self.handle.set_override(target.clone(), state))
+        let now = crate::health::statefile::unix_ms(std::time::SystemTime::now());
+        let expires_ms = match &meta.expires_in {
+            None => None,
+            Some(text) => {
+                let d = humantime::parse_duration(text)
+                    .map_err(|e| format!("expires_in `{text}`: {e}"))?;
+                Some(now.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+            }
+        };
+        let cmd = RuntimeOverride {
+            state: Some(state),
+            author: meta.author.chars().take(100).collect(),
+            reason: meta.reason.chars().take(200).collect(),
+            set_at_ms: now,
+            expires_ms,
+            origin: self.node.clone(),
+        };
+        self.run(self.handle.set_override(target.clone(), cmd))
             .map_err(|e| e.to_string())?;
-        tracing::info!(target = %target, state = state.as_str(), "override set");
+        tracing::info!(target = %target, state = state.as_str(), author = %meta.author, reason = %meta.reason, "override set");
         Ok(())
     }
 
-    fn clear(&self, target: &str) -> Result<(), String> {
+    fn clear(&self, target: &str, author: &str) -> Result<(), String> {
         let target = config::parse_override_target(target, &self.cfg.load().sites)?;
         match self
-            .run(self.handle.clear_override(target.clone()))
+            .run(
+                self.handle
+                    .clear_override(target.clone(), &self.node, author),
+            )
             .map_err(|e| e.to_string())?
         {
             Some(_) => {
-                tracing::info!(target = %target, "override cleared");
+                tracing::info!(target = %target, author = %author, "override cleared");
                 Ok(())
             }
             None => Err(format!("no run-time override on {target}")),

@@ -91,7 +91,7 @@ fn overrides_reach_the_director() {
     let (vip, real) = (lvs.services[0].key, "10.0.0.2:80".parse().unwrap());
     let with = |target: OverrideTarget, state: OverrideState| {
         let mut o = Overrides::default();
-        o.set(target, state);
+        o.force(target, state);
         publish(
             &cfg,
             &policy,

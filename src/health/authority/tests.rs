@@ -69,12 +69,12 @@ fn most_specific_override_wins_per_target() {
             .iter()
             .all(|v| *v == (Status::Up, Source::Unchecked))
     );
-    o.set(OverrideTarget::Site("hq".into()), OverrideState::Down);
+    o.force(OverrideTarget::Site("hq".into()), OverrideState::Down);
     let s = status(&o);
     assert_eq!(s[0], (Status::Down, Source::Override(Level::Site)));
     assert_eq!(s[2], (Status::Down, Source::Override(Level::Site)));
     assert_eq!(s[3], (Status::Up, Source::Unchecked));
-    o.set(
+    o.force(
         OverrideTarget::Link {
             site: "hq".into(),
             link: "telecom".into(),
@@ -85,7 +85,7 @@ fn most_specific_override_wins_per_target() {
     // The link override is more specific than the site's, and only for that link.
     assert_eq!(s[0], (Status::Drain, Source::Override(Level::Link)));
     assert_eq!(s[1], (Status::Down, Source::Override(Level::Site)));
-    o.set(OverrideTarget::Addr(ip("192.0.2.1")), OverrideState::Up);
+    o.force(OverrideTarget::Addr(ip("192.0.2.1")), OverrideState::Up);
     let s = status(&o);
     // The address override beats both, in every link that carries the address.
     assert_eq!(s[0], (Status::Up, Source::Override(Level::Addr)));
@@ -156,8 +156,8 @@ fn real_table_uses_the_service_check_and_vip_overrides() {
     assert_eq!(st, vec![Status::Up, Status::Down, Status::Down]);
 
     let mut o = Overrides::default();
-    o.set(OverrideTarget::Addr(vip.ip()), OverrideState::Drain);
-    o.set(OverrideTarget::Addr(reals[1].ip()), OverrideState::Up);
+    o.force(OverrideTarget::Addr(vip.ip()), OverrideState::Drain);
+    o.force(OverrideTarget::Addr(reals[1].ip()), OverrideState::Up);
     let t = real_table(&targets, &view(&states, o));
     let st: Vec<Status> = reals.iter().map(|r| t.get(&service, r).status).collect();
     // The VIP's drain covers its real servers; a real server's own override is more specific.
