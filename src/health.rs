@@ -36,7 +36,7 @@ pub use authority::{
 pub use handle::HealthHandle;
 pub use monitor::{HttpClients, Monitor};
 pub use overrides::Overrides;
-pub use scheduler::{Scheduler, SchedulerOptions};
+pub use scheduler::{Observer, Scheduler, SchedulerOptions};
 pub use state::{Health, ProbeResult, Transition};
 pub use targets::{ProbeKey, TargetSet};
 pub use verdict::{Evidence, Level, ProbeEvidence, Source, Status, Table, Verdict, resolve};

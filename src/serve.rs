@@ -263,7 +263,8 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     let mut tasks: tokio::task::JoinSet<&'static str> = tokio::task::JoinSet::new();
     let (vip_tx, vip_rx) = watch::channel(VipState::default());
     let (registry_tx, registry_rx) = watch::channel(state.load().registry.clone());
-    let (authority, published) = Authority::new(probes.subscribe(), vip_rx.clone(), registry_rx);
+    let (authority, published) =
+        Authority::new(probes.subscribe(), vip_rx.clone(), registry_rx, None);
     {
         let sd = shutdown.clone();
         tasks.spawn(async move {

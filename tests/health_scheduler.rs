@@ -442,7 +442,7 @@ fn dns(view: &HealthView, site: &str, ip: std::net::IpAddr) -> Status {
         link: "default".into(),
         addr: ip,
     };
-    dns_table(&[t], view, &|_| None).get(0).status
+    dns_table(&[t], view, &|_| None, None).get(0).status
 }
 
 /// The authority's verdict for the real server probed by `key`.

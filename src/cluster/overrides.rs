@@ -29,6 +29,12 @@ pub fn merge<'a>(
 ) -> BTreeMap<String, EffectiveOverride> {
     let mut newest: BTreeMap<&str, (&str, &OverrideEntry)> = BTreeMap::new();
     for (node, target, entry) in entries {
+        // A republished command keeps the node it was given on.
+        let node = if entry.origin.is_empty() {
+            node
+        } else {
+            entry.origin.as_str()
+        };
         let newer = newest
             .get(target)
             .is_none_or(|(n, e)| (entry.set_at_ms, node) > (e.set_at_ms, *n));
@@ -68,6 +74,7 @@ mod tests {
         expires_ms: Option<u64>,
     ) -> OverrideEntry {
         OverrideEntry {
+            origin: String::new(),
             state,
             author: "ops".into(),
             reason: "test".into(),

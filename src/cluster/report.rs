@@ -69,6 +69,8 @@ pub struct OverrideEntry {
     /// When it was set, unix milliseconds (the setter's clock).
     pub set_at_ms: u64,
     pub expires_ms: Option<u64>,
+    /// The node it was given on; "" = the publishing node.
+    pub origin: String,
 }
 
 /// Everything one node publishes about itself.
@@ -136,6 +138,9 @@ struct OvrWire {
     set_at: u64,
     #[serde(default)]
     expires: Option<u64>,
+    /// The node it was given on (a node republishes what it learned, under its own keys).
+    #[serde(default)]
+    origin: String,
 }
 
 /// Free text cut to [`MAX_TEXT`] characters.
@@ -180,6 +185,7 @@ impl Item {
                 reason: clip(&o.reason),
                 set_at: o.set_at_ms,
                 expires: o.expires_ms,
+                origin: clip(&o.origin),
             }),
         };
         // Serialising these plain structs cannot fail; an empty value would read back as junk.
@@ -258,6 +264,7 @@ pub(crate) fn decode(key: &str, value: &str) -> Decoded {
                 reason: clip(&w.reason),
                 set_at_ms: w.set_at,
                 expires_ms: w.expires,
+                origin: clip(&w.origin),
             };
             Some((Item::Ovr(name.to_string(), o), 0))
         }),

@@ -20,12 +20,13 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Lvs, OverrideState, OverrideTarget, VirtualKey};
+use crate::cluster::{ClusterView, Liveness, vantage};
+use crate::config::{Lvs, OverrideState, OverrideTarget, Vantage, VirtualKey};
 use crate::lvs::VipState;
 
 use super::overrides::Overrides;
 use super::targets::ProbeKey;
-use super::verdict::{Evidence, Level, ProbeEvidence, Table, Verdict, resolve};
+use super::verdict::{Evidence, Level, ProbeEvidence, Status, Table, Verdict, resolve};
 use super::view::HealthView;
 
 /// One DNS target: an address of a link of a site.
@@ -124,22 +125,90 @@ fn dns_override(o: &Overrides, t: &DnsTarget) -> Option<(Level, OverrideState)> 
         })
 }
 
+/// What the other nodes see, with the rule that weighs it and the time to judge ages by.
+#[derive(Clone, Copy)]
+pub struct ClusterInput<'a> {
+    pub view: &'a ClusterView,
+    pub rule: &'a Vantage,
+    pub now: tokio::time::Instant,
+}
+
+impl ClusterInput<'_> {
+    /// The quorum of a peer director's fresh reports on VIPs at `ip` (up if one is up).
+    pub fn director(&self, ip: IpAddr) -> Option<bool> {
+        let mut found = None;
+        for p in self.view.peers.values() {
+            if p.liveness == Liveness::Dead {
+                continue;
+            }
+            for (vip, seen) in &p.vips {
+                let at_ip = vip
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+                    .is_some_and(|a| a.ip() == ip);
+                if at_ip && seen.age(self.now) < self.rule.stale_after {
+                    let up = seen.value.quorum == crate::cluster::ProbeState::Up;
+                    found = Some(found.unwrap_or(false) || up);
+                }
+            }
+        }
+        found
+    }
+
+    /// The vantage decision on one probe.
+    pub fn decide(&self, key: &ProbeKey) -> vantage::Decision {
+        self.view.decide(&key.id(), self.rule, self.now)
+    }
+}
+
+/// The probe evidence for `ip`: each check's state, through the vantage quorum when a
+/// cluster is given and no director report outranks the other nodes' probes.
+fn probe_evidence(
+    probes: &HealthView,
+    ip: IpAddr,
+    cluster: Option<&ClusterInput<'_>>,
+) -> ProbeEvidence {
+    let mut e = ProbeEvidence::default();
+    for (key, status) in probes.ip_probes(ip) {
+        let mut state = status.state;
+        if let Some(c) = cluster {
+            let d = c.decide(key);
+            let by_quorum = d.explanation.basis == vantage::Basis::Quorum;
+            match d.verdict {
+                vantage::Verdict::Up if by_quorum => state = Status::Up,
+                vantage::Verdict::Down if by_quorum => state = Status::Down,
+                _ => {}
+            }
+            e.vantage |= by_quorum;
+        }
+        e.add(state, key.check.start);
+    }
+    e
+}
+
 /// The DNS table: one verdict per registered target, in registration order. `director`
-/// gives the local director's quorum for an address it directs a VIP on.
+/// gives the local director's quorum for an address it directs a VIP on; `cluster`, when
+/// set, what the other nodes see.
 pub fn dns_table(
     targets: &[DnsTarget],
     probes: &HealthView,
     director: &dyn Fn(IpAddr) -> Option<bool>,
+    cluster: Option<&ClusterInput<'_>>,
 ) -> Table {
     let overrides = probes.overrides();
     Table::new(
         targets
             .iter()
             .map(|t| {
+                let director =
+                    director(t.addr).or_else(|| cluster.and_then(|c| c.director(t.addr)));
+                // A director's report outranks the other nodes' probes of its VIP.
+                let remote = if director.is_some() { None } else { cluster };
                 resolve(&Evidence {
                     forced: dns_override(overrides, t),
-                    director: director(t.addr),
-                    probe: probes.ip_evidence(t.addr),
+                    director,
+                    probe: probe_evidence(probes, t.addr, remote),
                 })
             })
             .collect(),
@@ -205,8 +274,9 @@ impl Published {
         registry: Arc<Registry>,
         probes: &HealthView,
         vips: &VipState,
+        cluster: Option<&ClusterInput<'_>>,
     ) -> Published {
-        let dns = dns_table(&registry.dns, probes, &|ip| vips.ip_up(ip));
+        let dns = dns_table(&registry.dns, probes, &|ip| vips.ip_up(ip), cluster);
         let lvs = real_table(&registry.lvs, probes);
         Published {
             generation,
@@ -217,12 +287,25 @@ impl Published {
     }
 }
 
+/// The cluster as the authority's task sees it.
+pub struct ClusterFeed {
+    pub view: watch::Receiver<Arc<ClusterView>>,
+    pub rule: Vantage,
+}
+
+/// How often the authority re-judges the cluster's observations when nothing was heard:
+/// an observation goes stale without any message.
+const CLUSTER_TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The authority's task: recomputes and publishes both tables whenever the probe view
-/// (probe states, overrides), the local director's VIP states or a registration changes.
+/// (probe states, overrides), the local director's VIP states, the cluster's view or a
+/// registration changes (and, with a cluster, every [`CLUSTER_TICK`]); publishes only when
+/// a table changed.
 pub struct Authority {
     probes: watch::Receiver<Arc<HealthView>>,
     vips: watch::Receiver<VipState>,
     registry: watch::Receiver<Arc<Registry>>,
+    cluster: Option<ClusterFeed>,
     out: watch::Sender<Arc<Published>>,
 }
 
@@ -232,27 +315,48 @@ impl Authority {
         probes: watch::Receiver<Arc<HealthView>>,
         vips: watch::Receiver<VipState>,
         registry: watch::Receiver<Arc<Registry>>,
+        cluster: Option<ClusterFeed>,
     ) -> (Authority, watch::Receiver<Arc<Published>>) {
-        let first = Published::compute(
-            1,
-            registry.borrow().clone(),
-            &probes.borrow(),
-            &vips.borrow(),
-        );
+        let mut a = Authority {
+            probes,
+            vips,
+            registry,
+            cluster,
+            out: watch::channel(Arc::new(Published::default())).0,
+        };
+        let first = a.compute(1);
         let (out, rx) = watch::channel(Arc::new(first));
-        (
-            Authority {
-                probes,
-                vips,
-                registry,
-                out,
-            },
-            rx,
+        a.out = out;
+        (a, rx)
+    }
+
+    fn compute(&mut self, generation: u64) -> Published {
+        let view = self
+            .cluster
+            .as_mut()
+            .map(|c| c.view.borrow_and_update().clone());
+        let input = match (&self.cluster, &view) {
+            (Some(c), Some(v)) => Some(ClusterInput {
+                view: v,
+                rule: &c.rule,
+                now: tokio::time::Instant::now(),
+            }),
+            _ => None,
+        };
+        Published::compute(
+            generation,
+            self.registry.borrow_and_update().clone(),
+            &self.probes.borrow_and_update().clone(),
+            &self.vips.borrow_and_update().clone(),
+            input.as_ref(),
         )
     }
 
     pub async fn run(mut self, shutdown: CancellationToken) {
         let (mut probes_open, mut vips_open, mut reg_open) = (true, true, true);
+        let mut cluster_open = self.cluster.is_some();
+        let mut tick = tokio::time::interval(CLUSTER_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut generation = self.out.borrow().generation;
         loop {
             tokio::select! {
@@ -260,23 +364,26 @@ impl Authority {
                 r = self.probes.changed(), if probes_open => probes_open = r.is_ok(),
                 r = self.vips.changed(), if vips_open => vips_open = r.is_ok(),
                 r = self.registry.changed(), if reg_open => reg_open = r.is_ok(),
+                r = cluster_changed(&mut self.cluster), if cluster_open => cluster_open = r,
+                _ = tick.tick(), if self.cluster.is_some() => {}
             }
-            if !(probes_open || vips_open || reg_open) {
-                // Every input is gone: nothing can change any more.
-                shutdown.cancelled().await;
-                return;
+            let next = self.compute(generation + 1);
+            let cur = self.out.borrow().clone();
+            let same = Arc::ptr_eq(&cur.registry, &next.registry)
+                && cur.dns == next.dns
+                && cur.lvs == next.lvs;
+            if !same {
+                generation += 1;
+                self.out.send_replace(Arc::new(next));
             }
-            generation += 1;
-            let next = Published::compute(
-                generation,
-                self.registry.borrow_and_update().clone(),
-                &self.probes.borrow_and_update().clone(),
-                &self.vips.borrow_and_update().clone(),
-            );
-            self.out.send_replace(Arc::new(next));
         }
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// Waits for a new cluster view; false when the cluster is gone.
+async fn cluster_changed(c: &mut Option<ClusterFeed>) -> bool {
+    match c {
+        Some(c) => c.view.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}

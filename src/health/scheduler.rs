@@ -50,6 +50,19 @@ pub struct SchedulerOptions {
     /// published together at its end (an isolated change is published at once). Keeps a
     /// storm of changes (10 000 targets starting) from copying the view thousands of times.
     pub publish_gap: Duration,
+    /// Told every probe result (changed or not) with the probe's status after it: the
+    /// cluster republishes observations as long as they are confirmed.
+    pub observer: Option<Observer>,
+}
+
+/// A callback for every probe result.
+#[derive(Clone)]
+pub struct Observer(pub Arc<dyn Fn(&ProbeKey, &ProbeStatus) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl Default for SchedulerOptions {
@@ -59,6 +72,7 @@ impl Default for SchedulerOptions {
             state_file: None,
             configured_overrides: Vec::new(),
             publish_gap: Duration::from_millis(10),
+            observer: None,
         }
     }
 }
@@ -90,6 +104,7 @@ pub struct Scheduler {
     next_id: u64,
     /// Probe states from the state file, by [`ProbeKey::id`]; used once, at the first start.
     restored: HashMap<String, SavedProbe>,
+    observer: Option<Observer>,
     /// A probe state changed since the state file was last written.
     unsaved: bool,
     last_save: tokio::time::Instant,
@@ -134,6 +149,7 @@ impl Scheduler {
                 .collect(),
             unsaved: false,
             last_save: tokio::time::Instant::now(),
+            observer: options.observer,
         };
         let initial = scheduler.targets.borrow_and_update().clone();
         scheduler.adopt(&initial, true);
@@ -311,27 +327,33 @@ impl Scheduler {
         };
         let now = tokio::time::Instant::now().into_std();
         crate::metrics::inc(&crate::metrics::METRICS.health_probes);
-        let Some(tr) = probe.health.observe(result, now) else {
-            return false;
+        let changed = match probe.health.observe(result, now) {
+            None => false,
+            Some(tr) => {
+                crate::metrics::inc(&crate::metrics::METRICS.health_transitions);
+                tracing::info!(
+                    addr = %probe.key.addr,
+                    check = probe.key.kind_name(),
+                    from = %tr.from,
+                    to = %tr.to,
+                    reason = %tr.reason,
+                    "health state changed"
+                );
+                if let Some(status) = self.statuses.get_mut(probe.slot) {
+                    *status = ProbeStatus {
+                        state: tr.to,
+                        since: Some(tr.at),
+                        reason: tr.reason,
+                    };
+                }
+                self.unsaved = true;
+                true
+            }
         };
-        crate::metrics::inc(&crate::metrics::METRICS.health_transitions);
-        tracing::info!(
-            addr = %probe.key.addr,
-            check = probe.key.kind_name(),
-            from = %tr.from,
-            to = %tr.to,
-            reason = %tr.reason,
-            "health state changed"
-        );
-        if let Some(status) = self.statuses.get_mut(probe.slot) {
-            *status = ProbeStatus {
-                state: tr.to,
-                since: Some(tr.at),
-                reason: tr.reason,
-            };
+        if let (Some(obs), Some(status)) = (&self.observer, self.statuses.get(probe.slot)) {
+            (obs.0)(&probe.key, status);
         }
-        self.unsaved = true;
-        true
+        changed
     }
 
     async fn command(&mut self, cmd: Command) {

@@ -7,9 +7,13 @@
 //! order (docs/health.md states them and each has a unit test below):
 //!
 //! 1. an operator override wins, the most specific one: address, then link, then site;
-//! 2. the local director's quorum for a VIP it directs: down when lost;
-//! 3. probes: down if any check of the address is down; a check with no result yet counts
-//!    as its start state (`start = "up"` by default, so a fresh start answers at once);
+//! 2. a director's quorum for a VIP it directs (this node's, else a fresh report of a peer):
+//!    down when lost; while it holds, it outranks the other nodes' probes of the VIP's
+//!    address (only this node's own probes still count);
+//! 3. probes: down if any check of the address is down, each check's state being the
+//!    cluster's vantage quorum over fresh observers when `[cluster]` is set (this node's own
+//!    result otherwise, or when no peer is fresh); a check with no result yet counts as its
+//!    start state (`start = "up"` by default, so a fresh start answers at once);
 //! 4. an address nobody checks is up.
 //!
 //! Consumers read a [`Table`]: one verdict per target they registered, by index.
@@ -87,8 +91,10 @@ pub enum Source {
     Start,
     /// Probe results (this node's own, or restored from the state file).
     Probe,
-    /// The local director's VIP quorum.
+    /// A director's VIP quorum (this node's, or a peer's report).
     Director,
+    /// The vantage quorum over this node's and its peers' fresh probes.
+    Vantage,
     /// An operator override at this level.
     Override(Level),
 }
@@ -100,6 +106,7 @@ impl Source {
             Source::Start => "start state",
             Source::Probe => "probe",
             Source::Director => "director quorum",
+            Source::Vantage => "vantage quorum",
             Source::Override(Level::Site) => "site override",
             Source::Override(Level::Link) => "link override",
             Source::Override(Level::Addr) => "address override",
@@ -147,6 +154,8 @@ pub struct ProbeEvidence {
     /// Checks without a result yet, and how many of them start down.
     pub pending: u16,
     pub pending_down: u16,
+    /// A state came from the cluster's vantage quorum rather than this node alone.
+    pub vantage: bool,
 }
 
 impl ProbeEvidence {
@@ -198,14 +207,19 @@ pub fn resolve(e: &Evidence) -> Verdict {
         };
     }
     let p = &e.probe;
+    let seen = if p.vantage {
+        Source::Vantage
+    } else {
+        Source::Probe
+    };
     let (status, source) = if p.seen_down > 0 {
-        (Status::Down, Source::Probe)
+        (Status::Down, seen)
     } else if p.pending_down > 0 {
         (Status::Down, Source::Start)
     } else if p.pending > 0 {
         (Status::Up, Source::Start)
     } else if p.seen > 0 {
-        (Status::Up, Source::Probe)
+        (Status::Up, seen)
     } else if e.director == Some(true) {
         (Status::Up, Source::Director)
     } else {

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::overrides::Overrides;
 use super::targets::ProbeKey;
-use super::verdict::{ProbeEvidence, Status};
+use super::verdict::Status;
 
 /// Key -> slot; rebuilt only when the target set changes.
 #[derive(Debug, Default)]
@@ -173,19 +173,14 @@ impl HealthView {
         &self.overrides
     }
 
-    /// What the probes say about an address, over every check run against it, with each
-    /// check's start state for those without a result yet (the authority's input).
-    pub fn ip_evidence(&self, ip: IpAddr) -> ProbeEvidence {
-        let mut e = ProbeEvidence::default();
-        if let Some(slots) = self.index.by_ip.get(&ip) {
-            for &slot in slots {
-                if let (Some(st), Some(key)) = (self.statuses.get(slot), self.index.keys.get(slot))
-                {
-                    e.add(st.state, key.check.start);
-                }
-            }
-        }
-        e
+    /// Every check run against an address, with its status (the authority's input).
+    pub fn ip_probes(&self, ip: IpAddr) -> impl Iterator<Item = (&ProbeKey, &ProbeStatus)> {
+        self.index
+            .by_ip
+            .get(&ip)
+            .into_iter()
+            .flatten()
+            .filter_map(|&slot| Some((self.index.keys.get(slot)?, self.statuses.get(slot)?)))
     }
 
     /// Every probe with its status, in slot order (for status pages and `explain`).

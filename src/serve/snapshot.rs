@@ -75,7 +75,7 @@ pub fn build_snapshot(
             (&offline.0, &offline.1)
         }
     };
-    let published = health::Published::compute(0, registry, probes, vips);
+    let published = health::Published::compute(0, registry, probes, vips, None);
     snapshot.registry = published.registry.clone();
     if let Some(policy) = policy {
         let view = policy_view(&policy, &published.dns);

@@ -36,7 +36,7 @@ fn publish(
     probes: &HealthView,
     vips: &VipState,
 ) -> Published {
-    Published::compute(1, Arc::new(registry(cfg, Some(policy))), probes, vips)
+    Published::compute(1, Arc::new(registry(cfg, Some(policy))), probes, vips, None)
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn sample() -> Vec<Item> {
     r.overrides.insert(
         "site:hq".into(),
         OverrideEntry {
+            origin: String::new(),
             state: Some(OverrideState::Drain),
             author: "alice".into(),
             reason: "maintenance".into(),
@@ -35,6 +36,7 @@ fn sample() -> Vec<Item> {
     r.overrides.insert(
         "addr:192.0.2.1".into(),
         OverrideEntry {
+            origin: String::new(),
             state: None,
             author: "bob".into(),
             reason: String::new(),

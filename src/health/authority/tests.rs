@@ -58,7 +58,7 @@ fn most_specific_override_wins_per_target() {
         target("dr", "default", "192.0.2.3"),
     ];
     let status = |o: &Overrides| -> Vec<(Status, Source)> {
-        dns_table(&targets, &view(&[], o.clone()), &|_| None)
+        dns_table(&targets, &view(&[], o.clone()), &|_| None, None)
             .iter()
             .map(|v| (v.status, v.source))
             .collect()
@@ -111,7 +111,7 @@ fn probes_start_states_and_director() {
     let targets: Vec<DnsTarget> = (1..=5)
         .map(|i| target("hq", "default", &format!("192.0.2.{i}")))
         .collect();
-    let t = dns_table(&targets, &v, &|a| (a == ip("192.0.2.1")).then_some(false));
+    let t = dns_table(&targets, &v, &|a| (a == ip("192.0.2.1")).then_some(false), None);
     let got: Vec<(Status, Source)> = t.iter().map(|v| (v.status, v.source)).collect();
     assert_eq!(
         got,
