@@ -57,7 +57,10 @@ pub struct SchedulerOptions {
 
 /// A callback for every probe result.
 #[derive(Clone)]
-pub struct Observer(pub Arc<dyn Fn(&ProbeKey, &ProbeStatus) + Send + Sync>);
+pub struct Observer(pub Arc<ObserveFn>);
+
+/// What an [`Observer`] calls.
+pub type ObserveFn = dyn Fn(&ProbeKey, &ProbeStatus) + Send + Sync;
 
 impl std::fmt::Debug for Observer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
