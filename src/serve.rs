@@ -9,7 +9,7 @@
 mod glue;
 mod snapshot;
 
-pub use snapshot::{build_snapshot, lvs_view, policy_view, with_health};
+pub use snapshot::{build_snapshot, lvs_view, policy_table, policy_view, with_health};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

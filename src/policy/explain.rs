@@ -7,10 +7,12 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::compile::{Compiled, LinkId, Plan, ServiceId, SiteId, distance_km, matches};
-use super::health::{HealthView, State};
+use super::compile::{Compiled, Plan, ServiceId};
+use super::ids::{LinkId, SiteId, TargetId};
+use super::rules::{distance_km, matches};
 use super::select::{Decision, Outcome, Trace};
 use crate::config::Mode;
+use crate::health::Table;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientInfo {
@@ -28,18 +30,29 @@ pub struct ClientInfo {
     pub attributes_prefix: u8,
 }
 
+/// One address of a link with the health authority's verdict on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddrInfo {
+    pub addr: IpAddr,
+    pub target: TargetId,
+    pub status: &'static str,
+    /// Where the verdict came from (probe, start state, site/link/address override, ...).
+    pub source: &'static str,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkInfo {
     pub name: String,
-    pub state: State,
+    /// One of its addresses serves.
     pub usable: bool,
-    pub addrs: Vec<(IpAddr, State)>,
+    pub addrs: Vec<AddrInfo>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteInfo {
     pub name: String,
-    pub state: State,
+    /// A link of the client's chain is usable.
+    pub usable: bool,
     pub distance_km: Option<f64>,
     pub weight: u32,
     /// The link the link rule picks for this client (ISP link, else `default`), if usable.
@@ -104,7 +117,7 @@ impl Compiled {
         service: ServiceId,
         client: IpAddr,
         v6: bool,
-        health: &HealthView,
+        health: &Table,
     ) -> Option<Explanation> {
         let svc = self.services.get(service.0 as usize)?;
         let mut out = Vec::new();
@@ -146,35 +159,41 @@ impl Compiled {
             .order
             .iter()
             .map(|&sid| {
-                let site = &self.sites[usize::from(sid)];
+                let site = &self.sites[sid.index()];
                 let links = site
                     .links
                     .iter()
                     .map(|&l| {
-                        let link = &self.links[l as usize];
+                        let link = &self.links[l.index()];
                         LinkInfo {
                             name: link.name.to_string(),
-                            state: health.link(l),
                             usable: self.link_usable(l, health),
                             addrs: link
                                 .addrs
                                 .iter()
-                                .map(|&(id, ip)| (ip, health.addr(id)))
+                                .map(|&(target, addr)| {
+                                    let v = health.get(target.index());
+                                    AddrInfo {
+                                        addr,
+                                        target,
+                                        status: v.status.as_str(),
+                                        source: v.source.as_str(),
+                                    }
+                                })
                                 .collect(),
                         }
                     })
                     .collect();
+                let link = self.choose_link(sid, &plan, health);
                 SiteInfo {
                     name: site.name.to_string(),
-                    state: health.site(sid),
+                    usable: link.is_some(),
                     distance_km: match (a.city.location, site.location) {
                         (Some(x), Some(y)) => Some(distance_km(x, y)),
                         _ => None,
                     },
-                    weight: svc.weights[usize::from(sid)],
-                    link: self
-                        .choose_link(sid, &plan, health)
-                        .map(|l| self.links[l as usize].name.to_string()),
+                    weight: svc.weights[sid.index()],
+                    link: link.map(|l| self.links[l.index()].name.to_string()),
                     links,
                     selected: rec.chosen.iter().any(|&(s, _)| s == sid),
                 }

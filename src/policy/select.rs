@@ -7,9 +7,10 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::compile::{CService, Compiled, LinkId, Plan, ServiceId, SiteId};
-use super::health::{HealthView, State};
+use super::compile::{CService, Compiled, Plan, ServiceId};
+use super::ids::{LinkId, SiteId, TargetId};
 use crate::config::{Fallback, Mode};
+use crate::health::Table;
 
 /// `weighted` answers are stable per client /24 (IPv4) or /56 (IPv6) at least: the scope
 /// is narrowed to this when the plan's block is wider, and the hash covers that prefix.
@@ -57,7 +58,7 @@ impl Compiled {
         service: ServiceId,
         client: IpAddr,
         v6: bool,
-        health: &HealthView,
+        health: &Table,
         out: &mut Vec<IpAddr>,
     ) -> Decision {
         self.decide(service, client, v6, health, out, &mut NoTrace)
@@ -68,7 +69,7 @@ impl Compiled {
         service: ServiceId,
         client: IpAddr,
         v6: bool,
-        health: &HealthView,
+        health: &Table,
         out: &mut Vec<IpAddr>,
         trace: &mut T,
     ) -> Decision {
@@ -149,22 +150,19 @@ impl Compiled {
         }
     }
 
-    /// A link that is up and has at least one address up.
-    pub(super) fn link_usable(&self, l: LinkId, h: &HealthView) -> bool {
-        h.link(l) == State::Up
-            && self.links[l as usize]
-                .addrs
-                .iter()
-                .any(|&(a, _)| h.addr(a) == State::Up)
+    /// A link with at least one target that serves (site and link overrides are already
+    /// part of each target's verdict).
+    pub(super) fn link_usable(&self, l: LinkId, h: &Table) -> bool {
+        self.links[l.index()]
+            .addrs
+            .iter()
+            .any(|&(t, _)| serves(h, t))
     }
 
     /// The link named after the client's ISP if usable, else the `default` link if usable;
-    /// None if the site is not up or neither link is usable.
-    pub(super) fn choose_link(&self, s: SiteId, plan: &Plan, h: &HealthView) -> Option<LinkId> {
-        if h.site(s) != State::Up {
-            return None;
-        }
-        let site = &self.sites[usize::from(s)];
+    /// None if neither link is usable.
+    pub(super) fn choose_link(&self, s: SiteId, plan: &Plan, h: &Table) -> Option<LinkId> {
+        let site = &self.sites[s.index()];
         let isp_link = plan
             .isp
             .and_then(|i| site.isp_link.get(usize::from(i)).copied().flatten());
@@ -174,16 +172,16 @@ impl Compiled {
     }
 
     fn link_ignoring_health(&self, s: SiteId, plan: &Plan) -> Option<LinkId> {
-        let site = &self.sites[usize::from(s)];
+        let site = &self.sites[s.index()];
         plan.isp
             .and_then(|i| site.isp_link.get(usize::from(i)).copied().flatten())
             .or(site.default_link)
     }
 
     /// Healthy (or, without `h`, all) addresses of the family, without duplicates.
-    fn emit(&self, l: LinkId, v6: bool, h: Option<&HealthView>, out: &mut Vec<IpAddr>) {
-        for &(a, ip) in &self.links[l as usize].addrs {
-            let up = h.is_none_or(|h| h.addr(a) == State::Up);
+    fn emit(&self, l: LinkId, v6: bool, h: Option<&Table>, out: &mut Vec<IpAddr>) {
+        for &(t, ip) in &self.links[l.index()].addrs {
+            let up = h.is_none_or(|h| serves(h, t));
             if up && ip.is_ipv6() == v6 && !out.contains(&ip) {
                 out.push(ip);
             }
@@ -198,9 +196,9 @@ impl Compiled {
         plan: &Plan,
         client: IpAddr,
         scope: u8,
-        h: &HealthView,
+        h: &Table,
     ) -> Option<(SiteId, LinkId, u8)> {
-        let weight = |s: SiteId| u64::from(svc.weights[usize::from(s)]);
+        let weight = |s: SiteId| u64::from(svc.weights[s.index()]);
         let total: u64 = plan
             .order
             .iter()
@@ -226,6 +224,12 @@ impl Compiled {
         }
         None
     }
+}
+
+/// Whether target `t` takes new clients.
+#[inline]
+pub(super) fn serves(h: &Table, t: TargetId) -> bool {
+    h.get(t.index()).serves()
 }
 
 /// The weighted-mode prefix in the client's own terms (IPv4-mapped: 96 + the IPv4 one).

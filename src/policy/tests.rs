@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::config::{Config, Fallback, Location, Match, Mode, Route, Service, Site};
 use crate::geo::fixture::Fixture;
+use crate::health::{Status, Table};
 
 fn ips(list: &[&str]) -> Vec<IpAddr> {
     list.iter().map(|s| s.parse().unwrap()).collect()
@@ -149,27 +150,51 @@ fn config(f: &Fixture) -> Config {
     c
 }
 
-/// Health changes: `site:hq`, `link:hq/telecom`, `addr:203.0.113.10`, each `=down|drain`.
-fn health(c: &Compiled, changes: &[&str]) -> HealthView {
-    let mut h = HealthView::all_up(c);
-    for ch in changes {
-        let (target, state) = ch.split_once('=').unwrap();
-        let state = match state {
-            "down" => State::Down,
-            "drain" => State::Drain,
-            _ => State::Up,
-        };
-        let (kind, name) = target.split_once(':').unwrap();
-        match kind {
-            "site" => h.set_site(c.site_id(name).unwrap(), state),
-            "link" => {
-                let (s, l) = name.split_once('/').unwrap();
-                h.set_link(c.link_id(s, l).unwrap(), state);
+/// Health changes: `site:hq`, `link:hq/telecom`, `addr:203.0.113.10`, each `=down|drain`,
+/// resolved into every target they cover as the authority does (most specific wins).
+fn health(c: &Compiled, changes: &[&str]) -> Table {
+    health_from(c, changes, |_| None)
+}
+
+/// As [`health`], with probe results: `probe(target)` None = not checked.
+fn health_from(c: &Compiled, changes: &[&str], probe: impl Fn(&Target) -> Option<Status>) -> Table {
+    use crate::config::{OverrideState, StartState};
+    use crate::health::{Evidence, Level, ProbeEvidence, resolve};
+    let state = |s: &str| match s {
+        "down" => OverrideState::Down,
+        "drain" => OverrideState::Drain,
+        _ => OverrideState::Up,
+    };
+    let verdicts = c
+        .targets()
+        .iter()
+        .map(|t| {
+            let mut forced = None;
+            for ch in changes {
+                let (target, s) = ch.split_once('=').unwrap();
+                let (kind, name) = target.split_once(':').unwrap();
+                let level = match kind {
+                    "site" if name == t.site => Level::Site,
+                    "link" if name == format!("{}/{}", t.site, t.link) => Level::Link,
+                    "addr" if name.parse::<IpAddr>().unwrap() == t.addr => Level::Addr,
+                    _ => continue,
+                };
+                if forced.is_none_or(|(l, _)| level > l) {
+                    forced = Some((level, state(s)));
+                }
             }
-            _ => assert!(h.set_ip(c, name.parse().unwrap(), state)),
-        }
-    }
-    h
+            let mut p = ProbeEvidence::default();
+            if let Some(s) = probe(t) {
+                p.add(s, StartState::Up);
+            }
+            resolve(&Evidence {
+                forced,
+                director: None,
+                probe: p,
+            })
+        })
+        .collect();
+    Table::new(verdicts)
 }
 
 struct Case {
@@ -510,7 +535,7 @@ fn weighted_is_stable_per_prefix_and_follows_weights() {
     let f = Fixture::new();
     let c = Compiled::new(&config(&f)).unwrap();
     let sid = c.service_id("w.example.test").unwrap();
-    let h = HealthView::all_up(&c);
+    let h = Table::all_up(c.targets().len());
     let mut out = Vec::new();
     let mut hq = 0;
     let n = 4000u32;
@@ -560,9 +585,18 @@ fn overrides_build_the_initial_view() {
             state: OverrideState::Down,
         },
     ];
-    let (h, unknown) = HealthView::from_overrides(&c, &ovs);
-    assert_eq!(unknown.len(), 1);
-    assert_eq!(h.site(c.site_id("hq").unwrap()), State::Drain);
+    let h = crate::serve::policy_table(
+        &c,
+        None,
+        &crate::health::Overrides::from_config(&ovs),
+        &crate::lvs::VipState::default(),
+    );
+    let hq = c.site_id("hq").unwrap();
+    for t in c.targets() {
+        let v = h.get(t.id.index());
+        assert_eq!(v.status == Status::Drain, t.site_id == hq, "{t:?}");
+        assert_eq!(v.forced_out(), t.site_id == hq, "{t:?}");
+    }
     let mut out = Vec::new();
     let sid = c.service_id("www.example.test").unwrap();
     c.select(sid, "10.0.0.1".parse().unwrap(), false, &h, &mut out);
@@ -577,7 +611,7 @@ fn explain_and_select_never_diverge() {
     let f = Fixture::new();
     let c = Compiled::new(&config(&f)).unwrap();
     let views = [
-        HealthView::all_up(&c),
+        Table::all_up(c.targets().len()),
         health(&c, &["site:hq=down"]),
         health(&c, &["link:hq/telecom=down", "site:us=down"]),
         health(&c, &["site:hq=down", "site:dr=down", "site:us=down"]),
@@ -644,7 +678,7 @@ fn explain_and_select_never_diverge() {
 fn scope_block_gives_the_same_answer() {
     let f = Fixture::new();
     let c = Compiled::new(&config(&f)).unwrap();
-    let h = HealthView::all_up(&c);
+    let h = Table::all_up(c.targets().len());
     let mut out = Vec::new();
     let mut other = Vec::new();
     for svc in ["www", "near", "every", "same"] {
@@ -688,7 +722,7 @@ fn scope_block_gives_the_same_answer() {
 fn rules_with_the_same_outcome_do_not_narrow_the_scope() {
     let f = Fixture::new();
     let c = Compiled::new(&config(&f)).unwrap();
-    let h = HealthView::all_up(&c);
+    let h = Table::all_up(c.targets().len());
     let sid = c.service_id("same.example.test").unwrap();
     let mut out = Vec::new();
     for s in ["198.51.100.7", "192.0.2.7", "10.1.2.3", "2001:db8:cafe::1"] {
@@ -705,4 +739,48 @@ fn rules_with_the_same_outcome_do_not_narrow_the_scope() {
         .explain(sid, "192.0.2.7".parse().unwrap(), false, &h)
         .unwrap();
     assert_eq!(e.route, None);
+}
+
+/// One address in two links is two targets: a link override takes out only the occurrence
+/// in that link, and the table is read by target id.
+#[test]
+fn an_address_in_two_links_is_two_targets() {
+    let f = Fixture::new();
+    let mut cfg = config(&f);
+    cfg.sites.insert(
+        "hq".into(),
+        site(
+            39.9,
+            116.4,
+            &[
+                ("telecom", &["203.0.113.10"]),
+                ("default", &["203.0.113.10"]),
+            ],
+        ),
+    );
+    let c = Compiled::new(&cfg).unwrap();
+    let occurrences: Vec<&Target> = c.targets_of("203.0.113.10".parse().unwrap()).collect();
+    assert_eq!(occurrences.len(), 2);
+    assert_ne!(occurrences[0].id, occurrences[1].id);
+    for (i, t) in c.targets().iter().enumerate() {
+        assert_eq!(t.id.index(), i, "targets are listed in id order");
+    }
+    let sid = c.service_id("www.example.test").unwrap();
+    let mut out = Vec::new();
+    // A telecom client (route CN) with its ISP link taken out keeps the address through
+    // the default link, where the same address is another target.
+    let h = health(&c, &["link:hq/telecom=down"]);
+    let d = c.select(sid, "203.0.113.9".parse().unwrap(), false, &h, &mut out);
+    assert_eq!(out, ips(&["203.0.113.10"]));
+    assert!(!d.fallback);
+    // The probe sees the address down: both occurrences are down, so the next site.
+    let h = health_from(&c, &[], |t| {
+        (t.addr == "203.0.113.10".parse::<IpAddr>().unwrap()).then_some(Status::Down)
+    });
+    c.select(sid, "203.0.113.9".parse().unwrap(), false, &h, &mut out);
+    assert_eq!(out, ips(&["192.0.2.20"]));
+    // An index outside the table reads as down: only target 0 (dr's 192.0.2.20) is up.
+    let short = Table::all_up(1);
+    c.select(sid, "10.0.0.1".parse().unwrap(), false, &short, &mut out);
+    assert_eq!(out, ips(&["192.0.2.20"]));
 }

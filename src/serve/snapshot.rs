@@ -1,15 +1,22 @@
 //! Building the query path's [`Snapshot`] from a configuration, the previous snapshot and the
 //! prober's health view.
+//!
+//! [`policy_table`] is a TEMPORARY adapter: until the health authority publishes the policy's
+//! table itself, it resolves each policy target here from the prober's view, the overrides
+//! and the local director's VIP states with the authority's own [`health::resolve`].
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::config::Config;
+use crate::config::{OverrideState, OverrideTarget};
 use crate::dns::{self, LoadError, ZoneSet};
 use crate::health;
 use crate::lvs::VipState;
 use crate::metrics::METRICS;
-use crate::policy::{self, Compiled, PolicyError};
+use crate::policy::{Compiled, PolicyError, Target};
 use crate::state::Snapshot;
 
 /// Load zones and compile the policy for `cfg`. Zones that fail keep their contents from
@@ -38,46 +45,79 @@ pub fn build_snapshot(
     let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
     snapshot.query_log = cfg.server.query_log;
     if let Some(policy) = policy {
-        let view = match probes {
+        let table = match probes {
             Some((p, vips)) => policy_view(&policy, p, vips),
-            None => {
-                let (v, unknown) = policy::HealthView::from_overrides(&policy, &cfg.overrides);
-                for o in unknown {
-                    tracing::warn!(target = ?o.target, "override names nothing the policy uses");
-                }
-                v
-            }
+            None => policy_table(
+                &policy,
+                None,
+                &health::Overrides::from_config(&cfg.overrides),
+                &VipState::default(),
+            ),
         };
-        snapshot = snapshot.with_policy(policy, Arc::new(view));
+        snapshot = snapshot.with_policy(policy, Arc::new(table));
     }
     Ok((snapshot, errors))
 }
 
-/// Project the prober's per-(address, check) states, the local director's VIP states and
-/// the overrides onto the policy's per-site/link/address view. An address nobody probes (its
-/// service has no check) is up; a VIP this node directs is down when its quorum is lost.
+/// The policy's health table from the prober's view, its overrides and the VIP states.
 pub fn policy_view(
     policy: &Compiled,
     probes: &health::HealthView,
     vips: &VipState,
-) -> policy::HealthView {
-    let mut v = policy::HealthView::all_up(policy);
-    for t in policy.targets() {
-        let up =
-            probes.ip_state(t.addr).is_none_or(|s| s.is_up()) && vips.ip_up(t.addr) != Some(false);
-        v.set_addr(
-            t.addr_id,
-            if up {
-                policy::State::Up
-            } else {
-                policy::State::Down
-            },
-        );
+) -> health::Table {
+    policy_table(policy, Some(probes), probes.overrides(), vips)
+}
+
+/// TEMPORARY adapter (see the module doc): one verdict per target of `policy`, in
+/// [`crate::policy::TargetId`] order. Evidence per target: the most specific override
+/// (address, then that link of that site, then the site), the director's quorum for a VIP
+/// on the address, and every check of the address with its start state. Without `probes`
+/// (`check`, offline `explain`) nothing counts as checked.
+pub fn policy_table(
+    policy: &Compiled,
+    probes: Option<&health::HealthView>,
+    overrides: &health::Overrides,
+    vips: &VipState,
+) -> health::Table {
+    let mut by_ip: HashMap<IpAddr, health::ProbeEvidence> = HashMap::new();
+    for (key, status) in probes.into_iter().flat_map(|p| p.iter()) {
+        let state = match status.state {
+            health::State::Unknown => health::Status::Unknown,
+            health::State::Up => health::Status::Up,
+            health::State::Down => health::Status::Down,
+        };
+        by_ip
+            .entry(key.addr.ip())
+            .or_default()
+            .add(state, key.check.start);
     }
-    for o in probes.overrides().list() {
-        v.apply(policy, &o);
-    }
-    v
+    let verdicts = policy
+        .targets()
+        .iter()
+        .map(|t| {
+            health::resolve(&health::Evidence {
+                forced: forced(overrides, t),
+                director: vips.ip_up(t.addr),
+                probe: by_ip.get(&t.addr).copied().unwrap_or_default(),
+            })
+        })
+        .collect();
+    health::Table::new(verdicts)
+}
+
+fn forced(o: &health::Overrides, t: &Target) -> Option<(health::Level, OverrideState)> {
+    let at = |level, target| o.get(&target).map(|s| (level, s));
+    at(health::Level::Addr, OverrideTarget::Addr(t.addr))
+        .or_else(|| {
+            at(
+                health::Level::Link,
+                OverrideTarget::Link {
+                    site: t.site.clone(),
+                    link: t.link.clone(),
+                },
+            )
+        })
+        .or_else(|| at(health::Level::Site, OverrideTarget::Site(t.site.clone())))
 }
 
 /// A snapshot equal to `cur` but with health re-projected; None when nothing changed.

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use super::snapshot::{lvs_view, policy_view};
 use crate::config::{Protocol, VirtualKey};
+use crate::health::Status;
 use crate::lvs::VipState;
-use crate::policy::{Compiled, State};
+use crate::policy::Compiled;
 
 const CFG: &str = r#"
 [server]
@@ -33,12 +34,12 @@ fn a_vip_without_quorum_takes_its_address_out_of_dns() {
     let cfg = config();
     let policy = Compiled::new(&cfg).unwrap();
     let probes = crate::health::HealthView::empty();
-    let addr = |v: &crate::policy::HealthView, ip: &str| {
-        let id = policy.addr_id(ip.parse().unwrap()).unwrap();
-        v.addr(id)
+    let addr = |v: &crate::health::Table, ip: &str| {
+        let t = policy.targets_of(ip.parse().unwrap()).next().unwrap();
+        v.get(t.id.index()).status
     };
     let all_up = policy_view(&policy, &probes, &VipState::default());
-    assert_eq!(addr(&all_up, "203.0.113.10"), State::Up);
+    assert_eq!(addr(&all_up, "203.0.113.10"), Status::Up);
     let mut vips = VipState::default();
     let key = VirtualKey::Addr {
         protocol: Protocol::Tcp,
@@ -46,16 +47,16 @@ fn a_vip_without_quorum_takes_its_address_out_of_dns() {
     };
     vips.services.insert(key, false);
     let v = policy_view(&policy, &probes, &vips);
-    assert_eq!(addr(&v, "203.0.113.10"), State::Down);
+    assert_eq!(addr(&v, "203.0.113.10"), Status::Down);
     assert_eq!(
         addr(&v, "203.0.113.11"),
-        State::Up,
+        Status::Up,
         "only the VIP's own address"
     );
     vips.services.insert(key, true);
     assert_eq!(
         addr(&policy_view(&policy, &probes, &vips), "203.0.113.10"),
-        State::Up
+        Status::Up
     );
 }
 
