@@ -21,6 +21,7 @@
 
 mod compile;
 mod explain;
+mod hrw;
 mod ids;
 mod rules;
 mod select;
@@ -28,9 +29,9 @@ mod select;
 mod tests;
 
 pub use compile::{Compiled, ServiceId};
-pub use explain::{AddrInfo, ClientInfo, Explanation, LinkInfo, SiteInfo};
+pub use explain::{AddrInfo, ClientInfo, Explanation, LinkInfo, LinkStep, SiteInfo};
 pub use ids::{LinkId, SiteId, Target, TargetId};
-pub use select::{Decision, Outcome, WEIGHT_PREFIX_V4, WEIGHT_PREFIX_V6};
+pub use select::{Decision, LinkRole, Outcome, TtlReason, WEIGHT_PREFIX_V4, WEIGHT_PREFIX_V6};
 
 use crate::geo::GeoError;
 
@@ -43,4 +44,7 @@ pub enum PolicyError {
     UnknownSite { service: String, site: String },
     #[error("too many {0} for the compiled tables")]
     TooMany(&'static str),
+    /// Service names where the loaded zones delegate away (found once zones are loaded).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    NotAuthoritative(Vec<crate::config::Diagnostic>),
 }

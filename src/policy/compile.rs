@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::PolicyError;
 use super::ids::{LinkId, SiteId, Target, TargetId};
 use super::rules::{CMatch, by_distance, compile_match, match_text, matches};
-use crate::config::{Config, Fallback, Location, Mode};
+use crate::config::{Config, Fallback, LinkFallback, Location, Mode, Spill};
 use crate::geo::{Classifier, IspId, KeyTable};
 
 /// Index of a service in [`Compiled`].
@@ -17,10 +17,16 @@ pub struct ServiceId(pub u32);
 #[derive(Debug)]
 pub(super) struct CSite {
     pub name: Box<str>,
+    /// A fixed hash of the name: the site's key in rendezvous hashing, so adding or
+    /// removing another site does not change this site's scores.
+    pub key: u64,
     pub location: Option<Location>,
+    /// Share of a failed first site's clients under `spill = "capacity"`.
+    pub capacity: u32,
     pub default_link: Option<LinkId>,
     /// Indexed by [`IspId`]: the link named after that ISP.
     pub isp_link: Vec<Option<LinkId>>,
+    /// In configuration order.
     pub links: Vec<LinkId>,
 }
 
@@ -58,6 +64,9 @@ impl std::hash::Hash for Plan {
 pub(super) struct CService {
     pub name: Box<str>,
     pub ttl: u32,
+    pub ttl_degraded: u32,
+    pub spill: Spill,
+    pub link_fallback: LinkFallback,
     pub fallback: Fallback,
     /// Indexed by [`SiteId`]; sites without a weight count 1.
     pub weights: Vec<u32>,
@@ -105,12 +114,23 @@ impl Compiled {
             let si = SiteId(u16::try_from(si).map_err(|_| too_many("sites"))?);
             let mut cs = CSite {
                 name: name.as_str().into(),
+                key: super::hrw::name_key(name),
                 location: site.location,
+                capacity: site.capacity,
                 default_link: None,
                 isp_link: vec![None; isp_count],
                 links: Vec::new(),
             };
-            for (lname, laddrs) in &site.links {
+            // Configuration order; names missing from `link_order` (a hand-built config) last.
+            let order = site
+                .link_order
+                .iter()
+                .filter(|n| site.links.contains_key(*n))
+                .chain(site.links.keys().filter(|n| !site.link_order.contains(n)));
+            for lname in order {
+                let Some(laddrs) = site.links.get(lname) else {
+                    continue;
+                };
                 let lid = LinkId(u32::try_from(links.len()).map_err(|_| too_many("links"))?);
                 let mut addrs = Vec::with_capacity(laddrs.len());
                 for &addr in laddrs {
@@ -226,6 +246,9 @@ impl Compiled {
             services.push(CService {
                 name: sname.as_str().into(),
                 ttl: svc.ttl,
+                ttl_degraded: svc.ttl_degraded,
+                spill: svc.spill,
+                link_fallback: svc.link_fallback,
                 fallback: svc.fallback.clone(),
                 weights,
                 routes,

@@ -36,6 +36,10 @@ pub fn build_snapshot(
     if let Some(prev) = prev {
         carry_over(&mut zones, &prev.zones, &errors);
     }
+    let outside = dns::service::names_outside_authority(cfg, &zones);
+    if !outside.is_empty() {
+        return Err(PolicyError::NotAuthoritative(outside));
+    }
     METRICS
         .zones_loaded
         .store(zones.len() as u64, Ordering::Relaxed);
