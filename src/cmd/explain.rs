@@ -284,8 +284,18 @@ fn human(
                 a.attributes_prefix,
             ));
             o.push_str(&format!(
-                "Service:  {}, mode {}, TTL {}\n",
-                x.service, x.mode, x.ttl
+                "Service:  {}, mode {}, spill {}, link fallback {}\n",
+                x.service, x.mode, x.spill, x.link_fallback
+            ));
+            o.push_str(&format!(
+                "TTL:      {} ({}{})\n",
+                x.ttl,
+                if x.ttl_reason.is_degraded() {
+                    "ttl_degraded: "
+                } else {
+                    ""
+                },
+                x.ttl_reason.as_str()
             ));
             o.push_str(&format!("Route:    {}\n", x.why));
             o.push_str(&format!(
@@ -300,11 +310,12 @@ fn human(
             ));
             for (n, s) in x.sites.iter().enumerate() {
                 o.push_str(&format!(
-                    "  {}. {:<10} {:<5} weight {:<4}{}{}{}\n",
+                    "  {}. {:<10} {:<5} weight {:<4} capacity {:<4}{}{}{}\n",
                     n + 1,
                     s.name,
                     usable(s.usable),
                     s.weight,
+                    s.capacity,
                     s.distance_km
                         .map_or(String::new(), |d| format!(" {d:.0} km")),
                     s.link
@@ -312,6 +323,18 @@ fn human(
                         .map_or(" no usable link".to_string(), |l| format!(" -> link {l}")),
                     if s.selected { "   [SELECTED]" } else { "" }
                 ));
+                let chain: Vec<String> = s
+                    .chain
+                    .iter()
+                    .map(|c| {
+                        let role = c.role.as_str();
+                        match c.result {
+                            "skipped" => format!("{} ({role}) skipped, {}", c.link, c.why),
+                            r => format!("{} ({role}) {r}", c.link),
+                        }
+                    })
+                    .collect();
+                o.push_str(&format!("       chain  {}\n", chain.join(" -> ")));
                 for l in &s.links {
                     let addrs: Vec<String> = l
                         .addrs

@@ -98,6 +98,16 @@ pub enum LinkRole {
     Other,
 }
 
+impl LinkRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkRole::Isp => "isp",
+            LinkRole::Default => "default",
+            LinkRole::Other => "other",
+        }
+    }
+}
+
 /// What `explain` wants to hear from the decision; the query path uses the no-op.
 pub(super) trait Trace {
     fn plan(&mut self, _plan: &Plan, _table_scope: u8) {}

@@ -60,6 +60,15 @@ pub(super) fn services(
                 cx.int(t, &format!("{key}.ttl_degraded"), 0, i32::MAX as i64)
             })
             .unwrap_or(ttl.min(10));
+        if let Some(t) = &s.ttl_degraded
+            && ttl_degraded > ttl
+        {
+            cx.err(
+                t.span(),
+                format!("{key}.ttl_degraded"),
+                format!("{ttl_degraded} must not exceed ttl ({ttl})"),
+            );
+        }
         let spill = s.spill.as_ref().map_or(Spill::Next, |v| {
             keyword(
                 cx,
@@ -330,3 +339,6 @@ fn route(
         mode,
     })
 }
+
+#[cfg(test)]
+mod tests;
