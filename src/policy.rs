@@ -20,6 +20,7 @@
 //! explain` shows the real answer and any disagreement would be visible (and is tested).
 
 mod compile;
+mod decision;
 mod explain;
 mod hrw;
 mod ids;
@@ -29,9 +30,10 @@ mod select;
 mod tests;
 
 pub use compile::{Compiled, ServiceId};
+pub use decision::{Decision, LinkRole, Outcome, TtlReason};
 pub use explain::{AddrInfo, ClientInfo, Explanation, LinkInfo, LinkStep, SiteInfo};
 pub use ids::{LinkId, SiteId, Target, TargetId};
-pub use select::{Decision, LinkRole, Outcome, TtlReason, WEIGHT_PREFIX_V4, WEIGHT_PREFIX_V6};
+pub use select::{WEIGHT_PREFIX_V4, WEIGHT_PREFIX_V6};
 
 use crate::geo::GeoError;
 

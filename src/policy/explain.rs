@@ -8,9 +8,10 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::compile::{Compiled, Plan, ServiceId};
+use super::decision::{Decision, LinkRole, Outcome, TtlReason};
 use super::ids::{LinkId, SiteId, TargetId};
 use super::rules::{distance_km, matches};
-use super::select::{Decision, LinkRole, Outcome, Trace, TtlReason};
+use super::select::Trace;
 use crate::config::{LinkFallback, Mode, Spill};
 use crate::health::Table;
 

@@ -6,9 +6,8 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
-
 use super::compile::{CService, Compiled, Plan, ServiceId};
+use super::decision::{Decision, LinkRole, Outcome, TtlReason};
 use super::hrw::{prefix_hash, score};
 use super::ids::{LinkId, SiteId, TargetId};
 use crate::config::{Fallback, LinkFallback, Mode, Spill};
@@ -19,94 +18,6 @@ use crate::health::Table;
 /// and the hash covers that prefix.
 pub const WEIGHT_PREFIX_V4: u8 = 24;
 pub const WEIGHT_PREFIX_V6: u8 = 56;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The addresses are in the caller's `out`.
-    Answer,
-    /// No address of the asked family: NOERROR with an empty answer.
-    NoData,
-}
-
-/// Why an answer has the TTL it has: the service's `ttl` for the healthy first choice,
-/// `ttl_degraded` for anything else, so clients come back soon after health recovers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TtlReason {
-    /// The client's first site (top-ranked for `weighted`; every site for `all`) through
-    /// the client's first link.
-    FirstChoice,
-    /// `failover`/`nearest`: the first site is not usable; a later one answers.
-    Failover,
-    /// `spill = "capacity"`: the first site is not usable; its clients are spread.
-    Spill,
-    /// `weighted`: the client's top-ranked site is not usable.
-    WeightedMoved,
-    /// `all`: a site of the list is not usable and is left out.
-    SiteLeftOut,
-    /// The site answers through a link after the client's first link.
-    LinkFallback,
-    /// No site is usable: `fallback = "all"` (fail-open).
-    FailOpen,
-    /// No site is usable: `fallback = "none"` or the fallback addresses.
-    Fallback,
-}
-
-impl TtlReason {
-    pub fn is_degraded(self) -> bool {
-        self != TtlReason::FirstChoice
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TtlReason::FirstChoice => "the healthy first choice",
-            TtlReason::Failover => "failover: the first site is not usable",
-            TtlReason::Spill => {
-                "spill: the first site is not usable, its clients are spread by capacity"
-            }
-            TtlReason::WeightedMoved => "weighted: the client's top-ranked site is not usable",
-            TtlReason::SiteLeftOut => "all: a site of the list is not usable",
-            TtlReason::LinkFallback => "link fallback: the client's first link is not usable",
-            TtlReason::FailOpen => "fail-open: no site is usable (fallback = \"all\")",
-            TtlReason::Fallback => "no site is usable: the service's fallback",
-        }
-    }
-}
-
-/// The result of one decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    pub outcome: Outcome,
-    /// ECS scope: the widest prefix of the client's family over which this answer holds.
-    pub scope: u8,
-    pub ttl: u32,
-    pub ttl_reason: TtlReason,
-    /// Nothing was usable and the service's `fallback` produced the answer.
-    pub fallback: bool,
-}
-
-/// A link's place in a site's chain for one client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkRole {
-    /// Named after the client's ISP.
-    Isp,
-    /// The site's `default` link.
-    Default,
-    /// Another link, tried with `link_fallback = "any"`.
-    Other,
-}
-
-impl LinkRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkRole::Isp => "isp",
-            LinkRole::Default => "default",
-            LinkRole::Other => "other",
-        }
-    }
-}
 
 /// What `explain` wants to hear from the decision; the query path uses the no-op.
 pub(super) trait Trace {
@@ -220,20 +131,29 @@ impl Compiled {
                 // decides (a fallback holds for the whole block).
                 let narrowed = scope.max(weight_prefix(client));
                 let hash = prefix_hash(client, narrowed);
-                let weight = |s: SiteId| svc.weights[s.index()];
-                let top = highest(
-                    plan.order.iter().map(|&s| (s, (), weight(s))),
-                    hash,
-                    &self.sites,
-                );
-                let usable = plan.order.iter().filter_map(|&s| {
-                    let c = self.choose_link(s, plan, svc, h)?;
-                    Some((s, c, weight(s)))
-                });
-                if let Some((s, (l, first_link))) = highest(usable, hash, &self.sites) {
+                // One pass: the top-ranked site over every weighted site, and the best
+                // usable one (usability is checked only for a site that would win).
+                let mut top: Option<(f64, SiteId)> = None;
+                let mut best: Option<(f64, SiteId, Choice)> = None;
+                for &s in &plan.order {
+                    let w = svc.weights[s.index()];
+                    if w == 0 {
+                        continue;
+                    }
+                    let sc = score(hash, self.sites[s.index()].key, w);
+                    if top.is_none_or(|t| sc > t.0) {
+                        top = Some((sc, s));
+                    }
+                    if best.as_ref().is_none_or(|b| sc > b.0)
+                        && let Some(c) = self.choose_link(s, plan, svc, h)
+                    {
+                        best = Some((sc, s, c));
+                    }
+                }
+                if let Some((_, s, (l, first_link))) = best {
                     take(s, l, out);
                     scope = narrowed;
-                    reason = Some(if top.map(|t| t.0) == Some(s) {
+                    reason = Some(if top.map(|t| t.1) == Some(s) {
                         link_reason(first_link)
                     } else {
                         TtlReason::WeightedMoved
