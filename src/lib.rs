@@ -11,7 +11,7 @@
 //!  dns::answer(snapshot, bytes)    health::HealthView (watch) ------+   v VipState (quorum)
 //!      | zone tree, or a service      |                             |   |
 //!      v                              v                             v   v
-//!  policy::Compiled::select  <--  state::Snapshot (ArcSwap): zones, policy, health view
+//!  policy::Compiled::select  <--  state::Snapshot (ArcSwap): zones, policy, health table
 //!      (geo::Classifier trie:         ^
 //!       attributes + widest prefix)   | serve: build on start/SIGHUP, re-project on health change
 //! ```

@@ -12,22 +12,28 @@
 //! plan. The query path ([`Compiled::select`]) is one binary search plus a walk over a few
 //! sites: no allocation (the caller passes a reusable `Vec`), no lock, no I/O.
 //!
-//! Health is an input ([`HealthView`]): per site, link and address; built from overrides
-//! until monitors report. [`Compiled::explain`] runs the same decision code with a recorder
+//! Health is an input: the health authority's [`crate::health::Table`], one verdict per
+//! target of [`Compiled::targets`] (a target is one (link, address) occurrence), indexed
+//! by [`TargetId`]. The policy decides nothing about health: a link is usable when one of
+//! its targets serves, a site when a link of the client's chain is usable. [`Compiled::explain`] runs the same decision code with a recorder
 //! and also re-derives the route from the client's attributes the slow way, so `meridian
 //! explain` shows the real answer and any disagreement would be visible (and is tested).
 
 mod compile;
+mod decision;
 mod explain;
-mod health;
+mod hrw;
+mod ids;
+mod rules;
 mod select;
 #[cfg(test)]
 mod tests;
 
-pub use compile::{Compiled, LinkId, ServiceId, SiteId, Target};
-pub use explain::{ClientInfo, Explanation, LinkInfo, SiteInfo};
-pub use health::{HealthView, State};
-pub use select::{Decision, Outcome, WEIGHT_PREFIX_V4, WEIGHT_PREFIX_V6};
+pub use compile::{Compiled, ServiceId};
+pub use decision::{Decision, LinkRole, Outcome, TtlReason};
+pub use explain::{AddrInfo, ClientInfo, Explanation, LinkInfo, LinkStep, SiteInfo};
+pub use ids::{LinkId, SiteId, Target, TargetId};
+pub use select::{WEIGHT_PREFIX_V4, WEIGHT_PREFIX_V6};
 
 use crate::geo::GeoError;
 
@@ -40,4 +46,7 @@ pub enum PolicyError {
     UnknownSite { service: String, site: String },
     #[error("too many {0} for the compiled tables")]
     TooMany(&'static str),
+    /// Service names where the loaded zones delegate away (found once zones are loaded).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    NotAuthoritative(Vec<crate::config::Diagnostic>),
 }

@@ -9,7 +9,7 @@
 mod glue;
 mod snapshot;
 
-pub use snapshot::{build_snapshot, policy_view, registry, with_health};
+pub use snapshot::{build_snapshot, offline_table, registry, with_health};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,7 @@
 //!
 //! Servers hold an `Arc<ArcSwap<Snapshot>>` and load it once per batch; a reload builds a
 //! whole new `Snapshot` and stores it, so a failed reload simply keeps the old one. The big
-//! parts are behind `Arc`s so a health change (a new [`HealthView`]) is a shallow copy.
+//! parts are behind `Arc`s so a health change (a new health [`Table`]) is a shallow copy.
 
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use arc_swap::ArcSwap;
 
 use crate::dns::name::NameMap;
 use crate::dns::zone::ZoneSet;
-use crate::policy::{Compiled, HealthView};
+use crate::health::Table;
+use crate::policy::Compiled;
 
 /// Everything a query needs, frozen.
 #[derive(Debug, Clone)]
@@ -23,8 +24,9 @@ pub struct Snapshot {
     pub services: Arc<NameMap<u32>>,
     /// The compiled per-client policy (None when no service is configured).
     pub policy: Option<Arc<Compiled>>,
-    /// Health of every site, link and address the policy knows.
-    pub health: Arc<HealthView>,
+    /// The health authority's verdict on every target of the policy, indexed by
+    /// [`crate::policy::TargetId`] (see [`Compiled::targets`]).
+    pub health: Arc<Table>,
     /// Log one line per query.
     pub query_log: bool,
     /// The targets registered with the health authority for this snapshot: a table the
@@ -40,14 +42,14 @@ impl Snapshot {
             max_udp_payload: max_udp_payload.max(512),
             services: Arc::default(),
             policy: None,
-            health: Arc::new(HealthView::default()),
+            health: Arc::new(Table::default()),
             query_log: false,
             registry: Arc::default(),
         }
     }
 
     /// Bind every service of `policy` to its name and use `health` for its answers.
-    pub fn with_policy(mut self, policy: Arc<Compiled>, health: Arc<HealthView>) -> Snapshot {
+    pub fn with_policy(mut self, policy: Arc<Compiled>, health: Arc<Table>) -> Snapshot {
         let mut names = NameMap::default();
         for (name, id) in policy.service_names() {
             if let Some(wire) = crate::dns::name::from_text(name) {

@@ -217,3 +217,34 @@ fn cluster_keygen_writes_a_private_key_once_and_check_reads_it() {
         "{err}"
     );
 }
+
+#[test]
+fn check_refuses_a_service_below_a_zone_cut_naming_its_name_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("z")).unwrap();
+    std::fs::write(
+        dir.path().join("z/t.test.zone"),
+        "$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\nsub NS ns.elsewhere.test.\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("m.toml");
+    let text = |name: &str| {
+        format!(
+            "[server]\nzones = \"z\"\n[site.a]\nlinks = {{ default = [\"192.0.2.1\"] }}\n\
+             [service.ok]\nname = \"www.t.test\"\nsites = [\"a\"]\n\
+             [service.deep]\nname = \"{name}\"\nsites = [\"a\"]\n"
+        )
+    };
+    std::fs::write(&cfg, text("www.sub.t.test")).unwrap();
+    let (code, _, err) = meridian(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("m.toml:9:8: service.deep.name: `www.sub.t.test` lies at or below the delegation to sub.t.test."), "{err}");
+    assert!(!err.contains("service.ok"), "{err}");
+    // At the cut itself too; outside it, accepted.
+    std::fs::write(&cfg, text("sub.t.test")).unwrap();
+    let (code, _, err) = meridian(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    std::fs::write(&cfg, text("other.t.test")).unwrap();
+    let (code, out, err) = meridian(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -20,123 +20,18 @@
 
 #[path = "support/dnsclient.rs"]
 mod dnsclient;
+#[path = "support/geo.rs"]
+mod geo;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dnsclient::{Proto, ecs_body, ecs_options, exchange, query, rcode};
+use geo::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
-use meridian::dns::DnsServer;
-use tokio_util::sync::CancellationToken;
 
 use RecordType::{A, AAAA};
-
-// ---------------------------------------------------------------------------------------
-// Names and addresses of tests/data/geo/geo.toml
-
-const WWW: &str = "www.geo.test.";
-const API: &str = "api.geo.test.";
-const NEAR: &str = "near.geo.test.";
-const WTS: &str = "wts.wild.geo.test.";
-
-const HQ_T: &str = "203.0.113.10"; // hq telecom link
-const HQ_U: &str = "203.0.113.11"; // hq unicom link
-const HQ_D4: &str = "203.0.113.12"; // hq default link
-const HQ_M: &str = "203.0.113.13"; // hq mobile link
-const HQ_D6: &str = "2001:db8:10::12"; // hq default link
-const DR_T: &str = "192.0.2.20"; // dr telecom link
-const DR_D4: &str = "192.0.2.22"; // dr default link
-const DR_D6: &str = "2001:db8:20::22"; // dr default link
-const US30: &str = "198.51.100.30"; // us default link (IPv4 only site)
-const US31: &str = "198.51.100.31";
-const SYD: &str = "2001:db8:40::40"; // syd default link (IPv6 only site)
-
-/// What the answer section must hold.
-#[derive(Debug, Clone, Copy)]
-enum Want {
-    /// Exactly these addresses (any order), each once.
-    Is(&'static [&'static str]),
-    /// NOERROR, no answer, the zone's SOA in the authority section.
-    NoData,
-    /// Exactly one of these sets (weighted mode: the hash picks).
-    OneOf(&'static [&'static [&'static str]]),
-}
-use Want::{Is, NoData, OneOf};
-
-const US: Want = Is(&[US30, US31]);
-
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    name: &'static str,
-    qtype: RecordType,
-    /// Source address of the client socket.
-    src: &'static str,
-    /// ECS address and source prefix, if the query carries the option.
-    ecs: Option<(&'static str, u8)>,
-    want: Want,
-    ttl: u32,
-    /// Expected ECS SCOPE (only checked when the query has ECS).
-    scope: u8,
-}
-
-/// A client known by its ECS option, sending from 127.0.0.1 (not in the databases).
-const fn e(
-    name: &'static str,
-    qtype: RecordType,
-    addr: &'static str,
-    prefix: u8,
-    want: Want,
-    ttl: u32,
-    scope: u8,
-) -> Row {
-    Row {
-        name,
-        qtype,
-        src: "127.0.0.1",
-        ecs: Some((addr, prefix)),
-        want,
-        ttl,
-        scope,
-    }
-}
-
-/// A client known by its source address, no ECS option.
-const fn s(name: &'static str, qtype: RecordType, src: &'static str, want: Want, ttl: u32) -> Row {
-    Row {
-        name,
-        qtype,
-        src,
-        ecs: None,
-        want,
-        ttl,
-        scope: 0,
-    }
-}
-
-/// A source address and an ECS option the server should not use.
-#[allow(clippy::too_many_arguments)]
-const fn se(
-    name: &'static str,
-    qtype: RecordType,
-    src: &'static str,
-    addr: &'static str,
-    prefix: u8,
-    want: Want,
-    ttl: u32,
-    scope: u8,
-) -> Row {
-    Row {
-        name,
-        qtype,
-        src,
-        ecs: Some((addr, prefix)),
-        want,
-        ttl,
-        scope,
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // The tables. Regions of the test databases (IPv4):
@@ -161,16 +56,16 @@ const BASE: &[Row] = &[
     e(WWW, AAAA, "192.0.2.5",       32, Is(&[DR_D6]), 30, 26),
     e(WWW, A,    "192.0.2.64",      27, Is(&[DR_D4]), 30, 27), // R2; its /26 holds R3
     e(WWW, A,    "192.0.2.96",      27, Is(&[DR_T]),  30, 27), // R3: dr's telecom link
-    e(WWW, AAAA, "192.0.2.96",      27, NoData,       30, 0),  // telecom link has no IPv6
+    e(WWW, AAAA, "192.0.2.96",      27, NoData,       30, 27), // telecom link has no IPv6
     e(WWW, A,    "192.0.2.128",     26, Is(&[DR_D4]), 30, 26), // R4; its /25 holds R5
     e(WWW, A,    "192.0.2.192",     26, US,           30, 26), // R5: cidr rule -> us
-    e(WWW, AAAA, "192.0.2.200",     32, NoData,       30, 0),  // us has no IPv6
+    e(WWW, AAAA, "192.0.2.200",     32, NoData,       30, 26), // us has no IPv6
     e(WWW, A,    "192.0.2.0",       24, Is(&[DR_D4]), 30, 26), // source 24, answer for R1
     e(WWW, A,    "192.0.0.0",       22, Is(&[HQ_D4]), 30, 23), // unknown 192.0.0.0/23; /22 holds 192.0.2
     e(WWW, A,    "198.51.0.0",      16, Is(&[HQ_D4]), 30, 18), // 198.51.0.0/18 unknown; /17 holds .100
     e(WWW, A,    "198.51.100.0",    24, Is(&[HQ_T]),  30, 25), // R6
     e(WWW, A,    "198.51.100.128",  25, Is(&[HQ_U]),  30, 25), // R7
-    e(WWW, AAAA, "198.51.100.128",  25, NoData,       30, 0),
+    e(WWW, AAAA, "198.51.100.128",  25, NoData,       30, 25),
     e(WWW, A,    "203.0.113.0",     26, Is(&[HQ_M]),  30, 26), // R8
     e(WWW, A,    "203.0.113.64",    26, Is(&[HQ_T]),  30, 26), // R9; its /25 holds R8
     e(WWW, A,    "203.0.113.128",   25, Is(&[HQ_T]),  30, 25), // R10
@@ -179,13 +74,13 @@ const BASE: &[Row] = &[
     e(WWW, A,    "2001:db8:100::",  40, Is(&[DR_D4]), 30, 40), // its /39 holds 2001:db8:1::
     e(WWW, AAAA, "2001:db8:4::",    48, Is(&[DR_D6]), 30, 46), // 2001:db8:4::/46 uniform
     e(WWW, A,    "2001:db8:1::",    56, Is(&[HQ_T]),  30, 49),
-    e(WWW, AAAA, "2001:db8:1::",    56, NoData,       30, 0),
+    e(WWW, AAAA, "2001:db8:1::",    56, NoData,       30, 49),
     e(WWW, A,    "2001:db8:1:8000::", 56, Is(&[HQ_M]), 30, 49),
     e(WWW, AAAA, "2001:db8:2::",    56, Is(&[DR_D6]), 30, 49), // TX; upper /49 is the cidr rule
     e(WWW, A,    "2001:db8:2:8000::", 56, US,         30, 49),
-    e(WWW, AAAA, "2001:db8:2:8000::", 56, NoData,     30, 0),
+    e(WWW, AAAA, "2001:db8:2:8000::", 56, NoData,     30, 49),
     e(WWW, AAAA, "2001:db8:3::",    48, Is(&[SYD]),   30, 48), // AU -> syd
-    e(WWW, A,    "2001:db8:3::",    48, NoData,       30, 0),  // syd has no IPv4: no move to hq
+    e(WWW, A,    "2001:db8:3::",    48, NoData,       30, 48), // syd has no IPv4: no move to hq
     e(WWW, A,    "::ffff:192.0.2.5", 128, Is(&[DR_D4]), 30, 122), // IPv4-mapped: 96 + 26
     s(WWW, A,    "127.1.0.1", Is(&[HQ_T]),  30), // CN BJ AS4134 telecom
     s(WWW, AAAA, "127.1.0.1", NoData,       30),
@@ -208,12 +103,12 @@ const BASE: &[Row] = &[
     // api: all of [hq,dr,us]; rules: isp mobile -> [dr]; asn 4134 -> [hq]; subdivision NY
     // (bare) -> [us]; these three in failover mode.
     e(API, A,    "192.0.2.5",      32, US,                                 20, 26), // NY
-    e(API, AAAA, "192.0.2.5",      32, NoData,                             20, 0),
+    e(API, AAAA, "192.0.2.5",      32, NoData,                             20, 26),
     e(API, A,    "192.0.2.96",     27, US,                                 20, 27), // NY + telecom
     e(API, A,    "192.0.2.128",    25, Is(&[HQ_D4, DR_D4, US30, US31]),     20, 25), // GB: default
     e(API, AAAA, "192.0.2.128",    25, Is(&[HQ_D6, DR_D6]),                 20, 25),
     e(API, A,    "198.51.100.0",   25, Is(&[HQ_T, DR_T, US30, US31]),       20, 25), // telecom links
-    e(API, AAAA, "198.51.100.0",   25, NoData,                             20, 0),
+    e(API, AAAA, "198.51.100.0",   25, NoData,                             20, 25),
     e(API, A,    "198.51.100.128", 25, Is(&[HQ_U, DR_D4, US30, US31]),      20, 25), // unicom
     e(API, AAAA, "198.51.100.128", 25, Is(&[DR_D6]),                        20, 25),
     e(API, A,    "203.0.113.0",    26, Is(&[DR_D4]),                        20, 26), // isp rule
@@ -231,7 +126,7 @@ const BASE: &[Row] = &[
 
     // near: nearest of [hq Beijing, dr Frankfurt, us Palo Alto, syd Sydney].
     e(NEAR, A,    "192.0.2.0",      26, US,           60, 26), // New York: us 4100 km
-    e(NEAR, AAAA, "192.0.2.0",      26, NoData,       60, 0),
+    e(NEAR, AAAA, "192.0.2.0",      26, NoData,       60, 26),
     e(NEAR, A,    "192.0.2.96",     27, US,           60, 27), // telecom: us has no such link
     e(NEAR, A,    "192.0.2.128",    25, Is(&[DR_D4]), 60, 25), // London (R4+R5 one plan here)
     e(NEAR, A,    "198.51.100.0",   25, Is(&[HQ_T]),  60, 25), // Shanghai
@@ -241,7 +136,7 @@ const BASE: &[Row] = &[
     e(NEAR, AAAA, "2001:db8:ff00::", 40, Is(&[DR_D6]), 60, 33), // Berlin
     e(NEAR, A,    "2001:db8:2::",   56, US,           60, 48), // Austin, both /49 halves alike
     e(NEAR, AAAA, "2001:db8:3::",   48, Is(&[SYD]),   60, 48), // Melbourne
-    e(NEAR, A,    "2001:db8:3::",   48, NoData,       60, 0),
+    e(NEAR, A,    "2001:db8:3::",   48, NoData,       60, 48),
     s(NEAR, A,    "127.3.0.1", Is(&[DR_D4]), 60), // Frankfurt
     s(NEAR, A,    "127.4.0.1", US,           60), // Palo Alto
     s(NEAR, AAAA, "127.5.0.1", Is(&[SYD]),   60), // Sydney
@@ -259,6 +154,11 @@ const BASE: &[Row] = &[
     e(WTS, AAAA, "2001:db8:ff00::", 40, OneOf(&[&[HQ_D6], &[DR_D6]]), 45, 56),
     s(WTS, A,    "127.4.0.1", Is(&[DR_D4]), 45),
 
+    // cap: failover [hq, dr, us] with spill = "capacity" and link_fallback = "any"; all up
+    e(CAP, A,    "198.51.100.0",   25, Is(&[HQ_T]),  40, 25), // telecom; the /24 holds unicom
+    e(CAP, A,    "192.0.2.128",    25, Is(&[HQ_D4]), 40, 25), // no ISP; 192.0.2.96/27 telecom
+    e(CAP, AAAA, "192.0.2.128",    25, Is(&[HQ_D6]), 40, 25),
+
     // static data next to the services: scope 0 whatever the ECS option says
     e("static.geo.test.", A,    "192.0.2.0",    24, Is(&["192.0.2.80"]),   3600, 0),
     e("static.geo.test.", AAAA, "2001:db8:1::", 48, Is(&["2001:db8::80"]), 3600, 0),
@@ -266,225 +166,84 @@ const BASE: &[Row] = &[
 ];
 
 /// geo.toml + overrides-some.toml: hq down, dr's telecom link down, 198.51.100.31 draining.
+/// Every answer that is not the client's healthy first choice has `ttl_degraded` (10 by
+/// default, min(ttl, 10); cap.geo.test sets 5).
 #[rustfmt::skip]
 const SOME_DOWN: &[Row] = &[
-    e(WWW, A,    "198.51.100.0",  25, Is(&[DR_D4]), 30, 25), // hq down; dr telecom down -> default
-    e(WWW, AAAA, "198.51.100.0",  25, Is(&[DR_D6]), 30, 25), // so now there is IPv6
-    e(WWW, A,    "192.0.2.96",    27, Is(&[DR_D4]), 30, 27),
-    e(WWW, A,    "192.0.2.192",   26, Is(&[US30]),  30, 26), // drain counts as down
-    e(WWW, A,    "203.0.113.0",   26, Is(&[DR_D4]), 30, 26),
-    s(WWW, A,    "127.6.0.1", Is(&[DR_D4]), 30),
-    e(API, A,    "198.51.100.128", 25, Is(&[DR_D4, US30]), 20, 25),
-    e(API, AAAA, "198.51.100.128", 25, Is(&[DR_D6]),       20, 25),
-    e(API, A,    "203.0.113.64",  26, NoData,       20, 0),  // [hq] only: fallback none
+    e(WWW, A,    "198.51.100.0",  25, Is(&[DR_D4]), 10, 25), // hq down; dr telecom down -> default
+    e(WWW, AAAA, "198.51.100.0",  25, Is(&[DR_D6]), 10, 25), // so now there is IPv6
+    e(WWW, A,    "192.0.2.96",    27, Is(&[DR_D4]), 10, 27), // dr first, link fallback
+    e(WWW, A,    "192.0.2.192",   26, Is(&[US30]),  30, 26), // drain counts as down; first choice
+    e(WWW, A,    "203.0.113.0",   26, Is(&[DR_D4]), 10, 26),
+    s(WWW, A,    "127.6.0.1", Is(&[DR_D4]), 10),
+    e(API, A,    "198.51.100.128", 25, Is(&[DR_D4, US30]), 10, 25), // all: hq left out
+    e(API, AAAA, "198.51.100.128", 25, Is(&[DR_D6]),       10, 25),
+    e(API, A,    "203.0.113.64",  26, NoData,       20, 26), // [hq] only: fallback none
     e(API, A,    "192.0.2.5",     32, Is(&[US30]),  20, 26),
     e(NEAR, A,   "192.0.2.0",     26, Is(&[US30]),  60, 26),
-    s(NEAR, A,   "127.1.0.1", Is(&[DR_D4]), 60), // Beijing: dr 7800 km next; telecom link down
-    s(NEAR, A,   "127.6.0.1", NoData,       60), // Tokyo: syd 7800 km next (us 8300), no IPv4
-    s(NEAR, AAAA, "127.6.0.1", Is(&[SYD]),  60),
-    e(WTS, AAAA, "2001:db8:ff00::", 40, Is(&[DR_D6]), 45, 56), // only dr left
-    e(WTS, A,    "198.51.100.0",  25, Is(&[DR_D4]), 45, 25),
+    s(NEAR, A,   "127.1.0.1", Is(&[DR_D4]), 10), // Beijing: dr 7800 km next; telecom link down
+    s(NEAR, A,   "127.6.0.1", NoData,       10), // Tokyo: syd 7800 km next (us 8300), no IPv4
+    s(NEAR, AAAA, "127.6.0.1", Is(&[SYD]),  10),
+    // only dr left: 45 if dr is this /56's top-ranked site, else 10 (the hash decides;
+    // weighted_top_site_down_gets_the_degraded_ttl checks which, client by client)
+    e(WTS, AAAA, "2001:db8:ff00::", 40, Is(&[DR_D6]), 45, 56).or_ttl(10),
+    e(WTS, A,    "198.51.100.0",  25, Is(&[DR_D4]), 10, 25), // moved, or dr via a link fallback
+    // cap: hq down, spread over dr (capacity 3) and us (1) by the client's /24 or wider
+    e(CAP, A,    "192.0.2.128",   25, OneOf(&[&[DR_D4], &[US30]]), 5, 25),
+    e(CAP, A,    "198.51.100.0",  25, OneOf(&[&[DR_D4], &[US30]]), 5, 25), // dr: telecom down
 ];
 
-/// geo.toml + overrides-all-down.toml: every site down, the fallbacks answer.
+/// geo.toml + overrides-all-down.toml: every site forced down by an operator. The
+/// fallbacks answer, but fail-open (`fallback = "all"`) never hands out what an operator
+/// took out: NODATA, with the plan block's scope.
 #[rustfmt::skip]
 const ALL_DOWN: &[Row] = &[
-    e(WWW, A,    "192.0.2.0",     26, Is(&[DR_D4, HQ_D4]), 30, 26), // all: every site, ISP link
-    e(WWW, AAAA, "192.0.2.0",     26, Is(&[DR_D6, HQ_D6]), 30, 26),
-    e(WWW, A,    "198.51.100.0",  25, Is(&[HQ_T, DR_T]),   30, 25),
-    e(WWW, AAAA, "198.51.100.0",  25, NoData,              30, 0),
-    e(WWW, A,    "192.0.2.192",   26, US,                  30, 26), // addresses' health ignored too
-    s(WWW, A,    "127.5.0.1", Is(&[HQ_D4]),      30), // [syd, hq]
-    s(WWW, AAAA, "127.5.0.1", Is(&[SYD, HQ_D6]), 30),
-    e(API, A,    "192.0.2.128",   25, NoData,              20, 0),  // none
-    e(API, AAAA, "2001:db8:3::",  48, NoData,              20, 0),
-    e(NEAR, A,   "192.0.2.0",     24, Is(&["192.0.2.99"]), 60, 26), // addresses, of the family
-    e(NEAR, AAAA, "2001:db8:3::", 48, Is(&["2001:db8::99"]), 60, 48),
-    s(NEAR, A,   "127.4.0.1", Is(&["192.0.2.99"]), 60),
-    e(WTS, AAAA, "2001:db8:ff00::", 40, Is(&[HQ_D6, DR_D6]), 45, 33), // no weighted narrowing
-    e(WTS, A,    "192.0.2.96",    27, Is(&[DR_T]),         45, 27),
+    e(WWW, A,    "192.0.2.0",     26, NoData,              10, 26),
+    e(WWW, AAAA, "192.0.2.0",     26, NoData,              10, 26),
+    e(WWW, A,    "198.51.100.0",  25, NoData,              10, 25),
+    e(WWW, AAAA, "198.51.100.0",  25, NoData,              10, 25),
+    e(WWW, A,    "192.0.2.192",   26, NoData,              10, 26),
+    s(WWW, A,    "127.5.0.1", NoData, 10),
+    e(API, A,    "192.0.2.128",   25, NoData,              20, 25), // none
+    e(API, AAAA, "2001:db8:3::",  48, NoData,              20, 47),
+    e(NEAR, A,   "192.0.2.0",     24, Is(&["192.0.2.99"]), 10, 26), // addresses, of the family
+    e(NEAR, AAAA, "2001:db8:3::", 48, Is(&["2001:db8::99"]), 10, 48),
+    s(NEAR, A,   "127.4.0.1", Is(&["192.0.2.99"]), 10),
+    e(WTS, AAAA, "2001:db8:ff00::", 40, NoData,            10, 33), // no weighted narrowing
+    e(WTS, A,    "192.0.2.96",    27, NoData,              10, 27),
 ];
 
-// ---------------------------------------------------------------------------------------
-// The server under test, in process: the same snapshot building and listeners as `serve`.
+/// geo.toml with every target down by probe (nothing forced): the fallbacks answer, and
+/// fail-open hands out each site's link for the client (ISP link, else `default`) ignoring
+/// the probes, all with `ttl_degraded`.
+#[rustfmt::skip]
+const PROBED_DOWN: &[Row] = &[
+    e(WWW, A,    "192.0.2.0",     26, Is(&[DR_D4, HQ_D4]), 10, 26), // all: every site, ISP link
+    e(WWW, AAAA, "192.0.2.0",     26, Is(&[DR_D6, HQ_D6]), 10, 26),
+    e(WWW, A,    "198.51.100.0",  25, Is(&[HQ_T, DR_T]),   10, 25),
+    e(WWW, AAAA, "198.51.100.0",  25, NoData,              10, 25),
+    e(WWW, A,    "192.0.2.192",   26, US,                  10, 26), // addresses' health ignored too
+    s(WWW, A,    "127.5.0.1", Is(&[HQ_D4]),      10), // [syd, hq]
+    s(WWW, AAAA, "127.5.0.1", Is(&[SYD, HQ_D6]), 10),
+    e(API, A,    "192.0.2.128",   25, NoData,              20, 25),  // none
+    e(NEAR, A,   "192.0.2.0",     24, Is(&["192.0.2.99"]), 10, 26),
+    e(WTS, AAAA, "2001:db8:ff00::", 40, Is(&[HQ_D6, DR_D6]), 10, 33), // no weighted narrowing
+    e(WTS, A,    "192.0.2.96",    27, Is(&[DR_T]),         10, 27),
+    e(CAP, A,    "192.0.2.128",   25, Is(&[HQ_D4, DR_D4, US30, US31]), 5, 25),
+];
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/geo")
-}
-
-struct Running {
-    rt: tokio::runtime::Runtime,
-    shutdown: CancellationToken,
-    dns: Option<DnsServer>,
-    addr: SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(dns) = self.dns.take() {
-            let joined = self
-                .rt
-                .block_on(async { tokio::time::timeout(Duration::from_secs(5), dns.join()).await });
-            if joined.is_err() {
-                eprintln!("DNS listeners did not stop within 5 s");
-            }
-        }
-    }
-}
-
-/// Serves geo.toml with the given files appended (overrides), on 127.0.0.1:<free port>.
-fn start(extra: &[&str]) -> Running {
-    let dir = data_dir();
-    let path = dir.join("geo.toml");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    for x in extra {
-        text.push('\n');
-        text.push_str(&std::fs::read_to_string(dir.join(x)).unwrap());
-    }
-    let cfg = meridian::config::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"));
-    let (snapshot, errors) = meridian::serve::build_snapshot(&cfg, None, None).unwrap();
-    assert!(errors.is_empty(), "zone errors: {errors:?}");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shutdown = CancellationToken::new();
-    let dns = {
-        let _guard = rt.enter();
-        DnsServer::start_with_threads(
-            &cfg.server.listen,
-            meridian::state::shared(snapshot),
-            shutdown.clone(),
-            1,
-        )
-        .unwrap()
-    };
-    let addr = dns.local_addrs()[0];
-    Running {
-        rt,
-        shutdown,
-        dns: Some(dns),
-        addr,
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Checking one reply
-
-fn ip(s: &str) -> IpAddr {
-    s.parse()
-        .unwrap_or_else(|_| panic!("bad address in a table: {s}"))
-}
-
-fn ecs_of(row: &Row) -> Option<Vec<u8>> {
-    row.ecs.map(|(a, p)| ecs_body(ip(a), p))
-}
-
-fn ask(proto: Proto, server: SocketAddr, row: &Row, id: u16) -> Vec<u8> {
-    let q = query(id, row.name, row.qtype, ecs_of(row).as_deref());
-    exchange(proto, ip(row.src), server, &q)
-}
-
-/// The sorted addresses of the reply's answer section, after checking every record is of
-/// the asked type and name with the row's TTL.
-fn answer_addrs(row: &Row, m: &Message) -> Result<Vec<IpAddr>, String> {
-    let mut got = Vec::new();
-    for r in &m.answers {
-        if r.name.to_ascii().to_ascii_lowercase() != row.name {
-            return Err(format!("answer owner {} is not {}", r.name, row.name));
-        }
-        if r.ttl != row.ttl {
-            return Err(format!("TTL {} instead of {}", r.ttl, row.ttl));
-        }
-        match (&r.data, row.qtype) {
-            (RData::A(a), A) => got.push(IpAddr::V4(a.0)),
-            (RData::AAAA(a), AAAA) => got.push(IpAddr::V6(a.0)),
-            (d, _) => return Err(format!("unexpected answer record {d:?}")),
-        }
-    }
-    got.sort();
-    Ok(got)
-}
-
-fn sorted(list: &[&str]) -> Vec<IpAddr> {
-    let mut v: Vec<IpAddr> = list.iter().map(|a| ip(a)).collect();
-    v.sort();
-    v
-}
-
-/// Checks rcode, flags, answer, authority and the ECS option; returns the answer.
-fn check(row: &Row, resp: &[u8]) -> Result<Vec<IpAddr>, String> {
-    let m = Message::from_vec(resp).map_err(|e| format!("unparsable reply: {e}"))?;
-    if m.metadata.response_code != ResponseCode::NoError {
-        return Err(format!("rcode {:?}", m.metadata.response_code));
-    }
-    if !m.metadata.authoritative {
-        return Err("AA not set".into());
-    }
-    let got = answer_addrs(row, &m)?;
-    match row.want {
-        Is(list) if got != sorted(list) => return Err(format!("answer {got:?}, want {list:?}")),
-        OneOf(alts) if !alts.iter().any(|l| sorted(l) == got) => {
-            return Err(format!("answer {got:?}, want one of {alts:?}"));
-        }
-        NoData => {
-            if !got.is_empty() {
-                return Err(format!("answer {got:?}, want NODATA"));
-            }
-            let soa = m.authorities.iter().any(|r| {
-                matches!(r.data, RData::SOA(_)) && r.name.to_ascii() == "geo.test." && r.ttl == 300
-            });
-            if !soa || m.authorities.len() != 1 {
-                return Err(format!("NODATA authority {:?}", m.authorities));
-            }
-        }
-        _ => {}
-    }
-    let echoed = ecs_options(resp);
-    match ecs_of(row) {
-        None if !echoed.is_empty() => return Err(format!("ECS {echoed:?} without one asked")),
-        None => {}
-        Some(mut want) => {
-            want[3] = row.scope;
-            if echoed != [want.clone()] {
-                return Err(format!(
-                    "ECS {echoed:?}, want [{want:?}] (scope {})",
-                    row.scope
-                ));
-            }
-        }
-    }
-    Ok(got)
-}
-
-/// Runs every row over UDP and over TCP; all failures are reported together.
-fn run_table(server: SocketAddr, rows: &[Row]) {
-    let mut failures = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let mut answers = Vec::new();
-        for proto in [Proto::Udp, Proto::Tcp] {
-            let resp = ask(proto, server, row, 1000 + i as u16);
-            match check(row, &resp) {
-                Ok(a) => answers.push(a),
-                Err(e) => failures.push(format!("row {i} {proto:?} {row:?}: {e}")),
-            }
-        }
-        if answers.len() == 2 && answers[0] != answers[1] {
-            failures.push(format!(
-                "row {i} {row:?}: UDP {:?} != TCP {:?}",
-                answers[0], answers[1]
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
+/// geo.toml + overrides-links.toml: hq's telecom and default links down. `www` keeps the
+/// default link chain (ISP link, `default`, next site); `cap` has `link_fallback = "any"`:
+/// then hq's other links in file order (telecom, unicom, mobile, default).
+#[rustfmt::skip]
+const LINKS_DOWN: &[Row] = &[
+    e(WWW, A,    "198.51.100.0",  25, Is(&[DR_T]),  10, 25), // hq unusable for telecom: dr
+    e(CAP, A,    "198.51.100.0",  25, Is(&[HQ_U]),  5,  25), // telecom, default, then unicom
+    e(CAP, A,    "192.0.2.128",   25, Is(&[HQ_U]),  5,  25), // no ISP: default, telecom, unicom
+    e(CAP, AAAA, "192.0.2.128",   25, NoData,       5,  25), // unicom has no IPv6: no next site
+    e(WWW, A,    "192.0.2.128",   26, Is(&[DR_D4]), 30, 26), // GB: dr first, unaffected
+    e(CAP, A,    "203.0.113.0",   26, Is(&[HQ_M]),  40, 26), // mobile link up: first choice
+];
 
 // ---------------------------------------------------------------------------------------
 // Tests
@@ -506,6 +265,18 @@ fn overrides_change_answers() {
 fn fallbacks_when_every_site_is_down() {
     let srv = start(&["overrides-all-down.toml"]);
     run_table(srv.addr, ALL_DOWN);
+    let down = meridian::health::Verdict {
+        status: meridian::health::Status::Down,
+        source: meridian::health::Source::Probe,
+    };
+    let srv = start_with(&[], |_| Some(down));
+    run_table(srv.addr, PROBED_DOWN);
+}
+
+#[test]
+fn link_fallback_follows_the_services_chain() {
+    let srv = start(&["overrides-links.toml"]);
+    run_table(srv.addr, LINKS_DOWN);
 }
 
 /// `weighted` picks by a hash of the client's /56: over 200 different /56s of one plan
@@ -522,6 +293,7 @@ fn weighted_spreads_by_weight_and_is_stable_per_prefix() {
             ecs: Some((Box::leak(addr.into_boxed_str()), prefix)),
             want: OneOf(&[&[HQ_D6], &[DR_D6]]),
             ttl: 45,
+            alt_ttl: None,
             scope: 56,
         };
         let resp = ask(Proto::Udp, srv.addr, &row, 7);

@@ -6,6 +6,7 @@
 //! the configuration's and the state file's overrides (offline: probes are not known and
 //! checked targets count as up).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -15,8 +16,9 @@ use hickory_proto::rr::{Name, RecordType};
 use serde_json::{Value, json};
 
 use super::{ConfigArg, UsageError};
-use crate::config::{Config, Override, OverrideState};
-use crate::policy::{self, Compiled, Explanation, State};
+use crate::config::Config;
+use crate::health::{Level, Source, Status, Table, Verdict};
+use crate::policy::{Compiled, Explanation};
 
 /// Explain the answer a client gets for NAME.
 #[derive(Debug, Args)]
@@ -90,32 +92,31 @@ impl Explain {
 }
 
 /// Health for the explanation: live from the admin endpoint if it answers, else offline.
-fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (policy::HealthView, String) {
+fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String) {
+    let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
     if !offline && let Some(addr) = cfg.server.admin {
-        match live_states(addr) {
-            Ok((states, overrides, generation)) => {
-                let mut v = policy::HealthView::all_up(policy);
-                for (ip, st) in states {
-                    v.set_ip(policy, ip, st);
-                }
-                for (target, st) in overrides {
-                    let (Ok(target), Some(state)) = (
-                        crate::config::parse_override_target(&target, &cfg.sites),
-                        OverrideState::parse(&st),
-                    ) else {
-                        continue;
-                    };
-                    v.apply(policy, &Override { target, state });
-                }
+        match live_verdicts(addr) {
+            Ok((live, generation)) => {
+                // A target the server does not list (another configuration) reads as the
+                // configuration's overrides say.
+                let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
+                let verdicts = policy
+                    .targets()
+                    .iter()
+                    .map(|t| {
+                        live.get(&(t.site.clone(), t.link.clone(), t.addr))
+                            .copied()
+                            .unwrap_or_else(|| offline.get(t.id.index()))
+                    })
+                    .collect();
                 return (
-                    v,
+                    Table::new(verdicts),
                     format!("live: admin endpoint {addr}, health generation {generation}"),
                 );
             }
             Err(e) => tracing::debug!(error = %e, "no live health"),
         }
     }
-    let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
     let mut note = String::from("offline: configuration overrides");
     if let Some(file) = &cfg.health.state_file {
         match overrides.load_runtime(file) {
@@ -123,24 +124,30 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (policy::Healt
             Err(e) => note.push_str(&format!(" (state file not read: {e})")),
         }
     }
-    note.push_str("; probes not known, checked targets counted as up");
-    let mut v = policy::HealthView::all_up(policy);
-    for o in overrides.list() {
-        v.apply(
-            policy,
-            &Override {
-                target: o.target,
-                state: o.state,
-            },
-        );
-    }
-    (v, note)
+    note.push_str("; probes not known, checked targets counted as their start state");
+    let table = crate::serve::offline_table(cfg, policy, overrides);
+    (table, note)
 }
 
-/// Per-address states, overrides (target, state) and the health generation from `/status`.
-type Live = (Vec<(IpAddr, State)>, Vec<(String, String)>, u64);
+/// Each target's verdict, by (site, link, address), and the health generation, from `/status`.
+type Live = (HashMap<(String, String, IpAddr), Verdict>, u64);
 
-fn live_states(addr: SocketAddr) -> anyhow::Result<Live> {
+fn source_named(name: &str) -> Option<Source> {
+    [
+        Source::Unchecked,
+        Source::Start,
+        Source::Probe,
+        Source::Director,
+        Source::Vantage,
+        Source::Override(Level::Site),
+        Source::Override(Level::Link),
+        Source::Override(Level::Addr),
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+}
+
+fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -158,37 +165,23 @@ fn live_states(addr: SocketAddr) -> anyhow::Result<Live> {
             .error_for_status()?;
         Ok::<_, anyhow::Error>(serde_json::from_str(&resp.text().await?)?)
     })?;
-    let mut out = Vec::new();
+    let mut out = HashMap::new();
     for t in body["targets"].as_array().into_iter().flatten() {
-        let (Some(ip), Some(st)) = (
+        let (Some(site), Some(link), Some(ip), Some(status), Some(source)) = (
+            t["site"].as_str(),
+            t["link"].as_str(),
             t["address"].as_str().and_then(|a| a.parse().ok()),
-            t["state"].as_str(),
+            t["state"].as_str().and_then(Status::parse),
+            t["source"].as_str().and_then(source_named),
         ) else {
             continue;
         };
-        let st = match st {
-            "down" => State::Down,
-            "drain" => State::Drain,
-            _ => State::Up,
-        };
-        out.push((ip, st));
+        out.insert(
+            (site.to_owned(), link.to_owned(), ip),
+            Verdict { status, source },
+        );
     }
-    let overrides = body["overrides"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| {
-            Some((
-                o["target"].as_str()?.to_string(),
-                o["state"].as_str()?.to_string(),
-            ))
-        })
-        .collect();
-    Ok((
-        out,
-        overrides,
-        body["health_generation"].as_u64().unwrap_or(0),
-    ))
+    Ok((out, body["health_generation"].as_u64().unwrap_or(0)))
 }
 
 /// Ask the real answer core, as a query from `client` carrying ECS for `client`'s /24 or /56
@@ -255,12 +248,8 @@ fn ecs_scope(m: &Message) -> Option<u8> {
     })
 }
 
-fn state(s: State) -> &'static str {
-    match s {
-        State::Up => "up",
-        State::Down => "DOWN",
-        State::Drain => "drain",
-    }
+fn usable(yes: bool) -> &'static str {
+    if yes { "up" } else { "DOWN" }
 }
 
 fn human(
@@ -290,8 +279,18 @@ fn human(
                 a.attributes_prefix,
             ));
             o.push_str(&format!(
-                "Service:  {}, mode {}, TTL {}\n",
-                x.service, x.mode, x.ttl
+                "Service:  {}, mode {}, spill {}, link fallback {}\n",
+                x.service, x.mode, x.spill, x.link_fallback
+            ));
+            o.push_str(&format!(
+                "TTL:      {} ({}{})\n",
+                x.ttl,
+                if x.ttl_reason.is_degraded() {
+                    "ttl_degraded: "
+                } else {
+                    ""
+                },
+                x.ttl_reason.as_str()
             ));
             o.push_str(&format!("Route:    {}\n", x.why));
             o.push_str(&format!(
@@ -306,11 +305,12 @@ fn human(
             ));
             for (n, s) in x.sites.iter().enumerate() {
                 o.push_str(&format!(
-                    "  {}. {:<10} {:<5} weight {:<4}{}{}{}\n",
+                    "  {}. {:<10} {:<5} weight {:<4} capacity {:<4}{}{}{}\n",
                     n + 1,
                     s.name,
-                    state(s.state),
+                    usable(s.usable),
                     s.weight,
+                    s.capacity,
                     s.distance_km
                         .map_or(String::new(), |d| format!(" {d:.0} km")),
                     s.link
@@ -318,16 +318,28 @@ fn human(
                         .map_or(" no usable link".to_string(), |l| format!(" -> link {l}")),
                     if s.selected { "   [SELECTED]" } else { "" }
                 ));
+                let chain: Vec<String> = s
+                    .chain
+                    .iter()
+                    .map(|c| {
+                        let role = c.role.as_str();
+                        match c.result {
+                            "skipped" => format!("{} ({role}) skipped, {}", c.link, c.why),
+                            r => format!("{} ({role}) {r}", c.link),
+                        }
+                    })
+                    .collect();
+                o.push_str(&format!("       chain  {}\n", chain.join(" -> ")));
                 for l in &s.links {
                     let addrs: Vec<String> = l
                         .addrs
                         .iter()
-                        .map(|(ip, st)| format!("{ip} {}", state(*st)))
+                        .map(|a| format!("{} {} ({})", a.addr, a.status, a.source))
                         .collect();
                     o.push_str(&format!(
                         "       link {:<10} {:<5} {}\n",
                         l.name,
-                        state(l.state),
+                        usable(l.usable),
                         addrs.join(", ")
                     ));
                 }

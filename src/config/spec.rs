@@ -78,6 +78,7 @@ pub struct LocationSpec {
 #[serde(deny_unknown_fields)]
 pub struct SiteSpec {
     pub location: Option<Spanned<LocationSpec>>,
+    pub capacity: Option<Spanned<i64>>,
     #[serde(default)]
     pub links: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
 }
@@ -95,10 +96,13 @@ pub enum FallbackSpec {
 pub struct ServiceSpec {
     pub name: Spanned<String>,
     pub ttl: Option<Spanned<i64>>,
+    pub ttl_degraded: Option<Spanned<i64>>,
     pub sites: Spanned<Vec<Spanned<String>>>,
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub weights: BTreeMap<Spanned<String>, Spanned<i64>>,
+    pub spill: Option<Spanned<String>>,
+    pub link_fallback: Option<Spanned<String>>,
     pub fallback: Option<Spanned<FallbackSpec>>,
     pub check: Option<Spanned<CheckSpec>>,
     #[serde(default)]

@@ -83,6 +83,20 @@ pub struct Site {
     pub location: Option<Location>,
     /// Link name (an ISP name or `default`) -> addresses.
     pub links: BTreeMap<String, Vec<IpAddr>>,
+    /// The link names in the order the file lists them (`link_fallback = "any"` tries the
+    /// other links in this order).
+    pub link_order: Vec<String>,
+    /// Share of the clients this site takes when `spill = "capacity"` spreads a failed
+    /// first site's clients (1 when not given).
+    pub capacity: u32,
+}
+
+/// Where a value was written in the policy file (1-based), for checks made after
+/// validation (e.g. against the zones) that must still name the line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +105,26 @@ pub enum Mode {
     All,
     Weighted,
     Nearest,
+}
+
+/// Where the clients of an unusable first site go (`failover` and `nearest`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Spill {
+    /// All to the next usable site of the list.
+    #[default]
+    Next,
+    /// Spread over the other usable sites of the list in proportion to their `capacity`.
+    Capacity,
+}
+
+/// Which links of a site a client may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LinkFallback {
+    /// The link named after the client's ISP, then the site's `default` link.
+    #[default]
+    Default,
+    /// As `Default`, then the site's other links in configuration order.
+    Any,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,10 +139,16 @@ pub struct Service {
     pub name: String,
     /// Lower-case, absolute (trailing dot) owner name.
     pub fqdn: String,
+    /// Where `name` is written (a zone-cut check after loading the zones names it).
+    pub name_pos: Pos,
     pub ttl: u32,
+    /// TTL of every answer that is not the healthy first choice (default min(ttl, 10)).
+    pub ttl_degraded: u32,
     pub sites: Vec<String>,
     pub mode: Mode,
     pub weights: BTreeMap<String, u32>,
+    pub spill: Spill,
+    pub link_fallback: LinkFallback,
     pub fallback: Fallback,
     pub check: Option<Check>,
     pub routes: Vec<Route>,

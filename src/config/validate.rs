@@ -66,6 +66,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The line and column where `span` starts.
+    pub(super) fn pos(&self, span: Range<usize>) -> Pos {
+        let (line, column) = line_col(self.text, span.start);
+        Pos { line, column }
+    }
+
     pub(super) fn int<T: TryFrom<i64>>(
         &mut self,
         v: &Spanned<i64>,
@@ -521,7 +527,25 @@ fn sites(
                 "a site needs at least one link (e.g. links = { default = [\"192.0.2.1\"] })",
             );
         }
-        out.insert(name.get_ref().clone(), Site { location, links });
+        let mut order: Vec<&Spanned<String>> = s.links.keys().collect();
+        order.sort_by_key(|k| k.span().start);
+        let link_order = order.into_iter().map(|k| k.get_ref().clone()).collect();
+        let capacity = s
+            .capacity
+            .as_ref()
+            .map_or(Some(1), |c| {
+                cx.int(c, &format!("{key}.capacity"), 1, 1_000_000)
+            })
+            .unwrap_or(1);
+        out.insert(
+            name.get_ref().clone(),
+            Site {
+                location,
+                links,
+                link_order,
+                capacity,
+            },
+        );
     }
     out
 }

@@ -295,7 +295,7 @@ fn answer_query(
             let tc = r.truncated();
             w = r.finish();
             let scope = match res.kind {
-                Kind::Service if ecs_source.is_none() => unused_ecs_scope(q.edns.as_ref()),
+                _ if res.service && ecs_source.is_none() => unused_ecs_scope(q.edns.as_ref()),
                 _ => res.scope,
             };
             (res.kind, res.rcode, res.aa, tc, scope)

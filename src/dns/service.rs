@@ -2,43 +2,34 @@
 //!
 //! When a query name is in [`Snapshot::services`], the answer core calls [`resolve`] with the
 //! service index, the query type, the client address (the valid ECS address, else the
-//! source) and the ECS source prefix; it gets back addresses, a TTL and the ECS scope to
-//! echo. The result lives in a fixed-size [`ServiceAnswer`] so the call never allocates.
-//! The decision itself is [`crate::policy::Compiled::select`].
+//! source) and the ECS source prefix; its closure gets a [`ServiceAnswer`]: the addresses,
+//! a TTL and the ECS scope to echo. The addresses live in a per-thread scratch list that is
+//! allocated once, so the call never allocates afterwards and there is no fixed cap: every
+//! address the policy gives is offered to the encoder, which writes the whole set if it fits
+//! the response size limit and otherwise sets TC (the client retries over TCP, where the
+//! limit is 64 KiB). The decision itself is [`crate::policy::Compiled::select`].
 
 use std::net::IpAddr;
 
 use crate::policy::{Outcome, ServiceId};
 use crate::state::Snapshot;
 
-/// Most addresses one service answer carries.
-pub const MAX_ADDRS: usize = 16;
-
 /// What a service resolves to for one client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceAnswer {
-    pub addrs: [IpAddr; MAX_ADDRS],
-    pub len: usize,
+pub struct ServiceAnswer<'a> {
+    /// The addresses of the asked family (empty: NODATA).
+    pub addrs: &'a [IpAddr],
     pub ttl: u32,
     /// ECS scope prefix length to return (0 = valid for every client).
     pub scope: u8,
 }
 
-impl Default for ServiceAnswer {
-    fn default() -> Self {
-        ServiceAnswer {
-            addrs: [IpAddr::from([0u8; 4]); MAX_ADDRS],
-            len: 0,
-            ttl: 0,
-            scope: 0,
-        }
-    }
-}
-
-impl ServiceAnswer {
-    pub fn addrs(&self) -> &[IpAddr] {
-        &self.addrs[..self.len.min(MAX_ADDRS)]
-    }
+impl ServiceAnswer<'_> {
+    pub const EMPTY: ServiceAnswer<'static> = ServiceAnswer {
+        addrs: &[],
+        ttl: 0,
+        scope: 0,
+    };
 }
 
 thread_local! {
@@ -47,43 +38,87 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<IpAddr>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Fills `out` with the addresses of `service` of family `qtype` (A or AAAA) for `client`.
+/// Capacity reserved on a thread's first service answer (it grows if a service has more).
+const INITIAL_ADDRS: usize = 64;
+
+/// Calls `f` with the addresses of `service` of family `qtype` (A or AAAA) for `client`.
 /// The ECS scope is the policy's (the widest prefix with the same answer) when the client
-/// address came from ECS, and 0 when it is the packet's source or the answer is NODATA
-/// (negative answers carry scope 0, RFC 7871 section 7.4, as the design requires).
-pub fn resolve(
+/// address came from ECS, for addresses and for NODATA alike: a NODATA that depends on the
+/// client holds only over that prefix (a NODATA that holds for every client has scope 0
+/// from the policy itself). Without ECS the scope is 0.
+pub fn resolve<R>(
     snapshot: &Snapshot,
     service: u32,
     qtype: u16,
     client: IpAddr,
     ecs_source: Option<u8>,
-    out: &mut ServiceAnswer,
-) {
-    // Only `len` addresses are ever read: no need to clear the whole array again.
-    out.len = 0;
-    out.ttl = 0;
-    out.scope = 0;
+    f: impl FnOnce(&ServiceAnswer<'_>) -> R,
+) -> R {
     let Some(policy) = snapshot.policy.as_deref() else {
-        return;
+        return f(&ServiceAnswer::EMPTY);
     };
+    crate::metrics::inc(&crate::metrics::METRICS.service_answers);
     let v6 = qtype == crate::dns::zone::TYPE_AAAA;
     SCRATCH.with(|scratch| {
         let Ok(mut addrs) = scratch.try_borrow_mut() else {
-            return;
+            return f(&ServiceAnswer::EMPTY);
         };
-        if addrs.capacity() < MAX_ADDRS {
-            addrs.reserve(MAX_ADDRS);
+        if addrs.capacity() < INITIAL_ADDRS {
+            addrs.reserve(INITIAL_ADDRS);
         }
         let d = policy.select(ServiceId(service), client, v6, &snapshot.health, &mut addrs);
-        out.ttl = d.ttl;
-        let tailored = ecs_source.is_some() && d.outcome == Outcome::Answer;
-        out.scope = if tailored { d.scope } else { 0 };
-        if d.outcome == Outcome::Answer {
-            for (slot, a) in out.addrs.iter_mut().zip(addrs.iter()) {
-                *slot = *a;
-            }
-            out.len = addrs.len().min(MAX_ADDRS);
-        }
-    });
-    crate::metrics::inc(&crate::metrics::METRICS.service_answers);
+        let answer = ServiceAnswer {
+            addrs: if d.outcome == Outcome::Answer {
+                &addrs
+            } else {
+                &[]
+            },
+            ttl: d.ttl,
+            scope: if ecs_source.is_some() { d.scope } else { 0 },
+        };
+        f(&answer)
+    })
+}
+
+/// Services whose name lies at or below a delegation (zone cut) or a DNAME of the zone that
+/// holds it: Meridian is not authoritative there, so such a service is refused, each with
+/// the file, line and column of its `name` key.
+pub fn names_outside_authority(
+    cfg: &crate::config::Config,
+    zones: &crate::dns::ZoneSet,
+) -> Vec<crate::config::Diagnostic> {
+    use crate::dns::zone::{Lookup, TYPE_A};
+    let mut out = Vec::new();
+    for (id, svc) in &cfg.services {
+        let Some(wire) = crate::dns::name::from_text(&svc.fqdn) else {
+            continue;
+        };
+        let lower = crate::dns::name::lowered(&wire);
+        let Some(zone) = zones.find(&lower) else {
+            continue;
+        };
+        let why = match zone.lookup(&lower, TYPE_A) {
+            Lookup::Referral(cut) => format!(
+                "`{}` lies at or below the delegation to {} in zone {}: the child zone's \
+                 servers are authoritative there, not Meridian",
+                svc.name,
+                crate::dns::name::to_text(&cut.name),
+                crate::dns::name::to_text(&zone.origin)
+            ),
+            Lookup::Dname(d) => format!(
+                "`{}` lies below the DNAME at {}: the name is redirected, not answered",
+                svc.name,
+                crate::dns::name::to_text(&d.name)
+            ),
+            _ => continue,
+        };
+        out.push(crate::config::Diagnostic {
+            file: cfg.source.clone(),
+            line: svc.name_pos.line,
+            column: svc.name_pos.column,
+            key: format!("service.{id}.name"),
+            message: why,
+        });
+    }
+    out
 }

@@ -13,10 +13,14 @@ fn classifier_with_route(f: &Fixture, cidrs: &[&str]) -> Classifier {
         Service {
             name: "www.example.test".into(),
             fqdn: "www.example.test.".into(),
+            name_pos: Default::default(),
             ttl: 30,
+            ttl_degraded: 10,
             sites: vec![],
             mode: Mode::Failover,
             weights: Default::default(),
+            spill: Default::default(),
+            link_fallback: Default::default(),
             fallback: crate::config::Fallback::None,
             check: None,
             routes: vec![Route {

@@ -4,37 +4,37 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ipnet::IpNet;
-
 use super::PolicyError;
-use crate::config::{Config, Fallback, Location, Match, Mode};
-use crate::geo::{Attributes, Classifier, Code, IspId, KeyTable, normalize_net};
+use super::ids::{LinkId, SiteId, Target, TargetId};
+use super::rules::{CMatch, by_distance, compile_match, match_text, matches};
+use crate::config::{Config, Fallback, LinkFallback, Location, Mode, Spill};
+use crate::geo::{Classifier, IspId, KeyTable};
 
 /// Index of a service in [`Compiled`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ServiceId(pub u32);
-/// Index of a site (name order).
-pub type SiteId = u16;
-/// Index of a link over all sites.
-pub type LinkId = u32;
-/// Index of a distinct address (sorted) in the health view.
-pub type AddrId = u32;
 
 #[derive(Debug)]
 pub(super) struct CSite {
     pub name: Box<str>,
+    /// A fixed hash of the name: the site's key in rendezvous hashing, so adding or
+    /// removing another site does not change this site's scores.
+    pub key: u64,
     pub location: Option<Location>,
+    /// Share of a failed first site's clients under `spill = "capacity"`.
+    pub capacity: u32,
     pub default_link: Option<LinkId>,
     /// Indexed by [`IspId`]: the link named after that ISP.
     pub isp_link: Vec<Option<LinkId>>,
+    /// In configuration order.
     pub links: Vec<LinkId>,
 }
 
 #[derive(Debug)]
 pub(super) struct CLink {
     pub name: Box<str>,
-    pub site: SiteId,
-    pub addrs: Vec<(AddrId, IpAddr)>,
+    /// Each address with its target: the index of its verdict in the health table.
+    pub addrs: Vec<(TargetId, IpAddr)>,
 }
 
 /// Everything an answer depends on apart from health and (for `weighted`) the prefix hash.
@@ -61,21 +61,12 @@ impl std::hash::Hash for Plan {
 }
 
 #[derive(Debug)]
-pub(super) struct CMatch {
-    pub continents: Vec<Code>,
-    pub countries: Vec<Code>,
-    /// (country if given as `CC-SUB`, subdivision)
-    pub subdivisions: Vec<(Option<Code>, Code)>,
-    pub asns: Vec<u32>,
-    /// Unknown ISP names compile to nothing and never match.
-    pub isps: Vec<IspId>,
-    pub cidrs: Vec<IpNet>,
-}
-
-#[derive(Debug)]
 pub(super) struct CService {
     pub name: Box<str>,
     pub ttl: u32,
+    pub ttl_degraded: u32,
+    pub spill: Spill,
+    pub link_fallback: LinkFallback,
     pub fallback: Fallback,
     /// Indexed by [`SiteId`]; sites without a weight count 1.
     pub weights: Vec<u32>,
@@ -86,24 +77,14 @@ pub(super) struct CService {
     pub table: KeyTable,
 }
 
-/// A health-checked thing, as the health engine sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub site: String,
-    pub link: String,
-    pub addr: IpAddr,
-    pub site_id: SiteId,
-    pub link_id: LinkId,
-    pub addr_id: AddrId,
-}
-
 /// The compiled policy. Immutable; share it behind an `Arc` in the snapshot.
 #[derive(Debug)]
 pub struct Compiled {
     pub(super) classifier: Arc<Classifier>,
     pub(super) sites: Vec<CSite>,
     pub(super) links: Vec<CLink>,
-    pub(super) addrs: Vec<IpAddr>,
+    /// Every (link, address) occurrence in [`TargetId`] order.
+    pub(super) targets: Vec<Target>,
     pub(super) services: Vec<CService>,
     by_name: HashMap<Box<[u8]>, ServiceId>,
 }
@@ -125,32 +106,49 @@ impl Compiled {
         config: &Config,
         classifier: Arc<Classifier>,
     ) -> Result<Compiled, PolicyError> {
-        let addrs: Vec<IpAddr> = config
-            .sites
-            .values()
-            .flat_map(|s| s.links.values().flatten().copied())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let addr_id = |a: &IpAddr| addrs.binary_search(a).unwrap_or(0) as AddrId;
         let isp_count = classifier.isp_names().len();
         let mut sites = Vec::new();
         let mut links = Vec::new();
+        let mut targets = Vec::new();
         for (si, (name, site)) in config.sites.iter().enumerate() {
-            let si = SiteId::try_from(si).map_err(|_| too_many("sites"))?;
+            let si = SiteId(u16::try_from(si).map_err(|_| too_many("sites"))?);
             let mut cs = CSite {
                 name: name.as_str().into(),
+                key: super::hrw::name_key(name),
                 location: site.location,
+                capacity: site.capacity,
                 default_link: None,
                 isp_link: vec![None; isp_count],
                 links: Vec::new(),
             };
-            for (lname, laddrs) in &site.links {
-                let lid = LinkId::try_from(links.len()).map_err(|_| too_many("links"))?;
+            // Configuration order; names missing from `link_order` (a hand-built config) last.
+            let order = site
+                .link_order
+                .iter()
+                .filter(|n| site.links.contains_key(*n))
+                .chain(site.links.keys().filter(|n| !site.link_order.contains(n)));
+            for lname in order {
+                let Some(laddrs) = site.links.get(lname) else {
+                    continue;
+                };
+                let lid = LinkId(u32::try_from(links.len()).map_err(|_| too_many("links"))?);
+                let mut addrs = Vec::with_capacity(laddrs.len());
+                for &addr in laddrs {
+                    let id =
+                        TargetId(u32::try_from(targets.len()).map_err(|_| too_many("targets"))?);
+                    targets.push(Target {
+                        id,
+                        site: name.clone(),
+                        link: lname.clone(),
+                        addr,
+                        site_id: si,
+                        link_id: lid,
+                    });
+                    addrs.push((id, addr));
+                }
                 links.push(CLink {
                     name: lname.as_str().into(),
-                    site: si,
-                    addrs: laddrs.iter().map(|a| (addr_id(a), *a)).collect(),
+                    addrs,
                 });
                 cs.links.push(lid);
                 if lname == "default" {
@@ -166,7 +164,7 @@ impl Compiled {
                 .sites
                 .keys()
                 .position(|k| k == name)
-                .map(|i| i as SiteId)
+                .map(|i| SiteId(i as u16))
                 .ok_or_else(|| PolicyError::UnknownSite {
                     service: service.to_owned(),
                     site: name.to_owned(),
@@ -186,7 +184,7 @@ impl Compiled {
             }
             let mut weights = vec![1u32; sites.len()];
             for (n, w) in &svc.weights {
-                weights[usize::from(site_id(sname, n)?)] = *w;
+                weights[site_id(sname, n)?.index()] = *w;
             }
             let routes: Vec<CMatch> = svc
                 .routes
@@ -203,7 +201,7 @@ impl Compiled {
                 .map(|i| {
                     all_sites
                         .iter()
-                        .any(|&s| sites[usize::from(s)].isp_link[i].is_some())
+                        .any(|&s| sites[s.index()].isp_link[i].is_some())
                 })
                 .collect();
             let mut plans: Vec<Plan> = Vec::new();
@@ -248,6 +246,9 @@ impl Compiled {
             services.push(CService {
                 name: sname.as_str().into(),
                 ttl: svc.ttl,
+                ttl_degraded: svc.ttl_degraded,
+                spill: svc.spill,
+                link_fallback: svc.link_fallback,
                 fallback: svc.fallback.clone(),
                 weights,
                 routes,
@@ -260,7 +261,7 @@ impl Compiled {
             classifier,
             sites,
             links,
-            addrs,
+            targets,
             services,
             by_name,
         })
@@ -299,134 +300,27 @@ impl Compiled {
         self.sites
             .iter()
             .position(|s| &*s.name == name)
-            .map(|i| i as SiteId)
+            .map(|i| SiteId(i as u16))
     }
 
     pub fn link_id(&self, site: &str, link: &str) -> Option<LinkId> {
-        let s = &self.sites[usize::from(self.site_id(site)?)];
+        let s = &self.sites[self.site_id(site)?.index()];
         s.links
             .iter()
             .copied()
-            .find(|&l| &*self.links[l as usize].name == link)
+            .find(|&l| &*self.links[l.index()].name == link)
     }
 
-    pub fn addr_id(&self, addr: IpAddr) -> Option<AddrId> {
-        self.addrs.binary_search(&addr).ok().map(|i| i as AddrId)
+    /// Every target (one per (link, address) occurrence) in [`TargetId`] order: what the
+    /// health authority registers for the policy. The authority's table for this policy
+    /// must hold `targets().len()` verdicts, the verdict of target `t` at `t.id.index()`;
+    /// a shorter table reads the missing targets as down.
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
     }
 
-    /// Every (site, link, address) with its health indices.
-    pub fn targets(&self) -> Vec<Target> {
-        let mut out = Vec::new();
-        for (lid, l) in self.links.iter().enumerate() {
-            for &(aid, addr) in &l.addrs {
-                out.push(Target {
-                    site: self.sites[usize::from(l.site)].name.to_string(),
-                    link: l.name.to_string(),
-                    addr,
-                    site_id: l.site,
-                    link_id: lid as LinkId,
-                    addr_id: aid,
-                });
-            }
-        }
-        out
+    /// The targets of one address (in every link that lists it).
+    pub fn targets_of(&self, addr: IpAddr) -> impl Iterator<Item = &Target> {
+        self.targets.iter().filter(move |t| t.addr == addr)
     }
-
-    pub(super) fn counts(&self) -> (usize, usize, usize) {
-        (self.sites.len(), self.links.len(), self.addrs.len())
-    }
-}
-
-/// `country=[CN] isp=[telecom]`: the non-empty keys of a match.
-fn match_text(m: &Match) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut add = |k: &str, v: Vec<String>| {
-        if !v.is_empty() {
-            parts.push(format!("{k}=[{}]", v.join(", ")));
-        }
-    };
-    add("continent", m.continents.clone());
-    add("country", m.countries.clone());
-    add("subdivision", m.subdivisions.clone());
-    add("asn", m.asns.iter().map(u32::to_string).collect());
-    add("isp", m.isps.clone());
-    add("cidr", m.cidrs.iter().map(IpNet::to_string).collect());
-    if parts.is_empty() {
-        "match everything".to_owned()
-    } else {
-        parts.join(" ")
-    }
-}
-
-fn code_list(values: &[String]) -> Vec<Code> {
-    values.iter().filter_map(|v| Code::new(v)).collect()
-}
-
-fn compile_match(m: &Match, cl: &Classifier) -> CMatch {
-    CMatch {
-        continents: code_list(&m.continents),
-        countries: code_list(&m.countries),
-        subdivisions: m
-            .subdivisions
-            .iter()
-            .filter_map(|s| match s.split_once('-') {
-                Some((c, sub)) => Some((Some(Code::new(c)?), Code::new(sub)?)),
-                None => Some((None, Code::new(s)?)),
-            })
-            .collect(),
-        asns: m.asns.clone(),
-        isps: m.isps.iter().filter_map(|n| cl.isp_id(n)).collect(),
-        cidrs: m.cidrs.iter().map(|n| normalize_net(*n)).collect(),
-    }
-}
-
-/// A rule's lists are OR within a key and AND across keys; an empty key does not constrain;
-/// a key whose values are all unusable (e.g. an unknown ISP) matches nothing.
-pub(super) fn matches(m: &CMatch, a: &Attributes, cl: &Classifier) -> bool {
-    fn key<T>(list: &[T], configured: bool, f: impl Fn(&T) -> bool) -> bool {
-        !configured || list.iter().any(f)
-    }
-    let c = &a.city;
-    key(&m.continents, !m.continents.is_empty(), |x| {
-        c.continent == Some(*x)
-    }) && key(&m.countries, !m.countries.is_empty(), |x| {
-        c.country == Some(*x)
-    }) && key(&m.subdivisions, !m.subdivisions.is_empty(), |(cc, sub)| {
-        c.subdivision == Some(*sub) && cc.is_none_or(|cc| c.country == Some(cc))
-    }) && key(&m.asns, !m.asns.is_empty(), |x| a.asn == Some(*x))
-        && key(&m.isps, !m.isps.is_empty(), |x| a.isp == Some(*x))
-        && key(&m.cidrs, !m.cidrs.is_empty(), |x| {
-            a.route_net
-                .and_then(|i| cl.route_net(i))
-                .is_some_and(|inner| x.contains(&inner))
-        })
-}
-
-/// Great-circle distance in km (haversine, mean Earth radius).
-pub(super) fn distance_km(a: Location, b: Location) -> f64 {
-    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dlat = la2 - la1;
-    let dlon = (b.lon - a.lon).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * 6371.0 * h.sqrt().min(1.0).asin()
-}
-
-/// Sites with a location nearest first (ties keep list order), then the others in list
-/// order; without client coordinates, list order.
-fn by_distance(list: &[SiteId], sites: &[CSite], client: Option<Location>) -> Vec<SiteId> {
-    let Some(c) = client else {
-        return list.to_vec();
-    };
-    let mut keyed: Vec<(usize, f64, SiteId)> = list
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| {
-            let d = sites[usize::from(s)]
-                .location
-                .map_or(f64::INFINITY, |l| distance_km(c, l));
-            (i, d, s)
-        })
-        .collect();
-    keyed.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    keyed.into_iter().map(|k| k.2).collect()
 }

@@ -7,10 +7,13 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::compile::{Compiled, LinkId, Plan, ServiceId, SiteId, distance_km, matches};
-use super::health::{HealthView, State};
-use super::select::{Decision, Outcome, Trace};
-use crate::config::Mode;
+use super::compile::{Compiled, Plan, ServiceId};
+use super::decision::{Decision, LinkRole, Outcome, TtlReason};
+use super::ids::{LinkId, SiteId, TargetId};
+use super::rules::{distance_km, matches};
+use super::select::Trace;
+use crate::config::{LinkFallback, Mode, Spill};
+use crate::health::Table;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientInfo {
@@ -28,22 +31,46 @@ pub struct ClientInfo {
     pub attributes_prefix: u8,
 }
 
+/// One address of a link with the health authority's verdict on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddrInfo {
+    pub addr: IpAddr,
+    pub target: TargetId,
+    pub status: &'static str,
+    /// Where the verdict came from (probe, start state, site/link/address override, ...).
+    pub source: &'static str,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkInfo {
     pub name: String,
-    pub state: State,
+    /// One of its addresses serves.
     pub usable: bool,
-    pub addrs: Vec<(IpAddr, State)>,
+    pub addrs: Vec<AddrInfo>,
+}
+
+/// One link of the client's chain in a site: tried in this order until one is usable.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkStep {
+    pub link: String,
+    pub role: LinkRole,
+    /// `used`, `skipped` or `not tried`.
+    pub result: &'static str,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteInfo {
     pub name: String,
-    pub state: State,
+    /// A link of the client's chain is usable.
+    pub usable: bool,
     pub distance_km: Option<f64>,
     pub weight: u32,
-    /// The link the link rule picks for this client (ISP link, else `default`), if usable.
+    pub capacity: u32,
+    /// The first usable link of the client's chain, if any.
     pub link: Option<String>,
+    /// The client's link chain in this site, with what happened to each link.
+    pub chain: Vec<LinkStep>,
     pub links: Vec<LinkInfo>,
     /// The decision took this site's addresses.
     pub selected: bool,
@@ -60,6 +87,10 @@ pub struct Explanation {
     pub route: Option<usize>,
     pub why: String,
     pub mode: &'static str,
+    /// `next` or `capacity`.
+    pub spill: &'static str,
+    /// `default` or `any`.
+    pub link_fallback: &'static str,
     /// The client's ISP as used for link choice (None if no site of the service has a
     /// link for it).
     pub link_isp: Option<String>,
@@ -70,6 +101,8 @@ pub struct Explanation {
     pub answer: Vec<IpAddr>,
     pub scope: u8,
     pub ttl: u32,
+    /// Why this TTL: anything but the healthy first choice gets `ttl_degraded`.
+    pub ttl_reason: TtlReason,
 }
 
 #[derive(Default)]
@@ -104,7 +137,7 @@ impl Compiled {
         service: ServiceId,
         client: IpAddr,
         v6: bool,
-        health: &HealthView,
+        health: &Table,
     ) -> Option<Explanation> {
         let svc = self.services.get(service.0 as usize)?;
         let mut out = Vec::new();
@@ -146,35 +179,44 @@ impl Compiled {
             .order
             .iter()
             .map(|&sid| {
-                let site = &self.sites[usize::from(sid)];
+                let site = &self.sites[sid.index()];
                 let links = site
                     .links
                     .iter()
                     .map(|&l| {
-                        let link = &self.links[l as usize];
+                        let link = &self.links[l.index()];
                         LinkInfo {
                             name: link.name.to_string(),
-                            state: health.link(l),
                             usable: self.link_usable(l, health),
                             addrs: link
                                 .addrs
                                 .iter()
-                                .map(|&(id, ip)| (ip, health.addr(id)))
+                                .map(|&(target, addr)| {
+                                    let v = health.get(target.index());
+                                    AddrInfo {
+                                        addr,
+                                        target,
+                                        status: v.status.as_str(),
+                                        source: v.source.as_str(),
+                                    }
+                                })
                                 .collect(),
                         }
                     })
                     .collect();
+                let link = self.choose_link(sid, &plan, svc, health).map(|c| c.0);
+                let chain = self.link_steps(sid, &plan, svc, health);
                 SiteInfo {
                     name: site.name.to_string(),
-                    state: health.site(sid),
+                    usable: link.is_some(),
                     distance_km: match (a.city.location, site.location) {
                         (Some(x), Some(y)) => Some(distance_km(x, y)),
                         _ => None,
                     },
-                    weight: svc.weights[usize::from(sid)],
-                    link: self
-                        .choose_link(sid, &plan, health)
-                        .map(|l| self.links[l as usize].name.to_string()),
+                    weight: svc.weights[sid.index()],
+                    capacity: site.capacity,
+                    link: link.map(|l| self.links[l.index()].name.to_string()),
+                    chain,
                     links,
                     selected: rec.chosen.iter().any(|&(s, _)| s == sid),
                 }
@@ -188,6 +230,14 @@ impl Compiled {
             route,
             why,
             mode: mode_name(plan.mode),
+            spill: match svc.spill {
+                Spill::Next => "next",
+                Spill::Capacity => "capacity",
+            },
+            link_fallback: match svc.link_fallback {
+                LinkFallback::Default => "default",
+                LinkFallback::Any => "any",
+            },
             link_isp: plan.isp.and_then(|i| cl.isp_name(i)).map(str::to_owned),
             sites,
             fallback: d.fallback,
@@ -195,6 +245,51 @@ impl Compiled {
             answer: out,
             scope: d.scope,
             ttl: d.ttl,
+            ttl_reason: d.ttl_reason,
         })
+    }
+
+    /// The client's chain in one site, each link with the reason it was used or skipped.
+    fn link_steps(
+        &self,
+        s: SiteId,
+        plan: &Plan,
+        svc: &super::compile::CService,
+        h: &Table,
+    ) -> Vec<LinkStep> {
+        let mut used = false;
+        self.chain(s, plan, svc)
+            .map(|(l, role)| {
+                let link = &self.links[l.index()];
+                let (result, why) = if used {
+                    (
+                        "not tried",
+                        "an earlier link of the chain is usable".to_owned(),
+                    )
+                } else if self.link_usable(l, h) {
+                    used = true;
+                    ("used", "an address serves".to_owned())
+                } else {
+                    let addrs: Vec<String> = link
+                        .addrs
+                        .iter()
+                        .map(|&(t, ip)| {
+                            let v = h.get(t.index());
+                            format!("{ip} {} ({})", v.status, v.source.as_str())
+                        })
+                        .collect();
+                    (
+                        "skipped",
+                        format!("no address serves: {}", addrs.join(", ")),
+                    )
+                };
+                LinkStep {
+                    link: link.name.to_string(),
+                    role,
+                    result,
+                    why,
+                }
+            })
+            .collect()
     }
 }

@@ -30,13 +30,9 @@ pub fn status(cfg: &Config, state: &SharedState, probes: &HealthHandle, generati
     let mut targets = Vec::new();
     if let Some(policy) = &snap.policy {
         for t in policy.targets() {
-            let state = match snap.health.addr(t.addr_id) {
-                crate::policy::State::Up => "up",
-                crate::policy::State::Down => "down",
-                crate::policy::State::Drain => "drain",
-            };
+            let v = snap.health.get(t.id.index());
             let probe = view.ip_state(t.addr).map_or("not checked", |s| s.as_str());
-            targets.push(json!({"site": t.site, "link": t.link, "address": t.addr.to_string(), "state": state, "probe": probe}));
+            targets.push(json!({"target": t.id.0, "site": t.site, "link": t.link, "address": t.addr.to_string(), "state": v.status.as_str(), "source": v.source.as_str(), "probe": probe}));
         }
     }
     let overrides: Vec<Value> = view.overrides().list().iter().map(override_json).collect();

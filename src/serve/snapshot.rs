@@ -9,7 +9,7 @@ use crate::dns::{self, LoadError, ZoneSet};
 use crate::health::{self, DnsTarget, RealTarget, Registry};
 use crate::lvs::VipState;
 use crate::metrics::METRICS;
-use crate::policy::{self, Compiled, PolicyError};
+use crate::policy::{Compiled, PolicyError};
 use crate::state::Snapshot;
 
 /// The targets DNS policy and the director register with the authority for `cfg`.
@@ -28,10 +28,10 @@ pub fn registry(cfg: &Config, policy: Option<&Compiled>) -> Registry {
 fn dns_targets(policy: &Compiled) -> Vec<DnsTarget> {
     policy
         .targets()
-        .into_iter()
+        .iter()
         .map(|t| DnsTarget {
-            site: t.site,
-            link: t.link,
+            site: t.site.to_string(),
+            link: t.link.to_string(),
             addr: t.addr,
         })
         .collect()
@@ -54,6 +54,10 @@ pub fn build_snapshot(
     let (mut zones, errors) = dns::load_zones(&cfg.server.zone_files);
     if let Some(prev) = prev {
         carry_over(&mut zones, &prev.zones, &errors);
+    }
+    let outside = dns::service::names_outside_authority(cfg, &zones);
+    if !outside.is_empty() {
+        return Err(PolicyError::NotAuthoritative(outside));
     }
     METRICS
         .zones_loaded
@@ -78,30 +82,21 @@ pub fn build_snapshot(
     let published = health::Published::compute(0, registry, probes, vips, None);
     snapshot.registry = published.registry.clone();
     if let Some(policy) = policy {
-        let view = policy_view(&policy, &published.dns);
-        snapshot = snapshot.with_policy(policy, Arc::new(view));
+        snapshot = snapshot.with_policy(policy, published.dns.clone());
     }
     Ok((snapshot, errors))
 }
 
-/// The policy's view of the authority's DNS table.
-// Interim: the policy still keeps one state per address; the table has one per target.
-pub fn policy_view(policy: &Compiled, table: &health::Table) -> policy::HealthView {
-    let mut v = policy::HealthView::all_up(policy);
-    for (i, t) in policy.targets().iter().enumerate() {
-        let st = table.get(i);
-        if !st.serves() {
-            v.set_addr(
-                t.addr_id,
-                if st.status == health::Status::Drain {
-                    policy::State::Drain
-                } else {
-                    policy::State::Down
-                },
-            );
-        }
-    }
-    v
+/// The DNS table for `policy` from the configuration's overrides, the state file's
+/// overrides and probe states, without a running prober (offline `explain`).
+pub fn offline_table(
+    cfg: &Config,
+    policy: &Compiled,
+    overrides: health::Overrides,
+) -> health::Table {
+    let registry = Arc::new(registry(cfg, Some(policy)));
+    let probes = health::HealthView::with_overrides(overrides);
+    (*health::Published::compute(0, registry, &probes, &VipState::default(), None).dns).clone()
 }
 
 /// A snapshot equal to `cur` with the authority's new DNS table; None when `published` was
@@ -110,13 +105,12 @@ pub fn with_health(cur: &Snapshot, published: &health::Published) -> Option<Snap
     if !Arc::ptr_eq(&cur.registry, &published.registry) {
         return None;
     }
-    let policy = cur.policy.as_ref()?;
-    let view = policy_view(policy, &published.dns);
-    if *cur.health == view {
+    cur.policy.as_ref()?;
+    if *cur.health == *published.dns {
         return None;
     }
     let mut next = cur.clone();
-    next.health = Arc::new(view);
+    next.health = published.dns.clone();
     Some(next)
 }
 

@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::{Ctx, check::check};
 use crate::config::spec::{FallbackSpec, MatchSpec, RouteSpec, ServiceSpec};
-use crate::config::types::{Fallback, Isp, Match, Mode, Route, Service, Site};
+use crate::config::types::{Fallback, Isp, LinkFallback, Match, Mode, Route, Service, Site, Spill};
 
 const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
 
@@ -53,6 +53,41 @@ pub(super) fn services(
                 cx.int(t, &format!("{key}.ttl"), 0, i32::MAX as i64)
             })
             .unwrap_or(30);
+        let ttl_degraded = s
+            .ttl_degraded
+            .as_ref()
+            .map_or(Some(ttl.min(10)), |t| {
+                cx.int(t, &format!("{key}.ttl_degraded"), 0, i32::MAX as i64)
+            })
+            .unwrap_or(ttl.min(10));
+        if let Some(t) = &s.ttl_degraded
+            && ttl_degraded > ttl
+        {
+            cx.err(
+                t.span(),
+                format!("{key}.ttl_degraded"),
+                format!("{ttl_degraded} must not exceed ttl ({ttl})"),
+            );
+        }
+        let spill = s.spill.as_ref().map_or(Spill::Next, |v| {
+            keyword(
+                cx,
+                v,
+                &format!("{key}.spill"),
+                &[("next", Spill::Next), ("capacity", Spill::Capacity)],
+            )
+        });
+        let link_fallback = s.link_fallback.as_ref().map_or(LinkFallback::Default, |v| {
+            keyword(
+                cx,
+                v,
+                &format!("{key}.link_fallback"),
+                &[
+                    ("default", LinkFallback::Default),
+                    ("any", LinkFallback::Any),
+                ],
+            )
+        });
         let site_list = site_list(cx, &s.sites, sites, &format!("{key}.sites"));
         let mode = s
             .mode
@@ -74,7 +109,13 @@ pub(super) fn services(
             }
         }
         refuse_unused_weights(cx, s, &key);
-        if mode == Mode::Weighted && weights.values().all(|w| *w == 0) && !site_list.is_empty() {
+        // A site without a weight counts 1: refused only when every listed site is 0.
+        if mode == Mode::Weighted
+            && !site_list.is_empty()
+            && site_list
+                .iter()
+                .all(|n| weights.get(n).copied().unwrap_or(1) == 0)
+        {
             cx.err(
                 id.span(),
                 format!("{key}.weights"),
@@ -120,10 +161,14 @@ pub(super) fn services(
             Service {
                 name: s.name.get_ref().clone(),
                 fqdn,
+                name_pos: cx.pos(s.name.span()),
                 ttl,
+                ttl_degraded,
                 sites: site_list,
                 mode,
                 weights,
+                spill,
+                link_fallback,
                 fallback,
                 check: chk,
                 routes,
@@ -205,6 +250,22 @@ fn refuse_unused_weights(cx: &mut Ctx, s: &ServiceSpec, key: &str) {
             format!("{key}.weights"),
             "`weights` apply only with mode = \"weighted\" (on the service or one of its routes)",
         );
+    }
+}
+
+/// One of a fixed set of words; an error listing them otherwise (the first is the default).
+fn keyword<T: Copy>(cx: &mut Ctx, v: &Spanned<String>, key: &str, words: &[(&str, T)]) -> T {
+    match words.iter().find(|(w, _)| *w == v.get_ref().as_str()) {
+        Some(&(_, t)) => t,
+        None => {
+            let names: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+            cx.err(
+                v.span(),
+                key,
+                format!("`{}` is not one of {}", v.get_ref(), names.join(", ")),
+            );
+            words[0].1
+        }
     }
 }
 
@@ -306,3 +367,6 @@ fn route(
         mode,
     })
 }
+
+#[cfg(test)]
+mod tests;

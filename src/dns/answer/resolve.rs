@@ -96,14 +96,14 @@ impl<'w> Resp<'w> {
         owner: &[u8],
         owner_at: Option<u16>,
         qtype: u16,
-        sa: &ServiceAnswer,
+        sa: &ServiceAnswer<'_>,
     ) -> usize {
         if self.tc {
             return 0;
         }
         let m = self.w.mark();
         let mut n = 0usize;
-        for ip in sa.addrs() {
+        for ip in sa.addrs {
             let (rtype, bytes): (u16, &[u8]) = match ip {
                 IpAddr::V4(a) => (TYPE_A, &a.octets()[..]),
                 IpAddr::V6(a) => (TYPE_AAAA, &a.octets()[..]),
@@ -132,6 +132,8 @@ pub(super) struct Resolved {
     pub rcode: u16,
     pub aa: bool,
     pub scope: u8,
+    /// The answer (addresses or NODATA) came from a service's policy.
+    pub service: bool,
 }
 
 /// A name held on the stack while a chain is followed.
@@ -201,6 +203,7 @@ pub(super) fn resolve<'s>(
         rcode: RCODE_NOERROR,
         aa: true,
         scope: 0,
+        service: false,
     };
     let mut targets: [&'s [u8]; MAX_TARGETS] = [&[]; MAX_TARGETS];
     let mut ntargets = 0usize;
@@ -219,6 +222,7 @@ pub(super) fn resolve<'s>(
             let s = service_answer(snapshot, zone, svc, owner, None, q, r, client, ecs_source);
             res.scope = s.scope;
             res.kind = s.kind;
+            res.service = true;
             break;
         }
         // A service name exists even when the zone file has nothing there: other types get
@@ -332,20 +336,21 @@ fn service_answer(
     client: IpAddr,
     ecs_source: Option<u8>,
 ) -> Resolved {
-    let mut sa = ServiceAnswer::default();
-    service::resolve(snapshot, svc, q.qtype, client, ecs_source, &mut sa);
-    let kind = if r.addrs(owner, owner_at, q.qtype, &sa) == 0 && !r.tc {
-        negative(r, zone);
-        Kind::NoData
-    } else {
-        Kind::Service
-    };
-    Resolved {
-        kind,
-        rcode: RCODE_NOERROR,
-        aa: true,
-        scope: sa.scope,
-    }
+    service::resolve(snapshot, svc, q.qtype, client, ecs_source, |sa| {
+        let kind = if r.addrs(owner, owner_at, q.qtype, sa) == 0 && !r.tc {
+            negative(r, zone);
+            Kind::NoData
+        } else {
+            Kind::Service
+        };
+        Resolved {
+            kind,
+            rcode: RCODE_NOERROR,
+            aa: true,
+            scope: sa.scope,
+            service: true,
+        }
+    })
 }
 
 /// The SOA in authority for NXDOMAIN and NODATA, TTL capped by MINIMUM (RFC 2308).
@@ -385,7 +390,10 @@ fn collect<'s>(rs: &'s RRset, targets: &mut [&'s [u8]; MAX_TARGETS], n: &mut usi
     }
 }
 
-/// A and then AAAA records of the targets that lie in served zones (glue included).
+/// A and then AAAA records of the targets that lie in served zones (glue included). A
+/// target bound to a service gets none: its addresses depend on the client, and the zone's
+/// static A/AAAA there (if any) is not what the service hands out; the client asks for the
+/// name itself and gets the service's answer.
 fn additional(snapshot: &Snapshot, r: &mut Resp<'_>, targets: &[&[u8]]) {
     for rtype in [TYPE_A, TYPE_AAAA] {
         for (i, t) in targets.iter().enumerate() {
@@ -394,6 +402,9 @@ fn additional(snapshot: &Snapshot, r: &mut Resp<'_>, targets: &[&[u8]]) {
             }
             let mut lbuf = [0u8; MAX_NAME];
             let lt = name::lower_into(t, &mut lbuf);
+            if !snapshot.services.is_empty() && snapshot.services.contains_key(lt) {
+                continue;
+            }
             let Some(z) = snapshot.zones.find(lt) else {
                 continue;
             };

@@ -237,14 +237,19 @@ fn service_run(snap: &Snapshot, qtype: u16, ecs: &[u8]) -> (Outcome, u8) {
     (o, scope_of(&out, ecs))
 }
 
+/// A NODATA that depends on the client holds over the plan's block, like an answer would:
+/// here ISP a's clients get NODATA for AAAA (link a has no IPv6), everyone else an address.
 #[test]
-fn service_nodata_has_scope_zero() {
+fn service_nodata_has_the_scope_it_holds_over() {
     let snap = service_snapshot();
     let ecs = [0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100];
     let (o, scope) = service_run(&snap, 1, &ecs);
     assert_eq!((o.kind, scope), (Kind::Service, 25), "ISP a ends at /25");
     let (o, scope) = service_run(&snap, 28, &ecs);
-    assert_eq!((o.kind, scope), (Kind::NoData, 0), "link a has no IPv6");
+    assert_eq!((o.kind, scope), (Kind::NoData, 25), "link a has no IPv6");
+    let other = [0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 101];
+    let (o, _) = service_run(&snap, 28, &other);
+    assert_eq!(o.kind, Kind::Service, "the default link has IPv6");
 }
 
 #[test]
