@@ -57,7 +57,7 @@ pub enum Command {
     Lvs(Lvs),
     /// Geo database tools (`geo compile IN.csv OUT.mmdb`).
     Geo(Geo),
-    /// Cluster tools (`cluster keygen FILE`).
+    /// The cluster's peers as the running node sees them; `cluster keygen FILE`.
     Cluster(Cluster),
 }
 
@@ -138,4 +138,29 @@ pub fn init_logging(format: LogFormat, verbose: u8) {
     if installed.is_err() {
         tracing::debug!("logging was already initialised");
     }
+}
+
+/// `GET /status` from the running server's admin endpoint (no proxy, no TLS roots needed).
+pub(crate) fn admin_status(addr: std::net::SocketAddr) -> anyhow::Result<serde_json::Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(2))
+            .no_proxy()
+            .tls_certs_only([])
+            .build()?;
+        let resp = client
+            .get(format!("http://{addr}/status"))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot reach the admin endpoint {addr}: {e} (is the server running?)"
+                )
+            })?
+            .error_for_status()?;
+        Ok(serde_json::from_str(&resp.text().await?)?)
+    })
 }

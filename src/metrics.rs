@@ -28,6 +28,9 @@ pub struct Metrics {
     pub lvs_reconciles: AtomicU64,
     pub lvs_ops: AtomicU64,
     pub lvs_errors: AtomicU64,
+    pub cluster_peers_alive: AtomicU64,
+    pub cluster_peers_divergent: AtomicU64,
+    pub cluster_packets_rejected: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -71,6 +74,9 @@ impl Metrics {
             lvs_reconciles: Z,
             lvs_ops: Z,
             lvs_errors: Z,
+            cluster_peers_alive: Z,
+            cluster_peers_divergent: Z,
+            cluster_packets_rejected: Z,
         }
     }
 
@@ -191,6 +197,24 @@ impl Metrics {
             "counter",
             "IPVS operations the kernel refused.",
             &self.lvs_errors,
+        );
+        one(
+            "cluster_peers_alive",
+            "gauge",
+            "Peers the failure detector holds alive (suspect included).",
+            &self.cluster_peers_alive,
+        );
+        one(
+            "cluster_peers_divergent",
+            "gauge",
+            "Live peers whose configuration digest differs from this node's.",
+            &self.cluster_peers_divergent,
+        );
+        one(
+            "cluster_packets_rejected_total",
+            "counter",
+            "Gossip packets dropped: bad tag, too short or unknown version.",
+            &self.cluster_packets_rejected,
         );
         out.push_str(
             "# HELP meridian_dns_responses_total DNS responses by RCODE.\n# TYPE meridian_dns_responses_total counter\n",

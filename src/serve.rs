@@ -6,6 +6,7 @@
 //! serving that zone's previous contents while the other zones update. Health changes
 //! re-project the prober's view onto the current snapshot (a shallow copy).
 
+mod cluster;
 mod glue;
 mod snapshot;
 
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
 use crate::dns::{self, DnsServer, LoadError};
+use crate::health::authority::ClusterFeed;
 use crate::health::{
     Authority, HealthError, HealthHandle, Published, RealTable, Registry, Scheduler,
     SchedulerOptions, TargetSet,
@@ -52,6 +54,8 @@ pub enum ServeError {
     Signals(std::io::Error),
     #[error("task {0} ended unexpectedly")]
     TaskEnded(&'static str),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 fn log_zone_errors(errors: &[LoadError], when: &str) {
@@ -104,6 +108,8 @@ struct Server {
     published: watch::Receiver<Arc<Published>>,
     /// Inputs of the IPVS reconciler, when `[lvs]` is configured.
     lvs: Option<LvsInputs>,
+    /// Gossip with the other nodes, when `[cluster]` is configured.
+    gossip: Option<crate::cluster::ClusterHandle>,
 }
 
 struct LvsInputs {
@@ -158,6 +164,12 @@ impl Server {
             tracing::warn!(
                 "reload: [server] listen changed; new addresses take effect at the next restart"
             );
+        }
+        if cfg.cluster != self.cfg.load().cluster {
+            tracing::warn!("reload: [cluster] changed; it takes effect at the next restart");
+        }
+        if let Some(g) = &self.gossip {
+            g.set_digest(cluster::digest(&cfg));
         }
         let zones = snapshot.zones.len();
         let registry = snapshot.registry.clone();
@@ -242,11 +254,18 @@ impl Server {
 pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeError> {
     let cfg = config::load(path)?;
     let targets = TargetSet::from_config(&cfg)?;
+    // Every long-lived task; one that ends before shutdown is fatal.
+    let mut tasks: tokio::task::JoinSet<&'static str> = tokio::task::JoinSet::new();
+    let gossip = match &cfg.cluster {
+        Some(c) => Some(cluster::start(&cfg, c, &mut tasks, &shutdown)?),
+        None => None,
+    };
     let (scheduler, probes) = Scheduler::new(
         targets,
         SchedulerOptions {
             state_file: cfg.health.state_file.clone(),
             configured_overrides: cfg.overrides.clone(),
+            observer: gossip.clone().map(cluster::observer),
             ..SchedulerOptions::default()
         },
     )?;
@@ -259,12 +278,17 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         0 => DnsServer::start(&cfg.server.listen, state.clone(), shutdown.clone())?,
         n => DnsServer::start_with_threads(&cfg.server.listen, state.clone(), shutdown.clone(), n)?,
     };
-    // Every long-lived task; one that ends before shutdown is fatal.
-    let mut tasks: tokio::task::JoinSet<&'static str> = tokio::task::JoinSet::new();
     let (vip_tx, vip_rx) = watch::channel(VipState::default());
     let (registry_tx, registry_rx) = watch::channel(state.load().registry.clone());
+    let feed = gossip
+        .as_ref()
+        .zip(cfg.cluster.as_ref())
+        .map(|(g, c)| ClusterFeed {
+            view: g.subscribe(),
+            rule: c.vantage,
+        });
     let (authority, published) =
-        Authority::new(probes.subscribe(), vip_rx.clone(), registry_rx, None);
+        Authority::new(probes.subscribe(), vip_rx.clone(), registry_rx, feed);
     {
         let sd = shutdown.clone();
         tasks.spawn(async move {
@@ -299,7 +323,20 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         registry: registry_tx,
         published,
         lvs: lvs_inputs,
+        gossip: gossip.clone(),
     });
+    if let Some(g) = gossip.clone() {
+        let (p, v, c, sd) = (
+            probes.clone(),
+            server.vips.clone(),
+            server.cfg.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            cluster::sync(g, p, v, c, sd).await;
+            "cluster sync"
+        });
+    }
     METRICS.config_generation.store(1, Ordering::Relaxed);
     {
         let sd = shutdown.clone();
@@ -329,6 +366,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                     &s.state,
                     &s.probes,
                     s.generation.load(Ordering::Relaxed),
+                    s.gossip.as_ref(),
                 )
             }),
             overrides: Some(Box::new(glue::Overrides {

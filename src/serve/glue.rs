@@ -7,13 +7,20 @@ use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use crate::admin::routes::{OverrideApi, OverrideMeta};
+use crate::cluster::{ClusterHandle, ClusterView};
 use crate::config::{self, Config, OverrideState};
 use crate::health::HealthHandle;
 use crate::health::overrides::RuntimeOverride;
 use crate::state::SharedState;
 
 /// The status document: configuration, zones, services, per-target health, overrides.
-pub fn status(cfg: &Config, state: &SharedState, probes: &HealthHandle, generation: u64) -> Value {
+pub fn status(
+    cfg: &Config,
+    state: &SharedState,
+    probes: &HealthHandle,
+    generation: u64,
+    gossip: Option<&ClusterHandle>,
+) -> Value {
     let snap = state.load();
     let zones: Vec<Value> = snap
         .zones
@@ -32,7 +39,11 @@ pub fn status(cfg: &Config, state: &SharedState, probes: &HealthHandle, generati
         for t in policy.targets() {
             let v = snap.health.get(t.id.index());
             let probe = view.ip_state(t.addr).map_or("not checked", |s| s.as_str());
-            targets.push(json!({"target": t.id.0, "site": t.site, "link": t.link, "address": t.addr.to_string(), "state": v.status.as_str(), "source": v.source.as_str(), "probe": probe}));
+            let mut row = json!({"target": t.id.0, "site": t.site, "link": t.link, "address": t.addr.to_string(), "state": v.status.as_str(), "source": v.source.as_str(), "probe": probe});
+            if let (Some(g), Some(c)) = (gossip, &cfg.cluster) {
+                row["vantage"] = vantage_json(&g.view(), &c.vantage, &view, t.addr);
+            }
+            targets.push(row);
         }
     }
     let overrides: Vec<Value> = view.overrides().list().iter().map(override_json).collect();
@@ -44,7 +55,74 @@ pub fn status(cfg: &Config, state: &SharedState, probes: &HealthHandle, generati
         "services": services,
         "targets": targets,
         "overrides": overrides,
+        "cluster": gossip.map(cluster_json),
     })
+}
+
+/// The peers as this node sees them (`meridian cluster`, the status page).
+pub fn cluster_json(g: &ClusterHandle) -> Value {
+    let view = g.view();
+    let now = tokio::time::Instant::now();
+    let divergent: Vec<&str> = view.divergent().iter().map(|(n, _)| *n).collect();
+    let peers: Vec<Value> = view
+        .peers
+        .values()
+        .map(|p| {
+            json!({
+                "node": p.node,
+                "gossip": p.gossip_addr.to_string(),
+                "liveness": p.liveness.as_str(),
+                "last_heard_ms": u64::try_from(now.saturating_duration_since(p.last_heard).as_millis()).unwrap_or(u64::MAX),
+                "digest": p.digest,
+                "role": p.role.map(|r| format!("{r:?}").to_lowercase()),
+                "divergent": divergent.contains(&p.node.as_str()),
+                "observations": p.observations.len(),
+                "overrides": p.overrides.len(),
+            })
+        })
+        .collect();
+    let stats = g.transport_stats();
+    json!({
+        "node": view.node,
+        "gossip": g.local_addr().to_string(),
+        "digest": view.own.digest,
+        "role": format!("{:?}", view.own.role).to_lowercase(),
+        "divergent": divergent,
+        "peers": peers,
+        "rejected_packets": stats.rejected(),
+        "junk_values": view.junk_values,
+    })
+}
+
+/// Every vantage point's observation of each check of `ip`, and what the rule made of them.
+fn vantage_json(
+    view: &ClusterView,
+    rule: &crate::config::Vantage,
+    probes: &crate::health::HealthView,
+    ip: std::net::IpAddr,
+) -> Value {
+    let now = tokio::time::Instant::now();
+    let checks: Vec<Value> = probes
+        .ip_probes(ip)
+        .map(|(key, _)| {
+            let d = view.decide(&key.id(), rule, now);
+            let e = &d.explanation;
+            json!({
+                "probe": key.id(),
+                "verdict": format!("{:?}", d.verdict).to_lowercase(),
+                "basis": format!("{:?}", e.basis),
+                "down": e.down,
+                "needed": e.needed,
+                "votes": e.votes.iter().map(|v| json!({
+                    "node": v.node,
+                    "state": format!("{:?}", v.state).to_lowercase(),
+                    "age_ms": v.age.map(|a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX)),
+                })).collect::<Vec<_>>(),
+                "ignored": e.ignored.iter().map(|(n, why)| json!({"node": n, "why": format!("{why:?}")})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Value::Array(checks)
 }
 
 /// One override in force as JSON: target, state, and for run-time ones who, why, when,
