@@ -145,7 +145,7 @@ sleep 1
 kill $NC 2>/dev/null
 grep -q line-three /tmp/cout || { cat /tmp/cout; fail "the live connection broke"; }
 
-step "overrides reach the kernel: drain rs$X keeps its live connection"
+step "overrides reach the kernel: drain keeps a live connection"
 ovr() { $M override "$@" --config serve.toml > /tmp/ovr.out 2>&1 || { cat /tmp/ovr.out; fail "override $*"; }; }
 mkfifo /tmp/cin2
 $IP netns exec cl nc $VIP 8080 < /tmp/cin2 > /tmp/cout2 &
