@@ -58,9 +58,11 @@ impl Explain {
             .map_err(|e| UsageError(format!("`{}`: {e}", self.name)))?;
         let mut source =
             String::from("offline: configuration and state-file overrides; probes not known");
+        let mut vantage = HashMap::new();
         if let Some(policy) = snapshot.policy.clone() {
-            let (view, src) = health_view(&cfg, &policy, self.offline);
+            let (view, src, v) = health_view(&cfg, &policy, self.offline);
             source = src;
+            vantage = v;
             snapshot.health = Arc::new(view);
         }
         let response = run_query(&snapshot, &qname, rtype, self.client)?;
@@ -78,13 +80,21 @@ impl Explain {
                 "type": rtype.to_string(),
                 "health_source": source,
                 "policy": explanation,
+                "vantage": vantage.iter().map(|(ip, v)| (ip.to_string(), v.clone())).collect::<serde_json::Map<String, Value>>(),
                 "response": response_json(&response),
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             print!(
                 "{}",
-                human(&self, rtype, &source, explanation.as_ref(), &response)
+                human(
+                    &self,
+                    rtype,
+                    &source,
+                    explanation.as_ref(),
+                    &response,
+                    &vantage
+                )
             );
         }
         Ok(())
@@ -92,11 +102,11 @@ impl Explain {
 }
 
 /// Health for the explanation: live from the admin endpoint if it answers, else offline.
-fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String) {
+fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String, Vantages) {
     let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
     if !offline && let Some(addr) = cfg.server.admin {
         match live_verdicts(addr) {
-            Ok((live, generation)) => {
+            Ok((live, vantage, generation)) => {
                 // A target the server does not list (another configuration) reads as the
                 // configuration's overrides say.
                 let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
@@ -112,6 +122,7 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String
                 return (
                     Table::new(verdicts),
                     format!("live: admin endpoint {addr}, health generation {generation}"),
+                    vantage,
                 );
             }
             Err(e) => tracing::debug!(error = %e, "no live health"),
@@ -126,11 +137,15 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String
     }
     note.push_str("; probes not known, checked targets counted as their start state");
     let table = crate::serve::offline_table(cfg, policy, overrides);
-    (table, note)
+    (table, note, HashMap::new())
 }
 
-/// Each target's verdict, by (site, link, address), and the health generation, from `/status`.
-type Live = (HashMap<(String, String, IpAddr), Verdict>, u64);
+/// Each target's verdict, by (site, link, address), each address's vantage points (with
+/// `[cluster]`), and the health generation, from `/status`.
+type Live = (HashMap<(String, String, IpAddr), Verdict>, Vantages, u64);
+
+/// Per address: every vantage point's observation of each of its checks (`/status` JSON).
+type Vantages = HashMap<IpAddr, Value>;
 
 fn source_named(name: &str) -> Option<Source> {
     [
@@ -148,24 +163,9 @@ fn source_named(name: &str) -> Option<Source> {
 }
 
 fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let body: Value = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(1))
-            // plain http to a loopback endpoint: no system CA roots needed (a minimal host
-            // has none, and the default verifier refuses to build without them)
-            .tls_certs_only([])
-            .build()?;
-        let resp = client
-            .get(format!("http://{addr}/status"))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok::<_, anyhow::Error>(serde_json::from_str(&resp.text().await?)?)
-    })?;
+    let body = super::admin_status(addr)?;
     let mut out = HashMap::new();
+    let mut vantage = HashMap::new();
     for t in body["targets"].as_array().into_iter().flatten() {
         let (Some(site), Some(link), Some(ip), Some(status), Some(source)) = (
             t["site"].as_str(),
@@ -180,8 +180,59 @@ fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
             (site.to_owned(), link.to_owned(), ip),
             Verdict { status, source },
         );
+        if t["vantage"].is_array() {
+            vantage.insert(ip, t["vantage"].clone());
+        }
     }
-    Ok((out, body["health_generation"].as_u64().unwrap_or(0)))
+    Ok((
+        out,
+        vantage,
+        body["health_generation"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// What each vantage point sees of each check of `addr`, and the rule's result.
+fn vantage_lines(addr: IpAddr, checks: &Value) -> String {
+    let mut o = String::new();
+    for c in checks.as_array().into_iter().flatten() {
+        let s = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+        let votes: Vec<String> = c["votes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| match v["age_ms"].as_u64() {
+                Some(ms) => format!(
+                    "{} {} ({:.1} s ago)",
+                    s(&v["node"]),
+                    s(&v["state"]),
+                    ms as f64 / 1000.0
+                ),
+                None => format!("{} {} (this node)", s(&v["node"]), s(&v["state"])),
+            })
+            .collect();
+        let ignored: Vec<String> = c["ignored"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| format!("{} {}", s(&v["node"]), s(&v["why"]).to_lowercase()))
+            .collect();
+        o.push_str(&format!(
+            "         vantage {addr}: {} -> {} ({}: {} of {} needed see it down)\n",
+            if votes.is_empty() {
+                "no fresh observer".into()
+            } else {
+                votes.join(", ")
+            },
+            s(&c["verdict"]),
+            s(&c["basis"]),
+            c["down"],
+            c["needed"],
+        ));
+        if !ignored.is_empty() {
+            o.push_str(&format!("           not counted: {}\n", ignored.join(", ")));
+        }
+    }
+    o
 }
 
 /// Ask the real answer core, as a query from `client` carrying ECS for `client`'s /24 or /56
@@ -258,6 +309,7 @@ fn human(
     source: &str,
     x: Option<&Explanation>,
     resp: &Message,
+    vantage: &Vantages,
 ) -> String {
     let mut o = format!("{} asks {} {}\n", e.client, e.name, rtype);
     match x {
@@ -342,6 +394,11 @@ fn human(
                         usable(l.usable),
                         addrs.join(", ")
                     ));
+                    for a in &l.addrs {
+                        if let Some(v) = vantage.get(&a.addr) {
+                            o.push_str(&vantage_lines(a.addr, v));
+                        }
+                    }
                 }
             }
             if x.fallback {
