@@ -166,8 +166,8 @@ fn start(cfg: &std::path::Path, dns: SocketAddr) -> Server {
     server
 }
 
-#[test]
-fn answers_follow_health_and_overrides() {
+/// A folder with `zones/h.test.zone` (the zone both tests serve).
+fn zone_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("zones")).unwrap();
     std::fs::write(
@@ -175,6 +175,12 @@ fn answers_follow_health_and_overrides() {
         "$TTL 60\n@ SOA ns hm 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n",
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn answers_follow_health_and_overrides() {
+    let dir = zone_dir();
     let port = free_port([127, 0, 0, 21]);
     let hport = free_port([127, 0, 0, 23]);
     let dns_port = free_port([127, 0, 0, 1]);
@@ -336,13 +342,7 @@ impl QueryStream {
 /// restart, before any new probe of it has run.
 #[test]
 fn restarts_answer_at_once_and_remember_down_targets() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("zones")).unwrap();
-    std::fs::write(
-        dir.path().join("zones/h.test.zone"),
-        "$TTL 60\n@ SOA ns hm 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n",
-    )
-    .unwrap();
+    let dir = zone_dir();
     let wport = free_port([127, 0, 0, 31]);
     let aport = free_port([127, 0, 0, 33]);
     let dns_port = free_port([127, 0, 0, 1]);

@@ -59,19 +59,10 @@ pub struct VipStatus {
     pub conn_rate: u64,
 }
 
-/// An operator's override as set on some node. `state: None` records a clear, so that a clear
-/// on one node beats an older set on another.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverrideEntry {
-    pub state: Option<OverrideState>,
-    pub author: String,
-    pub reason: String,
-    /// When it was set, unix milliseconds (the setter's clock).
-    pub set_at_ms: u64,
-    pub expires_ms: Option<u64>,
-    /// The node it was given on; "" = the publishing node.
-    pub origin: String,
-}
+/// An operator's override command as set on some node: the health module's own type (`state:
+/// None` records a clear, so that a clear on one node beats an older set on another; an empty
+/// `origin` means the publishing node).
+pub use crate::health::overrides::RuntimeOverride as OverrideEntry;
 
 /// Everything one node publishes about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -164,19 +164,13 @@ pub async fn sync(
     }
 }
 
+/// A command as published: with its origin node filled in.
 fn entry(c: &RuntimeOverride, node: &str) -> OverrideEntry {
-    OverrideEntry {
-        state: c.state,
-        author: c.author.clone(),
-        reason: c.reason.clone(),
-        set_at_ms: c.set_at_ms,
-        expires_ms: c.expires_ms,
-        origin: if c.origin.is_empty() {
-            node.to_owned()
-        } else {
-            c.origin.clone()
-        },
+    let mut e = c.clone();
+    if e.origin.is_empty() {
+        e.origin = node.to_owned();
     }
+    e
 }
 
 /// Publishes every run-time command this node holds (its own and learned ones).
@@ -206,18 +200,7 @@ async fn learn_overrides(
                 tracing::debug!(peer = %p.node, target = %t, "peer override names nothing here");
                 continue;
             };
-            let cmd = RuntimeOverride {
-                state: e.state,
-                author: e.author.clone(),
-                reason: e.reason.clone(),
-                set_at_ms: e.set_at_ms,
-                expires_ms: e.expires_ms,
-                origin: if e.origin.is_empty() {
-                    p.node.clone()
-                } else {
-                    e.origin.clone()
-                },
-            };
+            let cmd = entry(e, &p.node);
             let is_newer = |cur: Option<&RuntimeOverride>| cur.is_none_or(|c| cmd.newer_than(c));
             if is_newer(held.overrides().runtime().get(&target)) && is_newer(newer.get(&target)) {
                 newer.insert(target, cmd);
