@@ -5,6 +5,7 @@
 //! problem it finds. Each problem is a [`Diagnostic`] naming file, line, column and key.
 
 mod keywords;
+mod limits;
 pub mod spec;
 mod types;
 mod validate;
@@ -15,6 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use keywords::{HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
+pub use limits::{AdminSettings, ConnLimits, TcpSettings, ZoneFileRules};
 pub use types::*;
 
 /// One problem in a configuration file.

@@ -63,6 +63,7 @@ pub fn build_snapshot(
         .store(errors.len() as u64, Ordering::Relaxed);
     let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
     snapshot.query_log = cfg.server.query_log;
+    snapshot.tcp = cfg.server.tcp;
     let registry = Arc::new(registry(cfg, policy.as_deref()));
     let offline;
     let (probes, vips) = match evidence {
