@@ -144,6 +144,8 @@ fn live_states(addr: SocketAddr) -> anyhow::Result<Live> {
             // plain http to a loopback endpoint: no system CA roots needed (a minimal host
             // has none, and the default verifier refuses to build without them)
             .tls_certs_only([])
+            // the bearer token must never travel through `http_proxy`, even to loopback
+            .no_proxy()
             .build()?;
         let resp = client
             .get(format!("http://{addr}/status"))
