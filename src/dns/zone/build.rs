@@ -124,6 +124,9 @@ fn to_rdata(parts: &[RdataPart]) -> Rdata {
     )
 }
 
+/// An RRset: lower-cased owner and type.
+type SetKey = (Box<[u8]>, u16);
+
 /// Header and question (without the name) of an answer.
 const MESSAGE_OVERHEAD: usize = 12 + 4;
 /// Per answer record: the owner as a compression pointer, type, class, TTL, RDLENGTH.
@@ -142,7 +145,7 @@ pub fn build_zone(parsed: &ParsedZone, path: &Path) -> Result<Zone, LoadError> {
     let origin = name::lowered(&parsed.origin.0);
     let mut owners: BTreeMap<Box<[u8]>, Owner> = BTreeMap::new();
     // Wire size of each RRset's answer so far, by (owner, type): (bytes, first record).
-    let mut sizes: HashMap<(Box<[u8]>, u16), (usize, usize)> = HashMap::new();
+    let mut sizes: HashMap<SetKey, (usize, usize)> = HashMap::new();
     for (i, rec) in parsed.records.iter().enumerate() {
         if rec.class != 1 {
             return Err(at(rec, format!("class {} is not IN", rec.class)));
