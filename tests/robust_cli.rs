@@ -96,3 +96,108 @@ fn override_never_goes_through_a_proxy_and_warns_without_a_state_file() {
     assert_eq!(asked.load(Ordering::SeqCst), 2);
     assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy was contacted");
 }
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system node.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// `check` on a config whose zone or `$INCLUDE` is a FIFO: returns in well under the 10 s
+/// the child is given, exit 2, naming the file; a child that hangs is killed.
+#[test]
+fn check_returns_at_once_on_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    mkfifo(&dir.path().join("zones/fifo.test.zone"));
+    std::fs::write(
+        dir.path().join("zones/inc.test.zone"),
+        format!("{ZONE}$INCLUDE part.inc\n"),
+    )
+    .unwrap();
+    mkfifo(&dir.path().join("zones/part.inc"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check", "--config", &cfg])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waited = Duration::ZERO;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if waited > Duration::from_secs(10) {
+            child.kill().unwrap();
+            panic!("check hung on a FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        waited += Duration::from_millis(50);
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("inc.test.zone:5:10: $INCLUDE refused"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("part.inc: a FIFO, not a regular file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("fifo.test.zone: a FIFO, not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_corrupt_state_file_fails_check_and_serve_starts_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "listen = [\"127.0.0.1:0\"]\nudp_threads = 1\n[health]\nstate_file = \"state.json\"\n",
+    );
+    let state = dir.path().join("state.json");
+    std::fs::write(&state, "{\"version\":2,\"overr").unwrap();
+    let out = meridian(&["check", "--config", &cfg], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[health] state_file") && stderr.contains("state.json"),
+        "{stderr}"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["serve", "--config", &cfg])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Started (the file moved aside) within 10 s.
+    let mut aside = None;
+    for _ in 0..200 {
+        aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("state.json.corrupt-"));
+        if aside.is_some() || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Time to log and to keep running.
+    std::thread::sleep(Duration::from_millis(300));
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(running, "serve stopped: {stderr}");
+    assert!(aside.is_some(), "not moved aside: {stderr}");
+    assert!(stderr.contains("state file unusable"), "{stderr}");
+}

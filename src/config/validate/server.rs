@@ -271,7 +271,9 @@ fn zone_source(cx: &mut Ctx, p: &Spanned<String>, key: &str) -> Vec<PathBuf> {
 fn zone_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
+        // Not only regular files: a FIFO or a folder named `*.zone` is reported when the
+        // zone is loaded rather than skipped in silence.
+        .filter(|p| p.extension().is_some_and(|x| x == "zone"))
         .collect();
     files.sort();
     Ok(files)
