@@ -5,6 +5,7 @@
 
 mod check;
 mod cluster;
+mod lenient;
 mod lvs;
 mod server;
 mod services;
@@ -18,7 +19,7 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use toml::Spanned;
 
-use super::spec::{self, Spec};
+use super::spec;
 use super::{Config, ConfigError, Diagnostic, ValueError, line_col, types::*};
 
 /// Where validation writes its findings.
@@ -191,16 +192,16 @@ pub(crate) fn parse_cidr(s: &str) -> Result<IpNet, String> {
 }
 
 pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
-    let spec: Spec = match toml::from_str(text) {
-        Ok(s) => s,
-        Err(e) => return Err(ConfigError::Invalid(vec![toml_diag(text, file, &e)])),
+    let (spec, unknown) = lenient::read_spec(text, file);
+    let Some(spec) = spec else {
+        return Err(ConfigError::Invalid(unknown));
     };
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut cx = Ctx {
         text,
         file,
         base,
-        diags: Vec::new(),
+        diags: unknown,
     };
     let server = server::server(&mut cx, spec.server.as_ref());
     let geo = geo(&mut cx, spec.geo.as_ref());
@@ -353,7 +354,15 @@ pub fn read_cidr_file(path: &Path) -> Result<Vec<IpNet>, String> {
         if l.is_empty() {
             continue;
         }
-        out.push(parse_cidr(l).map_err(|m| format!("{}:{}: {m}", path.display(), n + 1))?);
+        // The message leaves the line out: a file named here by mistake (a key, /proc/...)
+        // must not end up in logs.
+        out.push(parse_cidr(l).map_err(|_| {
+            format!(
+                "{}:{}: expected a CIDR prefix or an address, with no bits set past the prefix",
+                path.display(),
+                n + 1
+            )
+        })?);
     }
     Ok(out)
 }
