@@ -2,7 +2,8 @@
 //! page, `/metrics`, and the override API used by `meridian override`.
 //!
 //! The protocol handling here is deliberately minimal (one request per connection, bounded
-//! header and body sizes, a read deadline); what each path answers lives in [`routes`].
+//! header and body sizes, one deadline for the whole exchange, connection caps in total and
+//! per client prefix); what each path answers lives in [`routes`].
 
 pub mod http;
 pub mod routes;
@@ -16,6 +17,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::config::AdminSettings;
+use crate::netlimit::Limiter;
 
 /// Errors of the admin endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,7 @@ pub enum AdminError {
 pub struct Admin {
     listener: TcpListener,
     state: Arc<AdminState>,
+    settings: AdminSettings,
 }
 
 impl Admin {
@@ -38,7 +43,17 @@ impl Admin {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| AdminError::Bind { addr, source })?;
-        Ok(Admin { listener, state })
+        Ok(Admin {
+            listener,
+            state,
+            settings: AdminSettings::default(),
+        })
+    }
+
+    /// Connection caps and deadline (`[server] admin_*`); the defaults otherwise.
+    pub fn with_settings(mut self, settings: AdminSettings) -> Admin {
+        self.settings = settings;
+        self
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -46,7 +61,7 @@ impl Admin {
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
-        let limit = Arc::new(tokio::sync::Semaphore::new(64));
+        let limiter = Limiter::new();
         loop {
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -60,15 +75,22 @@ impl Admin {
                     continue;
                 }
             };
-            let Ok(permit) = limit.clone().try_acquire_owned() else {
-                tracing::warn!(%peer, "admin endpoint busy, connection refused");
-                continue;
+            let slot = match limiter.admit(peer.ip(), &self.settings.limits) {
+                Ok(slot) => slot,
+                Err(why) => {
+                    tracing::warn!(%peer, "admin connection refused: {why}");
+                    continue;
+                }
             };
             let state = self.state.clone();
+            let deadline = self.settings.timeout;
             tokio::spawn(async move {
-                http::serve_one(stream, |req| handle(&state, req)).await;
-                drop(permit);
+                http::serve_one(stream, deadline, |req| handle(&state, req)).await;
+                drop(slot);
             });
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@
 //! problem it finds. Each problem is a [`Diagnostic`] naming file, line, column and key.
 
 mod keywords;
+mod limits;
 pub mod spec;
 mod types;
 mod validate;
@@ -15,6 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use keywords::{HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
+pub use limits::{AdminSettings, ConnLimits, TcpSettings, ZoneFileRules};
 pub use types::*;
 
 /// One problem in a configuration file.
@@ -45,10 +47,10 @@ impl fmt::Display for Diagnostic {
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read", path.display())]
+    #[error("{source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::files::FileError,
     },
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
@@ -72,9 +74,11 @@ fn render(diags: &[Diagnostic]) -> String {
 /// Read and validate the policy file at `path`. Relative paths inside it are resolved against
 /// the file's own folder.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
+    let text = crate::files::read_text(path, crate::files::limit::POLICY).map_err(|source| {
+        ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text, path)
 }

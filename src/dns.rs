@@ -24,7 +24,7 @@ pub mod zonefile;
 
 pub use answer::{Kind, Outcome, Transport, answer};
 pub use server::DnsServer;
-pub use zone::{LoadError, ZoneSet, load_zones};
+pub use zone::{LoadError, ZoneSet, load_zones, load_zones_with};
 
 /// Errors starting the DNS servers.
 #[derive(Debug, thiserror::Error)]

@@ -47,17 +47,10 @@ pub fn normalize_net(net: ipnet::IpNet) -> ipnet::IpNet {
 /// Why the classifier could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}:{line}: not a CIDR or address: {text:?}", file.display())]
-    CidrLine {
-        file: PathBuf,
-        line: usize,
-        text: String,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::files::FileError),
+    #[error("{}:{line}: expected a CIDR prefix or an address", file.display())]
+    CidrLine { file: PathBuf, line: usize },
     #[error("{}:{line}: {message}", file.display())]
     Csv {
         file: PathBuf,

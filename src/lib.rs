@@ -28,17 +28,21 @@
 //! - [`admin`]: the loopback HTTP endpoint (status page, metrics, overrides);
 //! - [`metrics`]: the fixed set of Prometheus counters;
 //! - [`cluster`]: gossip between nodes (chitchat over an encrypted transport), the vantage rule;
-//! - [`cmd`]: one type per subcommand, each with `run(self)`.
+//! - [`cmd`]: one type per subcommand, each with `run(self)`;
+//! - [`files`]: reading any file under one rule set (regular files only, size limits);
+//! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin).
 
 pub mod admin;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod dns;
+pub mod files;
 pub mod geo;
 pub mod health;
 pub mod lvs;
 pub mod metrics;
+pub mod netlimit;
 pub mod policy;
 pub mod serve;
 pub mod state;

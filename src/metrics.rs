@@ -259,6 +259,7 @@ mod tests {
         );
         assert!(text.contains("meridian_dns_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADVERS\"} 1\n"));
-        assert_eq!(text.matches("# TYPE").count(), 19);
+        assert_eq!(text.matches("# TYPE").count(), 22);
+        assert!(text.contains("meridian_cluster_peers_divergent 0\n"));
     }
 }

@@ -8,7 +8,9 @@
 
 mod cluster;
 mod glue;
+mod restart;
 mod snapshot;
+pub mod token;
 
 pub use snapshot::{build_snapshot, offline_table, registry, with_health};
 
@@ -45,11 +47,8 @@ pub enum ServeError {
     Dns(#[from] dns::DnsError),
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
-    #[error("admin token file {}: {source}", path.display())]
-    Token {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("admin token file {0}")]
+    Token(#[from] token::TokenError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("task {0} ended unexpectedly")]
@@ -62,33 +61,6 @@ fn log_zone_errors(errors: &[LoadError], when: &str) {
     for e in errors {
         tracing::error!("{when}: zone refused: {e}");
     }
-}
-
-/// The admin token: read from the file, or created there with a random value (mode 0600).
-fn admin_token(path: &Path) -> Result<String, ServeError> {
-    let err = |source| ServeError::Token {
-        path: path.to_path_buf(),
-        source,
-    };
-    match std::fs::read_to_string(path) {
-        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e)),
-    }
-    let token: String = (0..32)
-        .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
-        .collect();
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(err)?;
-    std::io::Write::write_all(&mut f, token.as_bytes()).map_err(err)?;
-    Ok(token)
 }
 
 /// The running process's shared pieces.
@@ -160,14 +132,7 @@ impl Server {
             }
         };
         log_zone_errors(&errors, "reload");
-        if cfg.server.listen != self.cfg.load().server.listen {
-            tracing::warn!(
-                "reload: [server] listen changed; new addresses take effect at the next restart"
-            );
-        }
-        if cfg.cluster != self.cfg.load().cluster {
-            tracing::warn!("reload: [cluster] changed; it takes effect at the next restart");
-        }
+        restart::warn(&self.cfg.load(), &cfg);
         if let Some(g) = &self.gossip {
             g.set_digest(cluster::digest(&cfg));
         }
@@ -356,7 +321,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         }
     });
     if let Some(addr) = cfg.server.admin {
-        let token = admin_token(&cfg.server.admin_token_file)?;
+        let token = token::load_or_create(&cfg.server.admin_token_file)?;
         let s = server.clone();
         let st = crate::admin::AdminState {
             token,
@@ -379,7 +344,9 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                     .unwrap_or_default(),
             })),
         };
-        let admin = crate::admin::Admin::bind(addr, Arc::new(st)).await?;
+        let admin = crate::admin::Admin::bind(addr, Arc::new(st))
+            .await?
+            .with_settings(cfg.server.admin_conn);
         tracing::info!(addr = %admin.local_addr().unwrap_or(addr), "admin endpoint listening");
         let sd = shutdown.clone();
         tasks.spawn(async move {

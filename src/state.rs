@@ -32,6 +32,8 @@ pub struct Snapshot {
     /// The targets registered with the health authority for this snapshot: a table the
     /// authority computed for another registration is not applied to it.
     pub registry: Arc<crate::health::Registry>,
+    /// Caps and timeouts of DNS over TCP (`[server] tcp_*`), read at each accept.
+    pub tcp: crate::config::TcpSettings,
 }
 
 impl Snapshot {
@@ -45,6 +47,7 @@ impl Snapshot {
             health: Arc::new(Table::default()),
             query_log: false,
             registry: Arc::default(),
+            tcp: crate::config::TcpSettings::default(),
         }
     }
 

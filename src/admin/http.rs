@@ -1,5 +1,7 @@
 //! Just enough HTTP/1.1 for a loopback admin endpoint: one request per connection,
-//! headers up to 16 KiB, bodies up to 64 KiB, a 5 s deadline for the whole request.
+//! headers up to 16 KiB, bodies up to 64 KiB, one deadline (`[server] admin_timeout`) for
+//! the whole exchange: reading the request and writing the answer, so a client that never
+//! reads cannot hold the connection.
 
 use std::time::Duration;
 
@@ -134,13 +136,21 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
     Ok(req)
 }
 
-/// Read one request, answer it with `handler`, close.
-pub async fn serve_one(mut stream: TcpStream, handler: impl FnOnce(Request) -> Response) {
-    let resp = match tokio::time::timeout(Duration::from_secs(5), read_request(&mut stream)).await {
+/// Read one request, answer it with `handler`, close; all within `deadline`.
+pub async fn serve_one(
+    mut stream: TcpStream,
+    deadline: Duration,
+    handler: impl FnOnce(Request) -> Response,
+) {
+    let end = tokio::time::Instant::now() + deadline;
+    let resp = match tokio::time::timeout_at(end, read_request(&mut stream)).await {
         Ok(Ok(req)) => handler(req),
         Ok(Err(resp)) => resp,
         Err(_) => Response::text(400, "request timed out\n"),
     };
+    // A late request still gets its short answer, but never more than a second past the
+    // deadline.
+    let end = end.max(tokio::time::Instant::now() + Duration::from_secs(1));
     let head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
         resp.status,
@@ -153,8 +163,10 @@ pub async fn serve_one(mut stream: TcpStream, handler: impl FnOnce(Request) -> R
         stream.write_all(&resp.body).await?;
         stream.shutdown().await
     };
-    if let Err(e) = written.await {
-        tracing::debug!(error = %e, "admin response not delivered");
+    match tokio::time::timeout_at(end, written).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "admin response not delivered"),
+        Err(_) => tracing::debug!("admin response not read by the client in time: closed"),
     }
 }
 

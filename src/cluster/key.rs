@@ -36,6 +36,8 @@ pub enum KeyError {
     TooShort { path: PathBuf, len: usize },
     #[error("{}: cluster key is too long: {len} bytes, exactly {KEY_LEN} expected", .path.display())]
     TooLong { path: PathBuf, len: usize },
+    #[error("cluster key: {0}")]
+    Unusable(crate::files::FileError),
     #[error("{}: already exists; refusing to overwrite a cluster key", .path.display())]
     Exists { path: PathBuf },
     #[error("{}: cannot write cluster key: {source}", .path.display())]
@@ -94,7 +96,10 @@ impl ClusterKey {
             return Err(KeyError::Permissions { path: p(), mode });
         }
         let text =
-            std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: p(), source })?;
+            crate::files::read_text(path, crate::files::limit::SECRET).map_err(|e| match e {
+                crate::files::FileError::Io { source, .. } => KeyError::Read { path: p(), source },
+                other => KeyError::Unusable(other),
+            })?;
         ClusterKey::parse_hex(&text).map_err(|e| match e {
             HexError::NotHex => KeyError::NotHex { path: p() },
             HexError::Length(len) if len < KEY_LEN => KeyError::TooShort { path: p(), len },

@@ -22,6 +22,12 @@ impl Check {
         // The process exits next: freeing every record one by one would be a fifth of the
         // time `check` takes on a large zone, for nothing.
         std::mem::forget(snapshot);
+        // `serve` starts past an unusable state file (and sets it aside); `check` says so.
+        if let Some(state) = &cfg.health.state_file
+            && let Err(e) = crate::health::statefile::StateFile::load(state)
+        {
+            return Err(super::UsageError(format!("[health] state_file {e}")).into());
+        }
         if !zone_errors.is_empty() {
             for e in &zone_errors {
                 eprintln!("{e}");

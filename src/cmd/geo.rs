@@ -54,8 +54,8 @@ impl Geo {
 
 impl Compile {
     pub fn run(self) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(&self.input)
-            .map_err(|e| UsageError(format!("{}: cannot read: {e}", self.input.display())))?;
+        let text = crate::files::read_text(&self.input, crate::files::limit::GEO)
+            .map_err(|e| UsageError(e.to_string()))?;
         let kind = match self.kind {
             Some(CsvKind::City) => Kind::City,
             Some(CsvKind::Asn) => Kind::Asn,

@@ -51,12 +51,16 @@ impl Override {
             ))
         })?;
         let token_file = &cfg.server.admin_token_file;
-        let token = std::fs::read_to_string(token_file).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read the admin token {}: {e} (is the server running?)",
-                token_file.display()
-            )
+        let token = crate::serve::token::read(token_file).map_err(|e| {
+            anyhow::anyhow!("cannot use the admin token: {e} (is the server running?)")
         })?;
+        if matches!(self.action, Action::Set { .. }) && cfg.health.state_file.is_none() {
+            eprintln!(
+                "warning: {} has no [health] state_file: this override lasts until the server \
+                 restarts",
+                cfg.source.display()
+            );
+        }
         let base = format!("http://{addr}/overrides");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -67,6 +71,8 @@ impl Override {
                 // plain http to a loopback endpoint: no system CA roots needed (a minimal host
                 // has none, and the default verifier refuses to build without them)
                 .tls_certs_only([])
+                // the bearer token must never travel through `http_proxy`, even to loopback
+                .no_proxy()
                 .build()?;
             let req = match &self.action {
                 Action::List => client.get(&base),
@@ -94,7 +100,7 @@ impl Override {
                     ))
                 }
             };
-            let resp = req.bearer_auth(token.trim()).send().await?;
+            let resp = req.bearer_auth(&token).send().await?;
             let status = resp.status();
             let text = resp.text().await?;
             if !status.is_success() {

@@ -37,7 +37,7 @@ pub struct Spec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
-    pub listen: Option<Vec<Spanned<String>>>,
+    pub listen: Option<Spanned<Vec<Spanned<String>>>>,
     pub zones: Option<Spanned<OneOrMany>>,
     pub max_udp_payload: Option<Spanned<i64>>,
     pub udp_threads: Option<Spanned<i64>>,
@@ -47,6 +47,17 @@ pub struct ServerSpec {
     /// so that `metrics = true` gets that message rather than a type error.
     pub metrics: Option<Spanned<toml::Value>>,
     pub query_log: Option<bool>,
+    pub tcp_max_connections: Option<Spanned<i64>>,
+    pub tcp_max_per_prefix: Option<Spanned<i64>>,
+    pub tcp_idle_timeout: Option<Spanned<String>>,
+    pub tcp_io_timeout: Option<Spanned<String>>,
+    pub admin_max_connections: Option<Spanned<i64>>,
+    pub admin_max_per_prefix: Option<Spanned<i64>>,
+    pub admin_timeout: Option<Spanned<String>>,
+    pub client_prefix_v4: Option<Spanned<i64>>,
+    pub client_prefix_v6: Option<Spanned<i64>>,
+    pub include_outside_zone_dir: Option<bool>,
+    pub max_zone_file_bytes: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

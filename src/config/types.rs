@@ -42,6 +42,12 @@ pub struct Server {
     pub admin_token_file: PathBuf,
     /// Log one line per query.
     pub query_log: bool,
+    /// DNS over TCP: connection caps and timeouts.
+    pub tcp: super::TcpSettings,
+    /// Admin endpoint: connection caps and its deadline.
+    pub admin_conn: super::AdminSettings,
+    /// `$INCLUDE` confinement and the zone file size limit.
+    pub zone_rules: super::ZoneFileRules,
 }
 
 impl Default for Server {
@@ -54,6 +60,9 @@ impl Default for Server {
             admin: None,
             admin_token_file: PathBuf::from("meridian-admin.token"),
             query_log: false,
+            tcp: super::TcpSettings::default(),
+            admin_conn: super::AdminSettings::default(),
+            zone_rules: super::ZoneFileRules::default(),
         }
     }
 }

@@ -5,7 +5,9 @@
 
 mod check;
 mod cluster;
+mod lenient;
 mod lvs;
+mod server;
 mod services;
 
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use toml::Spanned;
 
-use super::spec::{self, OneOrMany, Spec};
+use super::spec;
 use super::{Config, ConfigError, Diagnostic, ValueError, line_col, types::*};
 
 /// Where validation writes its findings.
@@ -58,11 +60,16 @@ impl<'a> Ctx<'a> {
     /// An existing file named by the config, or an error at its span.
     pub(super) fn existing_file(&mut self, p: &Spanned<String>, key: &str) -> Option<PathBuf> {
         let path = self.path(p.get_ref());
-        if path.is_file() {
-            Some(path)
-        } else {
-            self.err(p.span(), key, format!("file not found: {}", path.display()));
-            None
+        match crate::files::regular(&path) {
+            Ok(_) => Some(path),
+            Err(crate::files::FileError::NotFound { .. }) => {
+                self.err(p.span(), key, format!("file not found: {}", path.display()));
+                None
+            }
+            Err(e) => {
+                self.err(p.span(), key, e.to_string());
+                None
+            }
         }
     }
 
@@ -191,22 +198,22 @@ pub(crate) fn parse_cidr(s: &str) -> Result<IpNet, String> {
 }
 
 pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
-    let spec: Spec = match toml::from_str(text) {
-        Ok(s) => s,
-        Err(e) => return Err(ConfigError::Invalid(vec![toml_diag(text, file, &e)])),
+    let (spec, unknown) = lenient::read_spec(text, file);
+    let Some(spec) = spec else {
+        return Err(ConfigError::Invalid(unknown));
     };
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut cx = Ctx {
         text,
         file,
         base,
-        diags: Vec::new(),
+        diags: unknown,
     };
-    let server = server(&mut cx, spec.server.as_ref());
+    let server = server::server(&mut cx, spec.server.as_ref());
     let geo = geo(&mut cx, spec.geo.as_ref());
     let isps = isps(&mut cx, &spec.isp);
     let sites = sites(&mut cx, &spec.site, &isps);
-    let origins = zone_origins(&server.zone_files);
+    let origins = server::zone_origins(&server.zone_files);
     let services = services::services(&mut cx, &spec.service, &sites, &isps, &origins);
     let health = HealthSettings {
         state_file: spec
@@ -279,129 +286,6 @@ fn key_at(text: &str, offset: usize) -> String {
     }
 }
 
-fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
-    let mut listen = Vec::new();
-    match s.and_then(|s| s.listen.as_ref()) {
-        Some(list) => {
-            for (i, a) in list.iter().enumerate() {
-                if let Some(a) = cx.sockaddr(a, &format!("server.listen[{i}]")) {
-                    listen.push(a);
-                }
-            }
-        }
-        None => listen.push(SocketAddr::from(([127, 0, 0, 1], 5353))),
-    }
-    let zones = s.and_then(|s| s.zones.as_ref());
-    let zone_files = match zones.map(|z| (z.span(), z.get_ref())) {
-        Some((span, OneOrMany::One(p))) => {
-            zone_source(cx, &Spanned::new(span, p.clone()), "server.zones")
-        }
-        Some((span, OneOrMany::Many(list))) => list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                cx.existing_file(
-                    &Spanned::new(span.clone(), p.clone()),
-                    &format!("server.zones[{i}]"),
-                )
-            })
-            .collect(),
-        None => {
-            let dir = cx.path("zones");
-            zone_dir(&dir).unwrap_or_default()
-        }
-    };
-    let max_udp_payload = s
-        .and_then(|s| s.max_udp_payload.as_ref())
-        .map_or(Some(1232), |v| {
-            cx.int(v, "server.max_udp_payload", 512, 4096)
-        })
-        .unwrap_or(1232);
-    let udp_threads = s
-        .and_then(|s| s.udp_threads.as_ref())
-        .map_or(Some(0), |v| cx.int(v, "server.udp_threads", 0, 64))
-        .unwrap_or(0);
-    let admin = s
-        .and_then(|s| s.admin.as_ref())
-        .and_then(|a| cx.sockaddr(a, "server.admin"));
-    if let (Some(a), Some(spec)) = (admin, s.and_then(|s| s.admin.as_ref()))
-        && !a.ip().is_loopback()
-    {
-        cx.err(
-            spec.span(),
-            "server.admin",
-            "the admin endpoint must listen on a loopback address",
-        );
-    }
-    let admin_token_file = s
-        .and_then(|s| s.admin_token_file.as_ref())
-        .map_or_else(|| cx.path("meridian-admin.token"), |p| cx.path(p.get_ref()));
-    let query_log = s.and_then(|s| s.query_log).unwrap_or(false);
-    if let Some(m) = s.and_then(|s| s.metrics.as_ref()) {
-        cx.err(
-            m.span(),
-            "server.metrics",
-            "there is no separate metrics listener: Prometheus metrics are served at /metrics \
-             on the admin endpoint; remove `metrics` and set `admin = \"127.0.0.1:8053\"`",
-        );
-    }
-    Server {
-        listen,
-        zone_files,
-        max_udp_payload,
-        udp_threads,
-        admin,
-        admin_token_file,
-        query_log,
-    }
-}
-
-/// `zones = "dir"` (every `*.zone` inside, sorted) or `zones = "file.zone"`.
-fn zone_source(cx: &mut Ctx, p: &Spanned<String>, key: &str) -> Vec<PathBuf> {
-    let path = cx.path(p.get_ref());
-    if path.is_dir() {
-        match zone_dir(&path) {
-            Ok(files) if !files.is_empty() => files,
-            Ok(_) => {
-                cx.err(
-                    p.span(),
-                    key,
-                    format!("no *.zone files in {}", path.display()),
-                );
-                Vec::new()
-            }
-            Err(e) => {
-                cx.err(
-                    p.span(),
-                    key,
-                    format!("cannot list {}: {e}", path.display()),
-                );
-                Vec::new()
-            }
-        }
-    } else {
-        cx.existing_file(p, key).into_iter().collect()
-    }
-}
-
-fn zone_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// Zone origins as named by the files (`example.test.zone` -> `example.test.`), lower-case.
-pub(super) fn zone_origins(files: &[PathBuf]) -> Vec<String> {
-    files
-        .iter()
-        .filter_map(|f| f.file_stem().and_then(|s| s.to_str()))
-        .map(|s| format!("{}.", s.trim_end_matches('.').to_ascii_lowercase()))
-        .collect()
-}
-
 fn geo(cx: &mut Ctx, g: Option<&spec::GeoSpec>) -> Geo {
     let Some(g) = g else { return Geo::default() };
     Geo {
@@ -447,6 +331,13 @@ fn isps(cx: &mut Ctx, spec: &BTreeMap<Spanned<String>, spec::IspSpec>) -> BTreeM
             }
             cidr_files.push(path);
         }
+        if s.asn.is_empty() && s.cidrs.is_empty() && s.cidr_files.is_empty() {
+            cx.err(
+                name.span(),
+                &key,
+                "an ISP needs `asn`, `cidrs` or `cidr_files`: with none, no client is ever in it",
+            );
+        }
         out.insert(
             name.get_ref().clone(),
             Isp {
@@ -461,15 +352,23 @@ fn isps(cx: &mut Ctx, spec: &BTreeMap<Spanned<String>, spec::IspSpec>) -> BTreeM
 
 /// One CIDR per line, `#` starts a comment. Errors name the list file and its line.
 pub fn read_cidr_file(path: &Path) -> Result<Vec<IpNet>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text =
+        crate::files::read_text(path, crate::files::limit::CIDR_LIST).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let l = line.split('#').next().unwrap_or("").trim();
         if l.is_empty() {
             continue;
         }
-        out.push(parse_cidr(l).map_err(|m| format!("{}:{}: {m}", path.display(), n + 1))?);
+        // The message leaves the line out: a file named here by mistake (a key, /proc/...)
+        // must not end up in logs.
+        out.push(parse_cidr(l).map_err(|_| {
+            format!(
+                "{}:{}: expected a CIDR prefix or an address, with no bits set past the prefix",
+                path.display(),
+                n + 1
+            )
+        })?);
     }
     Ok(out)
 }
@@ -516,7 +415,7 @@ fn sites(
             let list: Vec<IpAddr> = addrs
                 .iter()
                 .enumerate()
-                .filter_map(|(i, a)| cx.ip(a, &format!("{lk}[{i}]")))
+                .filter_map(|(i, a)| link_addr(cx, a, &format!("{lk}[{i}]")))
                 .collect();
             links.insert(link.get_ref().clone(), list);
         }
@@ -548,6 +447,23 @@ fn sites(
         );
     }
     out
+}
+
+/// A link address clients can be sent to: not unspecified, multicast or broadcast.
+fn link_addr(cx: &mut Ctx, a: &Spanned<String>, key: &str) -> Option<IpAddr> {
+    let ip = cx.ip(a, key)?;
+    let why = match ip {
+        _ if ip.is_unspecified() => "the unspecified address",
+        _ if ip.is_multicast() => "a multicast address",
+        IpAddr::V4(v4) if v4.is_broadcast() => "the broadcast address",
+        _ => return Some(ip),
+    };
+    cx.err(
+        a.span(),
+        key,
+        format!("{ip} is {why}; a link address must be one clients can connect to"),
+    );
+    None
 }
 
 fn overrides(

@@ -7,7 +7,7 @@
 
 mod build;
 
-pub use build::{LoadError, build_zone, load_zones, origin_from_path};
+pub use build::{LoadError, build_zone, load_zones, load_zones_with, origin_from_path};
 
 use crate::dns::encode::Writer;
 use crate::dns::name::{self, MAX_LABELS, MAX_NAME, NameMap};

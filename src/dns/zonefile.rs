@@ -32,6 +32,8 @@ pub mod rtype;
 
 use std::path::{Path, PathBuf};
 
+use crate::config::ZoneFileRules;
+
 pub use name::{Labels, MAX_LABEL, MAX_NAME, NameError, WireName};
 pub use present::rdata_to_text;
 pub use rdata::{MAX_TTL, RdataPart, rdata_to_wire};
@@ -74,24 +76,48 @@ impl ParsedZone {
     }
 }
 
-/// A zone file that could not be read, at `file:line`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{}: {reason}", file.display(), line)]
+/// A zone file that could not be read, at `file:line:column` (the column when one token
+/// is at fault, 0 otherwise). The reason says what was expected, never the text found.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneFileError {
     pub file: PathBuf,
     pub line: usize,
+    pub column: usize,
     pub reason: String,
 }
 
+impl std::fmt::Display for ZoneFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:", self.file.display(), self.line)?;
+        if self.column > 0 {
+            write!(f, "{}:", self.column)?;
+        }
+        write!(f, " {}", self.reason)
+    }
+}
+
+impl std::error::Error for ZoneFileError {}
+
 /// Parses one zone file whose origin is `origin` (from the file name `<origin>.zone` or
-/// config). `$INCLUDE` paths are relative to the folder of the file that includes them.
+/// config) under the default [`ZoneFileRules`]. `$INCLUDE` paths are relative to the folder
+/// of the file that includes them.
 pub fn parse_file(path: &Path, origin: &WireName) -> Result<ParsedZone, ZoneFileError> {
-    let text = std::fs::read(path).map_err(|e| ZoneFileError {
+    parse_file_with(path, origin, ZoneFileRules::default())
+}
+
+/// [`parse_file`] under `rules` (`$INCLUDE` confinement, size limit).
+pub fn parse_file_with(
+    path: &Path,
+    origin: &WireName,
+    rules: ZoneFileRules,
+) -> Result<ParsedZone, ZoneFileError> {
+    let text = crate::files::read(path, rules.max_bytes).map_err(|e| ZoneFileError {
         file: path.to_path_buf(),
         line: 0,
+        column: 0,
         reason: format!("cannot read zone file: {e}"),
     })?;
-    parse_bytes(&text, path, origin)
+    parse_with(&text, path, origin, rules)
 }
 
 /// Parses zone text; `path` names it in errors and anchors relative `$INCLUDE`s.
@@ -105,7 +131,16 @@ pub fn parse_bytes(
     path: &Path,
     origin: &WireName,
 ) -> Result<ParsedZone, ZoneFileError> {
-    let mut reader = reader::Reader::new(origin.clone());
+    parse_with(text, path, origin, ZoneFileRules::default())
+}
+
+fn parse_with(
+    text: &[u8],
+    path: &Path,
+    origin: &WireName,
+    rules: ZoneFileRules,
+) -> Result<ParsedZone, ZoneFileError> {
+    let mut reader = reader::Reader::new(origin.clone(), rules);
     reader.read(text, path, origin.clone())?;
     let records = check::check_zone(origin, reader.into_records(), path)?;
     Ok(ParsedZone {

@@ -46,10 +46,7 @@ pub struct Walked<T> {
 
 /// Open `path` as a MaxMind DB, or build one from CSV when the name ends in `.csv`.
 pub fn open(path: &Path, kind: Kind) -> Result<Reader<Vec<u8>>, GeoError> {
-    let bytes = std::fs::read(path).map_err(|source| GeoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::files::read(path, crate::files::limit::GEO)?;
     let bytes = if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
@@ -57,16 +54,66 @@ pub fn open(path: &Path, kind: Kind) -> Result<Reader<Vec<u8>>, GeoError> {
         let text = String::from_utf8(bytes).map_err(|_| GeoError::Csv {
             file: path.to_path_buf(),
             line: 0,
-            message: "not UTF-8".into(),
+            message: "not UTF-8 text".into(),
         })?;
         csv_to_mmdb(&text, path, kind)?
     } else {
         bytes
     };
-    Reader::from_source(bytes).map_err(|e| GeoError::Mmdb {
+    let reader = Reader::from_source(bytes).map_err(|e| GeoError::Mmdb {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })
+    })?;
+    check_type(&reader.metadata().database_type, kind).map_err(|message| GeoError::Mmdb {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(reader)
+}
+
+/// Refuses a database given in the wrong slot, judged by its `database_type` metadata
+/// (`GeoLite2-ASN` as `city`, `GeoIP2-City` as `asn`). A type that names neither kind
+/// (a private build) is accepted.
+pub fn check_type(db_type: &str, kind: Kind) -> Result<(), String> {
+    let t = db_type.to_ascii_lowercase();
+    let asn_like = t.contains("asn") || t.contains("isp");
+    let city_like = t.contains("city") || t.contains("country") || t.contains("enterprise");
+    match kind {
+        Kind::City if asn_like && !city_like => Err(format!(
+            "database type {db_type:?} is an ASN/ISP database; it belongs in [geo] asn, not city"
+        )),
+        Kind::Asn if city_like && !asn_like => Err(format!(
+            "database type {db_type:?} is a City/Country database; it belongs in [geo] city, \
+             not asn"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The codes of a City row: continent one of the seven MaxMind codes, country two letters
+/// (ISO 3166-1), subdivision 1 to 3 letters or digits (the part after the dash in ISO
+/// 3166-2), coordinates within range. Messages name the field, never its text.
+fn city_codes(cols: &[&str]) -> Result<(), String> {
+    const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
+    if !cols[1].is_empty() && !CONTINENTS.contains(&cols[1]) {
+        return Err("field 2: expected a continent code: AF AN AS EU NA OC SA".into());
+    }
+    let country_ok = cols[2].len() == 2 && cols[2].bytes().all(|b| b.is_ascii_uppercase());
+    if !cols[2].is_empty() && !country_ok {
+        return Err("field 3: expected a two-letter upper-case country code (ISO 3166-1)".into());
+    }
+    let sub_ok = (1..=3).contains(&cols[3].len())
+        && cols[3]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !cols[3].is_empty() && !sub_ok {
+        return Err("field 4: expected 1 to 3 upper-case letters or digits (ISO 3166-2)".into());
+    }
+    let range = |s: &str, max: f64| s.is_empty() || s.parse::<f64>().is_ok_and(|v| v.abs() <= max);
+    if !range(cols[4], 90.0) || !range(cols[5], 180.0) {
+        return Err("fields 5 and 6: latitude in -90..=90, longitude in -180..=180".into());
+    }
+    Ok(())
 }
 
 /// Build MMDB bytes from the CSV description (see the module docs).
@@ -93,12 +140,16 @@ pub fn csv_to_mmdb(text: &str, file: &Path, kind: Kind) -> Result<Vec<u8>, GeoEr
                 format!("expected {ncols} comma-separated fields"),
             ));
         }
-        let net: IpNet = cols[0]
-            .parse()
-            .map_err(|_| bad(i + 1, format!("bad network {:?}", cols[0])))?;
+        let net: IpNet = cols[0].parse().map_err(|_| {
+            bad(
+                i + 1,
+                "field 1: expected a network such as 192.0.2.0/24".into(),
+            )
+        })?;
         let mut rec: Vec<(String, Value)> = Vec::new();
         match kind {
             Kind::City => {
+                city_codes(&cols).map_err(|m| bad(i + 1, m))?;
                 if !cols[1].is_empty() {
                     rec.push((
                         "continent".into(),
@@ -122,7 +173,9 @@ pub fn csv_to_mmdb(text: &str, file: &Path, kind: Kind) -> Result<Vec<u8>, GeoEr
                             s.parse::<f64>()
                                 .ok()
                                 .filter(|v| v.is_finite())
-                                .ok_or_else(|| bad(i + 1, format!("bad coordinate {s:?}")))
+                                .ok_or_else(|| {
+                                    bad(i + 1, "fields 5 and 6: expected decimal degrees".into())
+                                })
                         };
                         let loc = Value::map([
                             ("latitude", Value::Double(num(cols[4])?)),
@@ -135,10 +188,12 @@ pub fn csv_to_mmdb(text: &str, file: &Path, kind: Kind) -> Result<Vec<u8>, GeoEr
             }
             Kind::Asn => {
                 if !cols[1].is_empty() {
-                    let asn: u32 = cols[1]
-                        .trim_start_matches("AS")
-                        .parse()
-                        .map_err(|_| bad(i + 1, format!("bad AS number {:?}", cols[1])))?;
+                    let asn: u32 = cols[1].trim_start_matches("AS").parse().map_err(|_| {
+                        bad(
+                            i + 1,
+                            "field 2: expected an AS number (e.g. 4134 or AS4134)".into(),
+                        )
+                    })?;
                     rec.push(("autonomous_system_number".into(), Value::U32(asn)));
                 }
                 if !cols[2].is_empty() {

@@ -332,3 +332,62 @@ fn example_csv_databases_load() {
         assert_eq!(a.isp.and_then(|i| cl.isp_name(i)), isp, "{ip}");
     }
 }
+
+#[test]
+fn a_database_in_the_wrong_slot_is_refused() {
+    use super::source::check_type;
+    assert!(check_type("GeoLite2-City", Kind::City).is_ok());
+    assert!(check_type("GeoIP2-Country", Kind::City).is_ok());
+    assert!(check_type("GeoLite2-ASN", Kind::Asn).is_ok());
+    assert!(check_type("GeoIP2-ISP", Kind::Asn).is_ok());
+    assert!(check_type("Private-Build", Kind::City).is_ok());
+    let e = check_type("GeoLite2-ASN", Kind::City).unwrap_err();
+    assert!(e.contains("belongs in [geo] asn"), "{e}");
+    let e = check_type("GeoLite2-City", Kind::Asn).unwrap_err();
+    assert!(e.contains("belongs in [geo] city"), "{e}");
+    // Through the files: the example ASN CSV given as the city database.
+    let dir = tempfile::tempdir().unwrap();
+    let asn = dir.path().join("asn.mmdb");
+    let bytes = csv_to_mmdb("192.0.2.0/24,4134,Example\n", &asn, Kind::Asn).unwrap();
+    std::fs::write(&asn, &bytes).unwrap();
+    let e = super::source::open(&asn, Kind::City)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("asn.mmdb") && e.contains("belongs in [geo] asn"),
+        "{e}"
+    );
+    assert!(super::source::open(&asn, Kind::Asn).is_ok());
+}
+
+#[test]
+fn bad_city_csv_rows_are_refused_with_file_and_line() {
+    let f = std::path::Path::new("city.csv");
+    let ok = "192.0.2.0/24,AS,CN,BJ,39.9,116.4\n";
+    assert!(csv_to_mmdb(ok, f, Kind::City).is_ok());
+    for (row, needle) in [
+        ("192.0.2.0/24,XX,CN,,,", "field 2"),
+        ("192.0.2.0/24,AS,China,,,", "field 3"),
+        ("192.0.2.0/24,AS,cn,,,", "field 3"),
+        ("192.0.2.0/24,AS,CN,BEIJING,,", "field 4"),
+        ("192.0.2.0/24,AS,CN,,91,0", "fields 5 and 6"),
+        (
+            "192.0.2.0/24,AS,CN,,1,",
+            "latitude and longitude go together",
+        ),
+        ("192.0.2.0/33,AS,CN,,,", "field 1"),
+        ("192.0.2.0/24,AS,CN", "expected 6 comma-separated fields"),
+    ] {
+        let e = csv_to_mmdb(&format!("# c\n{row}\n"), f, Kind::City)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("city.csv:2: ") && e.contains(needle),
+            "{row}: {e}"
+        );
+    }
+    let e = csv_to_mmdb("192.0.2.0/24,ASX,Org\n", f, Kind::Asn)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("city.csv:1: field 2"), "{e}");
+}

@@ -122,7 +122,7 @@ impl Scheduler {
     ) -> Result<(Scheduler, HealthHandle), HealthError> {
         let mut overrides = Overrides::from_config(&options.configured_overrides);
         let saved = match &options.state_file {
-            Some(path) => StateFile::load(path)?,
+            Some(path) => StateFile::load_or_set_aside(path, SystemTime::now()),
             None => StateFile::default(),
         };
         overrides.set_runtime(saved.overrides);

@@ -21,6 +21,7 @@ use super::overrides::RuntimeOverride;
 
 use super::HealthError;
 use super::verdict::Status;
+use crate::files::{self, FileError};
 
 const VERSION: u32 = 2;
 
@@ -164,15 +165,16 @@ impl StateFile {
             path: path.to_owned(),
             message,
         };
-        let text = match std::fs::read_to_string(path) {
+        let text = match files::read_text(path, files::limit::STATE) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
-            Err(source) => {
+            Err(e) if e.is_not_found() => return Ok(StateFile::default()),
+            Err(FileError::Io { source, .. }) => {
                 return Err(HealthError::StateFile {
                     path: path.to_owned(),
                     source,
                 });
             }
+            Err(e) => return Err(format(e.to_string())),
         };
         let raw: Raw = serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
         if raw.version != VERSION && raw.version != 1 {
@@ -188,6 +190,37 @@ impl StateFile {
             overrides,
             probes: raw.probes,
         })
+    }
+
+    /// Loads the state file for `serve`, which must start even when the file is unusable: a
+    /// corrupt file (truncated, not JSON, not a regular file, too large) is logged as an
+    /// error and renamed `<name>.corrupt-<unix time>` so the next save starts afresh and the
+    /// operator can inspect it; any other failure is logged and an empty state is used.
+    pub fn load_or_set_aside(path: &Path, now: SystemTime) -> StateFile {
+        match StateFile::load(path) {
+            Ok(f) => f,
+            Err(e @ HealthError::StateFileFormat { .. }) => {
+                let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let mut aside = path.as_os_str().to_owned();
+                aside.push(format!(".corrupt-{secs}"));
+                match std::fs::rename(path, &aside) {
+                    Ok(()) => tracing::error!(
+                        moved_to = %Path::new(&aside).display(),
+                        "state file unusable, starting without saved overrides and probe \
+                         states: {e}"
+                    ),
+                    Err(mv) => tracing::error!(
+                        "state file unusable, starting without saved overrides and probe \
+                         states: {e}; and it could not be moved aside: {mv}"
+                    ),
+                }
+                StateFile::default()
+            }
+            Err(e) => {
+                tracing::error!("state file not read, starting without saved state: {e}");
+                StateFile::default()
+            }
+        }
     }
 
     /// Writes the file atomically.
@@ -351,6 +384,34 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_corrupt_file_is_set_aside_and_an_empty_state_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"version":2,"overrides":[{"site":"hq","st"#).unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            StateFile::load_or_set_aside(&path, now),
+            StateFile::default()
+        );
+        assert!(!path.exists());
+        let aside = dir.path().join("state.json.corrupt-1700000000");
+        assert!(
+            std::fs::read_to_string(aside)
+                .unwrap()
+                .starts_with("{\"version\"")
+        );
+        // A missing file is simply empty, and nothing is moved.
+        assert_eq!(
+            StateFile::load_or_set_aside(&path, now),
+            StateFile::default()
+        );
+        // A folder in its place is refused without reading, and moved aside too.
+        std::fs::create_dir(&path).unwrap();
+        let e = StateFile::load(&path).unwrap_err().to_string();
+        assert!(e.contains("a directory"), "{e}");
     }
 
     #[test]

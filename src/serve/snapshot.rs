@@ -51,7 +51,7 @@ pub fn build_snapshot(
     } else {
         Some(Arc::new(Compiled::new(cfg)?))
     };
-    let (mut zones, errors) = dns::load_zones(&cfg.server.zone_files);
+    let (mut zones, errors) = dns::load_zones_with(&cfg.server.zone_files, cfg.server.zone_rules);
     if let Some(prev) = prev {
         carry_over(&mut zones, &prev.zones, &errors);
     }
@@ -67,6 +67,7 @@ pub fn build_snapshot(
         .store(errors.len() as u64, Ordering::Relaxed);
     let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
     snapshot.query_log = cfg.server.query_log;
+    snapshot.tcp = cfg.server.tcp;
     let registry = Arc::new(registry(cfg, policy.as_deref()));
     let offline;
     let (probes, vips) = match evidence {

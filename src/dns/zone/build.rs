@@ -1,9 +1,10 @@
 //! Compiling a [`ParsedZone`] into a [`Zone`]: checks (in-zone owners, class IN, one SOA at
-//! the apex, no CNAME next to other data), duplicate removal, empty non-terminals,
+//! the apex, no CNAME next to other data, no RRset too large for any DNS message), duplicate
+//! removal, empty non-terminals,
 //! delegation and wildcard links; and [`load_zones`], which loads many files and keeps
 //! going past broken ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{Node, RRset, Rdata, Seg, TYPE_CNAME, TYPE_DNAME, TYPE_NS, TYPE_SOA, Zone, ZoneSet};
@@ -49,11 +50,21 @@ pub fn origin_from_path(path: &Path) -> Result<WireName, LoadError> {
 
 /// Loads every file; broken zones are left out and reported, the others still load.
 pub fn load_zones(files: &[PathBuf]) -> (ZoneSet, Vec<LoadError>) {
+    load_zones_with(files, crate::config::ZoneFileRules::default())
+}
+
+/// [`load_zones`] under `rules` (`$INCLUDE` confinement, size limit).
+pub fn load_zones_with(
+    files: &[PathBuf],
+    rules: crate::config::ZoneFileRules,
+) -> (ZoneSet, Vec<LoadError>) {
     let mut set = ZoneSet::default();
     let mut errors = Vec::new();
     for path in files {
         let zone = origin_from_path(path)
-            .and_then(|origin| zonefile::parse_file(path, &origin).map_err(LoadError::from))
+            .and_then(|origin| {
+                zonefile::parse_file_with(path, &origin, rules).map_err(LoadError::from)
+            })
             .and_then(|parsed| build_zone(&parsed, path));
         match zone {
             Ok(z) => set.insert(z),
@@ -113,10 +124,28 @@ fn to_rdata(parts: &[RdataPart]) -> Rdata {
     )
 }
 
+/// An RRset: lower-cased owner and type.
+type SetKey = (Box<[u8]>, u16);
+
+/// Header and question (without the name) of an answer.
+const MESSAGE_OVERHEAD: usize = 12 + 4;
+/// Per answer record: the owner as a compression pointer, type, class, TTL, RDLENGTH.
+const RECORD_OVERHEAD: usize = 2 + 10;
+
+/// RDATA bytes of one part as the zone stores it (names uncompressed).
+fn part_len(p: &RdataPart) -> usize {
+    match p {
+        RdataPart::Name { name, .. } => name.0.len(),
+        RdataPart::Bytes(b) => b.len(),
+    }
+}
+
 /// Compiles one parsed zone. `path` names the zone in messages that have no record.
 pub fn build_zone(parsed: &ParsedZone, path: &Path) -> Result<Zone, LoadError> {
     let origin = name::lowered(&parsed.origin.0);
     let mut owners: BTreeMap<Box<[u8]>, Owner> = BTreeMap::new();
+    // Wire size of each RRset's answer so far, by (owner, type): (bytes, first record).
+    let mut sizes: HashMap<SetKey, (usize, usize)> = HashMap::new();
     for (i, rec) in parsed.records.iter().enumerate() {
         if rec.class != 1 {
             return Err(at(rec, format!("class {} is not IN", rec.class)));
@@ -135,6 +164,22 @@ pub fn build_zone(parsed: &ParsedZone, path: &Path) -> Result<Zone, LoadError> {
         if !set.1.contains(&rdata) {
             set.0.push(rec.ttl);
             set.1.push(rdata);
+            let size = sizes
+                .entry((name::lowered(&rec.owner.0), rec.rtype))
+                .or_insert((MESSAGE_OVERHEAD + rec.owner.0.len(), i));
+            size.0 += RECORD_OVERHEAD + rec.rdata.iter().map(part_len).sum::<usize>();
+            if size.0 > usize::from(u16::MAX) {
+                let first = &parsed.records[size.1];
+                return Err(at(
+                    first,
+                    format!(
+                        "this RRset ({} records from here on) takes over 65535 bytes in an \
+                         answer, more than any DNS message can carry (RFC 1035 s4.2.2); split \
+                         it or shorten its records",
+                        set.1.len()
+                    ),
+                ));
+            }
         }
     }
     check(parsed, path, &origin, &owners)?;

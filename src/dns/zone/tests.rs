@@ -250,3 +250,23 @@ fn load_zones_keeps_good_zones_and_reports_bad_ones() {
             .is_some()
     );
 }
+
+#[test]
+fn an_rrset_over_64_kb_is_refused_with_its_first_line() {
+    // 300 TXT records of 250 bytes: about 78 KB in an answer.
+    let mut text = String::from("$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n");
+    for i in 0..300 {
+        text.push_str(&format!("big TXT \"{i:03}{}\"\n", "x".repeat(247)));
+    }
+    let origin = crate::dns::zonefile::WireName::from_ascii("t.test.", &WireName::root()).unwrap();
+    let parsed = crate::dns::zonefile::parse_str(&text, Path::new("t.test.zone"), &origin).unwrap();
+    let e = build_zone(&parsed, Path::new("t.test.zone"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("t.test.zone:5: this RRset"), "{e}");
+    assert!(e.contains("over 65535 bytes"), "{e}");
+    // 200 of them (about 52 KB) load.
+    let cut: String = text.lines().take(204).map(|l| format!("{l}\n")).collect();
+    let parsed = crate::dns::zonefile::parse_str(&cut, Path::new("t.test.zone"), &origin).unwrap();
+    assert!(build_zone(&parsed, Path::new("t.test.zone")).is_ok());
+}

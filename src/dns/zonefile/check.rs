@@ -139,6 +139,7 @@ pub(super) fn check_zone(
         return Err(ZoneFileError {
             file: top.to_path_buf(),
             line: 1,
+            column: 0,
             reason: format!("missing SOA record at the zone apex {zone}"),
         });
     }
@@ -165,6 +166,7 @@ fn fail_at(rec: &ZoneRecord, reason: String) -> ZoneFileError {
     ZoneFileError {
         file: rec.file.clone(),
         line: rec.line,
+        column: 0,
         reason,
     }
 }

@@ -11,6 +11,8 @@ pub(super) struct Token<'a> {
     pub raw: &'a [u8],
     pub quoted: bool,
     pub line: usize,
+    /// Byte column (1-based) where the token starts (its opening quote when quoted).
+    pub col: usize,
 }
 
 impl Token<'_> {
@@ -41,6 +43,8 @@ pub(super) struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
     line: usize,
+    /// Offset where the current line starts (for columns).
+    line_start: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -49,6 +53,7 @@ impl<'a> Lexer<'a> {
             src,
             pos: 0,
             line: 1,
+            line_start: 0,
         }
     }
 
@@ -76,6 +81,7 @@ impl<'a> Lexer<'a> {
                     b'\n' => {
                         self.pos += 1;
                         self.line += 1;
+                        self.line_start = self.pos;
                         if open_paren.is_none() {
                             break;
                         }
@@ -120,6 +126,7 @@ impl<'a> Lexer<'a> {
 
     fn quoted(&mut self) -> Result<Token<'a>, LexError> {
         let line = self.line;
+        let col = self.pos - self.line_start + 1;
         self.pos += 1;
         let start = self.pos;
         loop {
@@ -141,6 +148,7 @@ impl<'a> Lexer<'a> {
             raw,
             quoted: true,
             line,
+            col,
         })
     }
 
@@ -157,6 +165,7 @@ impl<'a> Lexer<'a> {
             raw: &self.src[start..self.pos],
             quoted: false,
             line: self.line,
+            col: start - self.line_start + 1,
         })
     }
 

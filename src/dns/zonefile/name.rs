@@ -23,15 +23,13 @@ pub struct WireName(pub Vec<u8>);
 pub enum NameError {
     #[error("empty domain name")]
     Empty,
-    #[error("empty label in domain name \"{0}\"")]
+    #[error("empty label in a domain name")]
     EmptyLabel(String),
-    #[error("label \"{label}\" is {len} bytes long, over the {MAX_LABEL}-byte limit")]
+    #[error("a label is {len} bytes long, over the {MAX_LABEL}-byte limit")]
     LabelTooLong { label: String, len: usize },
-    #[error(
-        "domain name \"{name}\" is {len} bytes long in wire form, over the {MAX_NAME}-byte limit"
-    )]
+    #[error("a domain name is {len} bytes long in wire form, over the {MAX_NAME}-byte limit")]
     NameTooLong { name: String, len: usize },
-    #[error("bad escape in \"{name}\": {why}")]
+    #[error("bad escape in a domain name: {why}")]
     BadEscape { name: String, why: &'static str },
 }
 

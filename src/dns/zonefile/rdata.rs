@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::lexer::Token;
-use super::name::{WireName, escape_at, show};
+use super::name::{WireName, escape_at};
 use super::present::decode_values;
 use super::rtype::{self, type_to_text};
 
@@ -134,10 +134,13 @@ impl std::fmt::Display for What<'_> {
     }
 }
 
-/// A problem at a line.
+/// A problem at a line, and at a column when it is one token's fault (0 otherwise).
+/// Reasons say what was expected, never the text found: a file read as a zone by mistake
+/// (or through a hostile `$INCLUDE`) must not have its content copied into logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Problem {
     pub line: usize,
+    pub col: usize,
     pub reason: String,
 }
 
@@ -145,6 +148,16 @@ impl Problem {
     pub fn new(line: usize, reason: impl Into<String>) -> Self {
         Problem {
             line,
+            col: 0,
+            reason: reason.into(),
+        }
+    }
+
+    /// A problem with one token.
+    pub fn at(tok: &Token<'_>, reason: impl Into<String>) -> Self {
+        Problem {
+            line: tok.line,
+            col: tok.col,
             reason: reason.into(),
         }
     }
@@ -212,11 +225,10 @@ pub(super) fn parse_rdata(
     }
     if let Some(extra) = rest.first() {
         let tname = type_to_text(rtype);
-        return Err(Problem::new(
-            extra.line,
+        return Err(Problem::at(
+            extra,
             format!(
-                "extra RDATA \"{}\" after the last {tname} field ({})",
-                show(extra.raw),
+                "extra RDATA after the last {tname} field ({})",
                 layout.last().map_or("", |f| f.name)
             ),
         ));
@@ -241,7 +253,7 @@ fn parse_field(
     origin: &WireName,
     what: What<'_>,
 ) -> Result<Value, Problem> {
-    let err = |reason: String| Problem::new(tok.line, reason);
+    let err = |reason: String| Problem::at(tok, reason);
     Ok(match kind {
         Kind::U8 => Value::Int(parse_int(tok, u32::from(u8::MAX), what)?),
         Kind::U16 => Value::Int(parse_int(tok, u32::from(u16::MAX), what)?),
@@ -250,12 +262,12 @@ fn parse_field(
         Kind::V4 => Value::V4(
             bare(tok, what)?
                 .parse()
-                .map_err(|_| err(format!("bad IPv4 address \"{}\" for {what}", show(tok.raw))))?,
+                .map_err(|_| err(format!("bad IPv4 address for {what}: expected a.b.c.d")))?,
         ),
         Kind::V6 => Value::V6(
             bare(tok, what)?
                 .parse()
-                .map_err(|_| err(format!("bad IPv6 address \"{}\" for {what}", show(tok.raw))))?,
+                .map_err(|_| err(format!("bad IPv6 address for {what}")))?,
         ),
         Kind::Name { .. } => {
             if tok.quoted {
@@ -276,8 +288,7 @@ fn parse_field(
                 && tok.raw.iter().all(u8::is_ascii_alphanumeric);
             if !ok {
                 return Err(err(format!(
-                    "bad {what} \"{}\": 1 to 15 ASCII letters and digits (RFC 8659)",
-                    show(tok.raw)
+                    "bad {what}: expected 1 to 15 ASCII letters and digits (RFC 8659)"
                 )));
             }
             Value::Str(tok.raw.to_vec())
@@ -290,34 +301,29 @@ fn parse_field(
 
 fn bare<'t>(tok: &Token<'t>, what: What<'_>) -> Result<&'t str, Problem> {
     if tok.quoted {
-        return Err(Problem::new(
-            tok.line,
+        return Err(Problem::at(
+            tok,
             format!("{what} must not be a quoted string"),
         ));
     }
-    std::str::from_utf8(tok.raw).map_err(|_| {
-        Problem::new(
-            tok.line,
-            format!("{what} \"{}\" is not ASCII", show(tok.raw)),
-        )
-    })
+    std::str::from_utf8(tok.raw).map_err(|_| Problem::at(tok, format!("{what} is not ASCII")))
 }
 
 fn parse_int(tok: &Token<'_>, max: u32, what: What<'_>) -> Result<u32, Problem> {
     let raw = tok.raw;
     if tok.quoted || raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
-        return Err(Problem::new(
-            tok.line,
-            format!("bad number \"{}\" for {what}", show(raw)),
+        return Err(Problem::at(
+            tok,
+            format!("bad number for {what}: expected decimal digits"),
         ));
     }
     let mut v: u64 = 0;
     for &d in raw {
         v = v * 10 + u64::from(d - b'0');
         if v > u64::from(max) {
-            return Err(Problem::new(
-                tok.line,
-                format!("{what} {} is out of range (0 to {max})", show(raw)),
+            return Err(Problem::at(
+                tok,
+                format!("{what} is out of range (0 to {max})"),
             ));
         }
     }
@@ -328,18 +334,8 @@ fn parse_int(tok: &Token<'_>, max: u32, what: What<'_>) -> Result<u32, Problem> 
 /// Parses a TTL: seconds, or numbers with units `s m h d w` (any case) such as `1h30m`;
 /// a trailing number without unit counts as seconds. At most [`MAX_TTL`].
 pub(super) fn parse_ttl(raw: &[u8]) -> Result<u32, String> {
-    let bad = || {
-        format!(
-            "bad TTL \"{}\" (seconds, or units such as 1h30m: s m h d w)",
-            show(raw)
-        )
-    };
-    let over = || {
-        format!(
-            "TTL \"{}\" is over {MAX_TTL} seconds (RFC 2181 s8)",
-            show(raw)
-        )
-    };
+    let bad = || "bad TTL: expected seconds, or units such as 1h30m (s m h d w)".to_string();
+    let over = || format!("TTL is over {MAX_TTL} seconds (RFC 2181 s8)");
     if !raw.first().is_some_and(u8::is_ascii_digit) {
         return Err(bad());
     }
@@ -427,10 +423,7 @@ fn parse_generic(rtype: u16, tokens: &[Token<'_>], line: usize) -> Result<Vec<u8
                 b'a'..=b'f' => c - b'a' + 10,
                 b'A'..=b'F' => c - b'A' + 10,
                 _ => {
-                    return Err(Problem::new(
-                        tok.line,
-                        format!("bad hex \"{}\" in \\# RDATA", show(tok.raw)),
-                    ));
+                    return Err(Problem::at(tok, "bad hex digit in \\# RDATA"));
                 }
             };
             match pending.take() {

@@ -9,18 +9,25 @@
 //! for the records after it; any other record with no TTL to inherit is an error.
 //! `$TTL` is not scoped to a file: one set inside an `$INCLUDE`d file stays in force after it,
 //! whereas `$ORIGIN` and the previous owner return to the including file's values.
+//!
+//! `$INCLUDE` follows [`ZoneFileRules`]: by default the included file must lie inside the
+//! folder of the top zone file (symlinks resolved), and every file read must be a regular
+//! file within the size limit ([`crate::files`]), so a FIFO or `/dev/zero` cannot hang or
+//! exhaust a load. Messages name file, line and column, never the text found there.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::lexer::{Entry, Lexer, Token};
-use super::name::{WireName, show};
+use super::name::WireName;
 use super::rdata::{
     MAX_TTL, Problem, RdataPart, decode_string, parse_rdata, parse_ttl, rdata_to_wire,
 };
 use super::rtype::{self, CLASS_IN, class_from_text, refused_type, type_from_text};
 use super::{ZoneFileError, ZoneRecord};
+use crate::config::ZoneFileRules;
+use crate::files;
 
 /// How deep `$INCLUDE`s may nest below the top file.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
@@ -32,6 +39,9 @@ pub(super) struct Reader {
     stack: Vec<PathBuf>,
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
+    rules: ZoneFileRules,
+    /// The folder of the top zone file, canonical: where `$INCLUDE`s must stay.
+    root: Option<PathBuf>,
 }
 
 struct FileState<'p> {
@@ -41,13 +51,15 @@ struct FileState<'p> {
 }
 
 impl Reader {
-    pub fn new(zone: WireName) -> Self {
+    pub fn new(zone: WireName, rules: ZoneFileRules) -> Self {
         Reader {
             zone,
             records: Vec::new(),
             stack: Vec::new(),
             default_ttl: None,
             last_ttl: None,
+            rules,
+            root: None,
         }
     }
 
@@ -57,8 +69,11 @@ impl Reader {
 
     /// Reads one file's text; `path` names it in errors and anchors relative `$INCLUDE`s.
     pub fn read(&mut self, src: &[u8], path: &Path, origin: WireName) -> Result<(), ZoneFileError> {
-        self.stack
-            .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.root.is_none() {
+            self.root = canonical.parent().map(Path::to_path_buf);
+        }
+        self.stack.push(canonical);
         let result = self.read_entries(src, path, origin);
         self.stack.pop();
         result
@@ -80,7 +95,7 @@ impl Reader {
             let entry = match lexer.next_entry() {
                 Ok(Some(entry)) => entry,
                 Ok(None) => return Ok(()),
-                Err(e) => return Err(error(path, e.line, e.reason)),
+                Err(e) => return Err(error(path, e.line, 0, e.reason)),
             };
             let first = entry.tokens[0];
             let result = if !entry.blank_owner && !first.quoted && first.raw.starts_with(b"$") {
@@ -89,7 +104,7 @@ impl Reader {
                 self.record(&entry, &mut st)
             };
             result.map_err(|p| match p {
-                Failure::Here(p) => error(path, p.line, p.reason),
+                Failure::Here(p) => error(path, p.line, p.col, p.reason),
                 Failure::Nested(e) => e,
             })?;
         }
@@ -115,7 +130,7 @@ impl Reader {
                     format!("$TTL takes one TTL, not {}", args.len()),
                 ));
             };
-            let ttl = parse_ttl(arg.raw).map_err(|e| here(arg.line, format!("$TTL: {e}")))?;
+            let ttl = parse_ttl(arg.raw).map_err(|e| at(arg, format!("$TTL: {e}")))?;
             self.default_ttl = Some(ttl);
         } else if is("$INCLUDE") {
             let (file, origin) = match args {
@@ -133,10 +148,10 @@ impl Reader {
             };
             self.include(file, origin, st)?;
         } else {
-            return Err(here(
-                line,
-                format!("unknown or unsupported directive {}", show(word)),
-            ));
+            return Err(Failure::Here(Problem::at(
+                &entry.tokens[0],
+                "unknown or unsupported directive (expected $ORIGIN, $TTL or $INCLUDE)",
+            )));
         }
         Ok(())
     }
@@ -170,18 +185,28 @@ impl Reader {
                 format!("cannot open $INCLUDE file {}: {e}", target.display()),
             )
         })?;
+        if let Some(root) = &self.root
+            && !self.rules.include_outside_zone_dir
+            && !canonical.starts_with(root)
+        {
+            return Err(Failure::Here(Problem::at(
+                file,
+                format!(
+                    "$INCLUDE {}: outside the zone folder {}; move it there, or set \
+                     [server] include_outside_zone_dir = true",
+                    target.display(),
+                    root.display()
+                ),
+            )));
+        }
         if self.stack.contains(&canonical) {
             return Err(here(
                 line,
                 format!("$INCLUDE loop: {} is already being read", target.display()),
             ));
         }
-        let text = std::fs::read(&target).map_err(|e| {
-            here(
-                line,
-                format!("cannot read $INCLUDE file {}: {e}", target.display()),
-            )
-        })?;
+        let text = files::read(&target, self.rules.max_bytes)
+            .map_err(|e| Failure::Here(Problem::at(file, format!("$INCLUDE refused: {e}"))))?;
         self.read(&text, &target, origin).map_err(Failure::Nested)
     }
 
@@ -206,7 +231,7 @@ impl Reader {
             return Err(here(
                 line,
                 format!(
-                    "out-of-zone data: owner {owner} is not inside the zone {}",
+                    "out-of-zone data: the owner is not inside the zone {}",
                     self.zone
                 ),
             ));
@@ -221,38 +246,26 @@ impl Reader {
             };
             toks = rest;
             if tok.quoted {
-                return Err(here(
-                    tok.line,
-                    format!(
-                        "expected a TTL, class or type, found the quoted string \"{}\"",
-                        show(tok.raw)
-                    ),
+                return Err(at(
+                    tok,
+                    "expected a TTL, class or type, found a quoted string",
                 ));
             }
             if tok.raw.first().is_some_and(u8::is_ascii_digit) {
                 if ttl.is_some() {
-                    return Err(here(
-                        tok.line,
-                        format!("second TTL \"{}\" in one record", show(tok.raw)),
-                    ));
+                    return Err(at(tok, "a second TTL in one record"));
                 }
-                ttl = Some(parse_ttl(tok.raw).map_err(|e| here(tok.line, e))?);
+                ttl = Some(parse_ttl(tok.raw).map_err(|e| at(tok, e))?);
             } else if let Some(c) = class_from_text(tok.raw) {
                 if class.is_some() {
-                    return Err(here(
-                        tok.line,
-                        format!("second class \"{}\" in one record", show(tok.raw)),
-                    ));
+                    return Err(at(tok, "a second class in one record"));
                 }
                 if c != CLASS_IN {
-                    return Err(here(
-                        tok.line,
-                        format!("class {} is not supported: only IN (CLASS1)", show(tok.raw)),
-                    ));
+                    return Err(at(tok, "class not supported: only IN (CLASS1)"));
                 }
                 class = Some(c);
             } else {
-                break type_from_text(tok.raw).map_err(|e| here(tok.line, e))?;
+                break type_from_text(tok.raw).map_err(|e| at(tok, e))?;
             }
         };
         if let Some(why) = refused_type(rtype) {
@@ -315,21 +328,26 @@ fn here(line: usize, reason: impl Into<String>) -> Failure {
     Failure::Here(Problem::new(line, reason))
 }
 
-fn error(path: &Path, line: usize, reason: String) -> ZoneFileError {
+fn at(tok: &Token<'_>, reason: impl Into<String>) -> Failure {
+    Failure::Here(Problem::at(tok, reason))
+}
+
+fn error(path: &Path, line: usize, column: usize, reason: String) -> ZoneFileError {
     ZoneFileError {
         file: path.to_path_buf(),
         line,
+        column,
         reason,
     }
 }
 
 fn name_arg(tok: &Token<'_>, origin: &WireName, what: &str) -> Result<WireName, Failure> {
     if tok.quoted {
-        return Err(here(
-            tok.line,
+        return Err(at(
+            tok,
             format!("{what} must be a domain name, not a quoted string"),
         ));
     }
     WireName::from_presentation(tok.raw, origin)
-        .map_err(|e| here(tok.line, format!("bad {what} name: {e}")))
+        .map_err(|e| at(tok, format!("bad {what} name: {e}")))
 }

@@ -4,6 +4,7 @@
 //! `tests/nsd.rs`.
 
 mod errors;
+mod hostile;
 mod include;
 mod nsd;
 mod robust;

@@ -13,41 +13,47 @@ fn bad(rr: &str, needle: &str) -> ZoneFileError {
 
 #[test]
 fn bad_addresses() {
-    bad("a 60 A 192.0.2.256", "bad IPv4 address \"192.0.2.256\"");
+    bad(
+        "a 60 A 192.0.2.256",
+        "bad IPv4 address for A address: expected a.b.c.d",
+    );
     bad("a 60 A 192.0.2", "bad IPv4 address");
     bad("a 60 A ::1", "bad IPv4 address");
     bad("a 60 A \"192.0.2.1\"", "must not be a quoted string");
-    bad("a 60 AAAA 2001:db8::g", "bad IPv6 address \"2001:db8::g\"");
+    bad("a 60 AAAA 2001:db8::g", "bad IPv6 address for AAAA address");
     bad("a 60 AAAA 192.0.2.1", "bad IPv6 address");
 }
 
 #[test]
 fn bad_numbers_and_overflow() {
-    bad("a 60 MX ten mail", "bad number \"ten\" for MX preference");
-    bad("a 60 MX -1 mail", "bad number \"-1\"");
+    bad(
+        "a 60 MX ten mail",
+        "bad number for MX preference: expected decimal digits",
+    );
+    bad("a 60 MX -1 mail", "bad number for MX preference");
     bad(
         "a 60 MX 65536 mail",
-        "MX preference 65536 is out of range (0 to 65535)",
+        "MX preference is out of range (0 to 65535)",
     );
     bad(
         "a 60 CAA 256 issue \"x\"",
-        "CAA flags 256 is out of range (0 to 255)",
+        "CAA flags is out of range (0 to 255)",
     );
     bad("a 60 SRV 1 2 99999999999999999999 t", "SRV port");
     err_at(
         "@ 60 SOA ns1 hostmaster 4294967296 1 2 3 4\n",
         1,
-        "SOA serial 4294967296 is out of range",
+        "SOA serial is out of range",
     );
     err_at(
         "@ 60 SOA ns1 hostmaster 1 1x 2 3 4\n",
         1,
-        "SOA refresh: bad TTL \"1x\"",
+        "SOA refresh: bad TTL: expected seconds",
     );
     bad("a 2147483648 A 192.0.2.1", "over 2147483647 seconds");
     bad("a 9999999w A 192.0.2.1", "over 2147483647 seconds");
-    bad("a 1hh A 192.0.2.1", "bad TTL \"1hh\"");
-    err_at(&format!("$TTL 5q\n{SOA}"), 1, "$TTL: bad TTL \"5q\"");
+    bad("a 1hh A 192.0.2.1", "bad TTL: expected seconds");
+    err_at(&format!("$TTL 5q\n{SOA}"), 1, "$TTL: bad TTL: expected");
 }
 
 #[test]
@@ -59,7 +65,7 @@ fn long_labels_and_names() {
     );
     bad(
         &format!("a 60 CNAME {l64}.x."),
-        "bad domain name for CNAME target: label",
+        "bad domain name for CNAME target: a label is 64 bytes",
     );
     let l63 = "b".repeat(63);
     // 4 * 64 + 14 (example.test.) > 255.
@@ -74,7 +80,7 @@ fn long_labels_and_names() {
 
 #[test]
 fn unknown_and_refused_types() {
-    bad("a 60 FOO 1", "unknown type \"FOO\"");
+    bad("a 60 FOO 1", "unknown record type");
     bad("a 60 IN", "missing record type");
     bad("a 60 TYPE70000 \\# 0", "bad type number");
     bad("a 60 TYPE41 \\# 0", "OPT is a pseudo-record");
@@ -87,7 +93,7 @@ fn unknown_and_refused_types() {
         "a 60 TYPE65280 1 2",
         "only accepted in the RFC 3597 generic form",
     );
-    bad("a 60 \"A\" 192.0.2.1", "found the quoted string");
+    bad("a 60 \"A\" 192.0.2.1", "found a quoted string");
 }
 
 #[test]
@@ -103,11 +109,15 @@ fn missing_and_extra_rdata() {
     );
     bad(
         "a 60 A 192.0.2.1 192.0.2.2",
-        "extra RDATA \"192.0.2.2\" after the last A field",
+        "extra RDATA after the last A field",
     );
-    bad("a 60 CNAME b c", "extra RDATA \"c\"");
+    bad("a 60 CNAME b c", "extra RDATA after the last CNAME field");
     // The extra token is reported on its own line.
-    bad_at("a 60 MX ( 10 mail\n extra )", 3, "extra RDATA \"extra\"");
+    bad_at(
+        "a 60 MX ( 10 mail\n extra )",
+        3,
+        "extra RDATA after the last MX field",
+    );
 }
 
 #[test]
@@ -130,12 +140,9 @@ fn generic_rdata_errors() {
         "length says 3 bytes but the hex gives 2",
     );
     bad("a 60 TYPE65280 \\# 2 010", "odd number of hex digits");
-    bad("a 60 TYPE65280 \\# 1 zz", "bad hex \"zz\"");
+    bad("a 60 TYPE65280 \\# 1 zz", "bad hex digit");
     bad("a 60 TYPE65280 \\#", "needs a length");
-    bad(
-        "a 60 TYPE65280 \\# 65536",
-        "\\# length 65536 is out of range",
-    );
+    bad("a 60 TYPE65280 \\# 65536", "\\# length is out of range");
     bad(
         "a 60 A \\# 3 010203",
         "not a valid A: RDATA ends inside the address",
@@ -167,7 +174,7 @@ fn unbalanced_parens_and_quotes() {
 fn out_of_zone_data() {
     bad(
         "www.example.org. 60 A 192.0.2.1",
-        "out-of-zone data: owner www.example.org. is not inside the zone example.test.",
+        "out-of-zone data: the owner is not inside the zone example.test.",
     );
     bad_at(
         "$ORIGIN other.test.\nwww 60 A 192.0.2.1",
@@ -246,11 +253,11 @@ fn dname_rules() {
 fn classes_other_than_in() {
     bad(
         "a 60 CH A 192.0.2.1",
-        "class CH is not supported: only IN (CLASS1)",
+        "class not supported: only IN (CLASS1)",
     );
-    bad("a 60 CLASS3 A 192.0.2.1", "class CLASS3 is not supported");
-    bad("a 60 IN IN A 192.0.2.1", "second class \"IN\"");
-    bad("a 60 30 A 192.0.2.1", "second TTL \"30\"");
+    bad("a 60 CLASS3 A 192.0.2.1", "class not supported");
+    bad("a 60 IN IN A 192.0.2.1", "a second class in one record");
+    bad("a 60 30 A 192.0.2.1", "a second TTL in one record");
 }
 
 #[test]
@@ -262,7 +269,7 @@ fn owners_and_directives() {
     );
     bad(
         "$GENERATE 1-10 h$ A 192.0.2.$",
-        "unknown or unsupported directive $GENERATE",
+        "unknown or unsupported directive (expected $ORIGIN, $TTL or $INCLUDE)",
     );
     bad("$ORIGIN", "$ORIGIN takes one domain name, not 0");
     bad("$TTL 1 2", "$TTL takes one TTL, not 2");

@@ -1,0 +1,85 @@
+//! Typed limits of the `[server]` table: connection caps and timeouts of the TCP listeners
+//! and the admin endpoint, and the rules for reading zone files. Defaults and reasons are in
+//! docs/reliability.md.
+
+use std::time::Duration;
+
+/// Connection caps of one kind of listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Connections open at once, from every client.
+    pub max_connections: usize,
+    /// Connections open at once from one client prefix.
+    pub max_per_prefix: usize,
+    /// Length of the client prefix for IPv4 clients (`client_prefix_v4`).
+    pub prefix_v4: u8,
+    /// Length of the client prefix for IPv6 clients (`client_prefix_v6`).
+    pub prefix_v6: u8,
+}
+
+/// DNS over TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSettings {
+    pub limits: ConnLimits,
+    /// Closed when no query starts for this long (`tcp_idle_timeout`).
+    pub idle_timeout: Duration,
+    /// Closed when the rest of a started query, or the sending of an answer, takes longer
+    /// (`tcp_io_timeout`): a client that sends queries and never reads is dropped.
+    pub io_timeout: Duration,
+}
+
+impl Default for TcpSettings {
+    fn default() -> Self {
+        TcpSettings {
+            limits: ConnLimits {
+                max_connections: 512,
+                max_per_prefix: 64,
+                prefix_v4: 24,
+                prefix_v6: 56,
+            },
+            idle_timeout: Duration::from_secs(10),
+            io_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The admin endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminSettings {
+    pub limits: ConnLimits,
+    /// The whole exchange (request read, answer written) must fit in this (`admin_timeout`).
+    pub timeout: Duration,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            limits: ConnLimits {
+                max_connections: 64,
+                max_per_prefix: 16,
+                prefix_v4: 24,
+                prefix_v6: 56,
+            },
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How zone files and their `$INCLUDE`s are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneFileRules {
+    /// `$INCLUDE` may name a file outside the folder of the zone file
+    /// (`include_outside_zone_dir`, default false).
+    pub include_outside_zone_dir: bool,
+    /// Largest zone file, and largest included file (`max_zone_file_bytes`).
+    pub max_bytes: u64,
+}
+
+impl Default for ZoneFileRules {
+    fn default() -> Self {
+        ZoneFileRules {
+            include_outside_zone_dir: false,
+            max_bytes: crate::files::limit::ZONE_DEFAULT,
+        }
+    }
+}

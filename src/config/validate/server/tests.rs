@@ -1,0 +1,110 @@
+//! `[server]` refusals: empty listen, zones listed twice or under two spellings, the limit
+//! keys' ranges and defaults.
+
+use std::path::Path;
+
+use crate::config::{ConfigError, parse};
+
+const ZONE: &str = "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+
+fn errors(dir: &Path, text: &str) -> Vec<String> {
+    match parse(text, &dir.join("m.toml")) {
+        Ok(_) => Vec::new(),
+        Err(ConfigError::Invalid(d)) => d.iter().map(ToString::to_string).collect(),
+        Err(e) => vec![e.to_string()],
+    }
+}
+
+#[test]
+fn empty_listen_is_refused_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.test.zone"), ZONE).unwrap();
+    let e = errors(
+        dir.path(),
+        "[server]\nzones = \"a.test.zone\"\nlisten = []\n",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("m.toml:3:10: server.listen: an empty list"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn one_zone_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["a.test.zone", "A.Test.zone", "b.test.zone", "b.test..zone"] {
+        std::fs::write(dir.path().join(f), ZONE).unwrap();
+    }
+    // Same origin by case, and by a trailing dot.
+    let e = errors(dir.path(), "[server]\nzones = \".\"\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e.iter()
+            .all(|e| e.contains("m.toml:2:9: server.zones: zone ")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("zone a.test. comes from two files")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("zone b.test. comes from two files")),
+        "{e:?}"
+    );
+    // One file listed twice, once through another path.
+    let e = errors(
+        dir.path(),
+        "[server]\nzones = [\"a.test.zone\", \"./a.test.zone\"]\n",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("is listed twice"), "{e:?}");
+}
+
+#[test]
+fn limits_have_defaults_ranges_and_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.test.zone"), ZONE).unwrap();
+    let cfg = parse(
+        "[server]\nzones = \"a.test.zone\"\n",
+        &dir.path().join("m.toml"),
+    )
+    .unwrap();
+    let s = &cfg.server;
+    assert_eq!(
+        (s.tcp.limits.max_connections, s.tcp.limits.max_per_prefix),
+        (512, 64)
+    );
+    assert_eq!((s.tcp.limits.prefix_v4, s.tcp.limits.prefix_v6), (24, 56));
+    assert!(!s.zone_rules.include_outside_zone_dir);
+    let cfg = parse(
+        "[server]\nzones = \"a.test.zone\"\ntcp_max_per_prefix = 8\nclient_prefix_v4 = 32\n\
+         tcp_io_timeout = \"2s\"\nadmin_timeout = \"1s\"\ninclude_outside_zone_dir = true\n\
+         max_zone_file_bytes = 4096\n",
+        &dir.path().join("m.toml"),
+    )
+    .unwrap();
+    let s = &cfg.server;
+    assert_eq!(s.tcp.limits.max_per_prefix, 8);
+    assert_eq!(
+        (s.tcp.limits.prefix_v4, s.admin_conn.limits.prefix_v4),
+        (32, 32)
+    );
+    assert_eq!(s.tcp.io_timeout, std::time::Duration::from_secs(2));
+    assert_eq!(s.admin_conn.timeout, std::time::Duration::from_secs(1));
+    assert!(s.zone_rules.include_outside_zone_dir);
+    assert_eq!(s.zone_rules.max_bytes, 4096);
+    let e = errors(
+        dir.path(),
+        "[server]\nzones = \"a.test.zone\"\ntcp_max_per_prefix = 600\nclient_prefix_v6 = 129\n\
+         tcp_idle_timeout = \"0s\"\n",
+    );
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e.iter()
+            .any(|e| e.contains("tcp_max_per_prefix: 600 is above tcp_max_connections (512)")),
+        "{e:?}"
+    );
+}
