@@ -20,7 +20,7 @@ pub mod reconcile;
 pub mod show;
 
 pub use client::{Ipvs, Operation, key_display};
-pub use desired::{Desired, DesiredService, VipState, desired, vip_up};
+pub use desired::{Desired, DesiredService, VipLoad, VipState, desired, vip_up};
 pub use diff::{Op, Plan, diff};
 pub use model::{Dest, DestConf, Service, ServiceConf, Stats, Table, Timeouts};
 pub use reconcile::{Reconciler, Report, run};

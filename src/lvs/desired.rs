@@ -134,22 +134,51 @@ pub fn vip_up(prev: Option<bool>, healthy_weight: u64, quorum: u32, hysteresis: 
     }
 }
 
-/// Up/down of every managed VIP: what the DNS side reads.
+/// Up/down of every managed VIP (what the DNS side reads) and its load (what the cluster
+/// publishes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VipState {
     pub services: BTreeMap<VirtualKey, bool>,
+    pub load: BTreeMap<VirtualKey, VipLoad>,
+}
+
+/// A virtual service's weights and, from the kernel's last dump, its traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VipLoad {
+    /// Configured weight of the real servers that are up.
+    pub healthy_weight: u64,
+    /// Configured weight of every real server.
+    pub total_weight: u64,
+    /// Active connections over every real server.
+    pub active_conns: u64,
+    /// New connections per second (the kernel's estimator).
+    pub conn_rate: u64,
+}
+
+fn total_weight(s: &LvsService) -> u64 {
+    s.reals.iter().map(|r| u64::from(r.weight)).sum()
 }
 
 impl VipState {
     /// The next state from the previous one, the config and the desired state built for it.
     pub fn next(&self, lvs: &Lvs, want: &Desired) -> VipState {
         let mut services = BTreeMap::new();
+        let mut load = BTreeMap::new();
         for s in &lvs.services {
             let w = want.services.get(&s.key).map_or(0, |d| d.healthy_weight);
             let prev = self.services.get(&s.key).copied();
             services.insert(s.key, vip_up(prev, w, s.quorum, s.hysteresis));
+            let old = self.load.get(&s.key).copied().unwrap_or_default();
+            load.insert(
+                s.key,
+                VipLoad {
+                    healthy_weight: w,
+                    total_weight: total_weight(s),
+                    ..old
+                },
+            );
         }
-        VipState { services }
+        VipState { services, load }
     }
 
     /// Update one service's state in place.
@@ -157,6 +186,19 @@ impl VipState {
         let prev = self.services.get(&s.key).copied();
         let up = vip_up(prev, want.healthy_weight, s.quorum, s.hysteresis);
         self.services.insert(s.key, up);
+        let l = self.load.entry(s.key).or_default();
+        l.healthy_weight = want.healthy_weight;
+        l.total_weight = total_weight(s);
+    }
+
+    /// Takes the traffic figures of every managed service from a kernel table.
+    pub fn count_traffic(&mut self, table: &super::model::Table) {
+        for (svc, dests) in &table.services {
+            if let Some(l) = self.load.get_mut(&svc.conf.key) {
+                l.active_conns = dests.iter().map(|d| u64::from(d.active_conns)).sum();
+                l.conn_rate = svc.stats.cps;
+            }
+        }
     }
 
     /// Whether an address carries at least one up service (None: no service on it).

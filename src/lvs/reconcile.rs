@@ -267,6 +267,9 @@ impl Reconciler {
         owned.extend(failed_delete);
         self.owned = owned;
         self.vip = self.vip.next(lvs, &want);
+        if let Some(table) = &self.cache {
+            self.vip.count_traffic(table);
+        }
         report.vip = self.vip.clone();
         report.elapsed = started.elapsed();
         Ok((report, want))

@@ -248,16 +248,17 @@ fn publish_vips(handle: &ClusterHandle, vips: &VipState) {
     let mut seen = Vec::new();
     for (key, up) in &vips.services {
         let name = lvs::key_display(key);
+        let load = vips.load.get(key).copied().unwrap_or_default();
         let status = VipStatus {
             quorum: if *up {
                 ProbeState::Up
             } else {
                 ProbeState::Down
             },
-            healthy_weight: 0,
-            total_weight: 0,
-            active_conns: 0,
-            conn_rate: 0,
+            healthy_weight: load.healthy_weight,
+            total_weight: load.total_weight,
+            active_conns: load.active_conns,
+            conn_rate: load.conn_rate,
         };
         handle.set_vip(name.clone(), status);
         seen.push(name);

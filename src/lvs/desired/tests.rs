@@ -177,3 +177,44 @@ fn drained_reals_keep_weight0_whatever_on_failure_says() {
     assert!(ds.dests.contains_key(&"10.1.0.1:80".parse().unwrap()));
     assert!(ds.sorry_active, "no real server takes new clients");
 }
+
+#[test]
+fn vip_load_has_weights_and_the_kernel_traffic() {
+    use crate::lvs::model::{Dest, Service, Stats, Table};
+    let s = svc("10.0.0.1:80", &[("10.1.0.1:80", 5), ("10.1.0.2:80", 7)]);
+    let key = s.key;
+    let cfg = lvs(vec![s]);
+    let mut h = RealTable::new();
+    h.set(key, "10.1.0.2:80".parse().unwrap(), DOWN);
+    let want = desired(&cfg, &h);
+    let mut st = VipState::default().next(&cfg, &want);
+    let l = st.load[&key];
+    assert_eq!((l.healthy_weight, l.total_weight), (5, 12));
+    let dest = |addr: &str, active| Dest {
+        conf: want.services[&key].dests[&addr.parse().unwrap()].clone(),
+        active_conns: active,
+        inactive_conns: 9,
+        persist_conns: 0,
+        stats: Stats::default(),
+    };
+    let table = Table {
+        services: vec![(
+            Service {
+                conf: want.services[&key].conf.clone(),
+                pe_name: None,
+                stats: Stats {
+                    cps: 42,
+                    ..Stats::default()
+                },
+            },
+            vec![dest("10.1.0.1:80", 3), dest("10.1.0.2:80", 4)],
+        )],
+    };
+    st.count_traffic(&table);
+    let l = st.load[&key];
+    assert_eq!((l.active_conns, l.conn_rate), (7, 42));
+    // The next pass keeps the traffic figures and refreshes the weights.
+    let st = st.next(&cfg, &desired(&cfg, &RealTable::new()));
+    let l = st.load[&key];
+    assert_eq!((l.healthy_weight, l.active_conns), (12, 7));
+}
