@@ -130,6 +130,15 @@ fn a_dead_target_moves_every_node_and_one_cut_path_moves_none() {
         out.contains(&format!("{HQ} up (vantage quorum)")) && out.contains("[SELECTED]"),
         "{out}"
     );
+    // ... and why: each node's vote.
+    assert!(
+        out.contains(&format!(
+            "vantage tcp {HQ}:80: 1 of 3 fresh observers see it down, 2 needed: up"
+        )) && out.contains("c down (this node)")
+            && out.contains("a up (")
+            && out.contains("b up ("),
+        "{out}"
+    );
     println!("explain on c:\n{out}");
     c.host
         .ip(&["route", "del", "unreachable", &format!("{HQ}/32")]);

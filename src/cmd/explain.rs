@@ -58,9 +58,11 @@ impl Explain {
             .map_err(|e| UsageError(format!("`{}`: {e}", self.name)))?;
         let mut source =
             String::from("offline: configuration and state-file overrides; probes not known");
+        let mut vantage = HashMap::new();
         if let Some(policy) = snapshot.policy.clone() {
-            let (view, src) = health_view(&cfg, &policy, self.offline);
+            let (view, src, v) = health_view(&cfg, &policy, self.offline);
             source = src;
+            vantage = v;
             snapshot.health = Arc::new(view);
         }
         let response = run_query(&snapshot, &qname, rtype, self.client)?;
@@ -78,25 +80,38 @@ impl Explain {
                 "type": rtype.to_string(),
                 "health_source": source,
                 "policy": explanation,
+                "vantage": vantage.iter().map(|(ip, v)| (ip.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
                 "response": response_json(&response),
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             print!(
                 "{}",
-                human(&self, rtype, &source, explanation.as_ref(), &response)
+                human(
+                    &self,
+                    rtype,
+                    &source,
+                    explanation.as_ref(),
+                    &vantage,
+                    &response
+                )
             );
         }
         Ok(())
     }
 }
 
-/// Health for the explanation: live from the admin endpoint if it answers, else offline.
-fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String) {
+/// Health for the explanation: live from the admin endpoint if it answers, else offline; with
+/// a cluster, what each node sees of every checked address (from `/status`).
+fn health_view(
+    cfg: &Config,
+    policy: &Compiled,
+    offline: bool,
+) -> (Table, String, HashMap<IpAddr, Value>) {
     let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
     if !offline && let Some(addr) = cfg.server.admin {
         match live_verdicts(addr) {
-            Ok((live, generation)) => {
+            Ok((live, generation, vantage)) => {
                 // A target the server does not list (another configuration) reads as the
                 // configuration's overrides say.
                 let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
@@ -112,6 +127,7 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String
                 return (
                     Table::new(verdicts),
                     format!("live: admin endpoint {addr}, health generation {generation}"),
+                    vantage,
                 );
             }
             Err(e) => tracing::debug!(error = %e, "no live health"),
@@ -126,11 +142,16 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String
     }
     note.push_str("; probes not known, checked targets counted as their start state");
     let table = crate::serve::offline_table(cfg, policy, overrides);
-    (table, note)
+    (table, note, HashMap::new())
 }
 
-/// Each target's verdict, by (site, link, address), and the health generation, from `/status`.
-type Live = (HashMap<(String, String, IpAddr), Verdict>, u64);
+/// Each target's verdict, by (site, link, address), the health generation and, with a
+/// cluster, the vantage decisions per address, from `/status`.
+type Live = (
+    HashMap<(String, String, IpAddr), Verdict>,
+    u64,
+    HashMap<IpAddr, Value>,
+);
 
 fn source_named(name: &str) -> Option<Source> {
     [
@@ -166,7 +187,14 @@ fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
         Ok::<_, anyhow::Error>(serde_json::from_str(&resp.text().await?)?)
     })?;
     let mut out = HashMap::new();
+    let mut vantage = HashMap::new();
     for t in body["targets"].as_array().into_iter().flatten() {
+        if let (Some(ip), Some(v)) = (
+            t["address"].as_str().and_then(|a| a.parse::<IpAddr>().ok()),
+            t["vantage"].as_array().filter(|v| !v.is_empty()),
+        ) {
+            vantage.insert(ip, Value::Array(v.clone()));
+        }
         let (Some(site), Some(link), Some(ip), Some(status), Some(source)) = (
             t["site"].as_str(),
             t["link"].as_str(),
@@ -181,7 +209,11 @@ fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
             Verdict { status, source },
         );
     }
-    Ok((out, body["health_generation"].as_u64().unwrap_or(0)))
+    Ok((
+        out,
+        body["health_generation"].as_u64().unwrap_or(0),
+        vantage,
+    ))
 }
 
 /// Ask the real answer core, as a query from `client` carrying ECS for `client`'s /24 or /56
@@ -257,6 +289,7 @@ fn human(
     rtype: RecordType,
     source: &str,
     x: Option<&Explanation>,
+    vantage: &HashMap<IpAddr, Value>,
     resp: &Message,
 ) -> String {
     let mut o = format!("{} asks {} {}\n", e.client, e.name, rtype);
@@ -342,6 +375,11 @@ fn human(
                         usable(l.usable),
                         addrs.join(", ")
                     ));
+                    for a in &l.addrs {
+                        if let Some(checks) = vantage.get(&a.addr) {
+                            o.push_str(&vantage_lines(checks));
+                        }
+                    }
                 }
             }
             if x.fallback {
@@ -371,4 +409,71 @@ fn human(
         None => o.push_str("ECS:      (no ECS in the answer)\n"),
     }
     o
+}
+
+/// What each node sees of one address (its `/status` vantage rows), for a person: the rule's
+/// count, then every vote and every observer left out and why.
+fn vantage_lines(checks: &Value) -> String {
+    let mut o = String::new();
+    for c in checks.as_array().into_iter().flatten() {
+        let probe: Vec<&str> = c["probe"]
+            .as_str()
+            .unwrap_or("?")
+            .split(' ')
+            .take(2)
+            .collect();
+        let votes = c["votes"].as_array().map_or(0, Vec::len);
+        let basis = c["basis"].as_str().unwrap_or("");
+        let rule = match basis {
+            "Quorum" => format!(
+                "{} of {votes} fresh observers see it down, {} needed: {}",
+                c["down"],
+                c["needed"],
+                c["verdict"].as_str().unwrap_or("?")
+            ),
+            "OwnOnly" => "no fresh peer: this node's own probe decides".to_string(),
+            "NoObservers" => "no fresh observation".to_string(),
+            other => other.to_string(),
+        };
+        o.push_str(&format!("         vantage {}: {rule}\n", probe.join(" ")));
+        let mut seen: Vec<String> = Vec::new();
+        for v in c["votes"].as_array().into_iter().flatten() {
+            let who = v["node"].as_str().unwrap_or("?");
+            let state = v["state"].as_str().unwrap_or("?");
+            seen.push(match v["age_ms"].as_u64() {
+                None => format!("{who} {state} (this node)"),
+                Some(ms) => format!("{who} {state} ({:.1} s old)", ms as f64 / 1000.0),
+            });
+        }
+        for i in c["ignored"].as_array().into_iter().flatten() {
+            seen.push(format!(
+                "{} ignored: {}",
+                i["node"].as_str().unwrap_or("?"),
+                i["why"].as_str().unwrap_or("?")
+            ));
+        }
+        o.push_str(&format!("           {}\n", seen.join("; ")));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vantage_lines_name_every_vote_and_every_observer_left_out() {
+        let checks = serde_json::json!([{
+            "probe": "tcp 192.0.2.10:80 1a2b3c4d",
+            "verdict": "up", "basis": "Quorum", "down": 1, "needed": 2,
+            "votes": [
+                {"node": "c", "state": "down", "age_ms": null},
+                {"node": "a", "state": "up", "age_ms": 1250},
+                {"node": "b", "state": "up", "age_ms": 40}
+            ],
+            "ignored": [{"node": "d", "why": "Dead"}]
+        }]);
+        assert_eq!(
+            super::vantage_lines(&checks),
+            "         vantage tcp 192.0.2.10:80: 1 of 3 fresh observers see it down, 2 needed: up\n           c down (this node); a up (1.2 s old); b up (0.0 s old); d ignored: Dead\n"
+        );
+    }
 }
