@@ -356,6 +356,20 @@ fn a_partition_heals_a_stranger_cannot_join_and_drift_is_flagged() {
     })
     .expect("the partition was not seen within 10 s");
     println!("partition: a, b and c see the other side dead after {split:?}");
+    // Split brain: c, alone, also loses its path to ap. Nobody can outvote its own probe, so
+    // its answers move while a's and b's do not.
+    c.host
+        .ip(&["route", "add", "unreachable", &format!("{AP}/32")]);
+    let took = w.all_answer(&[&c], "api.c.test.", DR, move_bound(FALL));
+    println!(
+        "c alone with its path to ap cut: c answers dr after {:?}",
+        took[0]
+    );
+    for x in [&a, &b] {
+        assert_eq!(w.addrs(x, "api.c.test."), AP, "{}", x.name());
+    }
+    let row = target_row(&c.status(), AP);
+    assert_eq!(row["vantage"][0]["basis"], "OwnOnly", "{row:#}");
     b.cli_ok(&[
         "override",
         "set",
@@ -378,7 +392,20 @@ fn a_partition_heals_a_stranger_cannot_join_and_drift_is_flagged() {
             &format!("{}/32", y.host.addr),
         ]);
     }
-    let took = w.all_answer(&[&c], "www.c.test.", DR, Duration::from_secs(5));
+    w.all_answer(&[&c], "www.c.test.", DR, Duration::from_secs(5));
+    let took = t0h.elapsed();
+    // The majority outvotes c's cut path again (the route is still there).
+    w.all_answer(&[&c], "api.c.test.", AP, Duration::from_secs(5));
+    let back = t0h.elapsed();
+    let row = target_row(&c.status(), AP);
+    assert_eq!(
+        (row["probe"].as_str(), row["source"].as_str()),
+        (Some("down"), Some("vantage quorum")),
+        "{row:#}"
+    );
+    println!("healed: c answers ap again after {back:?} though its own path is still cut",);
+    c.host
+        .ip(&["route", "del", "unreachable", &format!("{AP}/32")]);
     let alive = within(Duration::from_secs(10), || {
         [&a, &b]
             .iter()
@@ -387,10 +414,10 @@ fn a_partition_heals_a_stranger_cannot_join_and_drift_is_flagged() {
                 .iter()
                 .all(|p| c.liveness_of(p).as_deref() == Some("alive"))
     })
+    .map(|_| t0h.elapsed())
     .expect("not all alive again within 10 s of the heal");
     println!(
-        "healed: c answers dr after {:?}, all alive after {alive:?} (partition lasted {:?})",
-        took[0],
+        "healed: c answers dr (the override) after {took:?}, all alive after {alive:?} (partition lasted {:?})",
         t0h - t0
     );
 
