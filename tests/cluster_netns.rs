@@ -78,6 +78,15 @@ fn vote(row: &Value, node: &str) -> Option<(String, bool)> {
         })
 }
 
+/// Cuts (`op` = "add") or restores ("del") the paths between `one` and each of `others`
+/// with unreachable routes on both sides; the sites stay reachable.
+fn split(one: &netns::Host, others: &[netns::Host], op: &str) {
+    for o in others {
+        one.ip(&["route", op, "unreachable", &format!("{}/32", o.addr)]);
+        o.ip(&["route", op, "unreachable", &format!("{}/32", one.addr)]);
+    }
+}
+
 fn start_three(w: &mut World) -> (Node, Node, Node) {
     let t = Tuning::default();
     let mut a = w.node("a", 1, &[2, 3], &t);
@@ -328,6 +337,28 @@ fn overrides_spread_and_a_killed_node_recovers_from_gossip() {
             "{peers}"
         );
     }
+
+    // c goes away again with the override in its state file, and it is cleared meanwhile.
+    // It restarts cut off from a and b, so it answers from its state file's stale command;
+    // at the heal it takes the newer clear, and its stale command does not win on the others.
+    c.kill9();
+    b.cli_ok(&["override", "clear", "site:hq"]);
+    w.all_answer(&[&a, &b], "www.c.test.", HQ, Duration::from_secs(2));
+    let (ch, others) = (c.host.clone(), [a.host.clone(), b.host.clone()]);
+    split(&ch, &others, "add");
+    w.start(&mut c);
+    w.holds(&c, "www.c.test.", DR, Duration::from_secs(1));
+    split(&ch, &others, "del");
+    let took = w.all_answer(&[&c], "www.c.test.", HQ, Duration::from_secs(3));
+    println!(
+        "c restarted cut off with a stale override in its state file: the newer clear applied {:?} after the heal",
+        took[0]
+    );
+    for x in [&a, &b] {
+        w.holds(x, "www.c.test.", HQ, Duration::from_millis(500));
+    }
+    let list = c.cli_ok(&["override", "list"]);
+    assert!(!list.contains("site:hq"), "{list}");
 }
 
 #[test]
@@ -336,17 +367,10 @@ fn a_partition_heals_a_stranger_cannot_join_and_drift_is_flagged() {
     let (a, b, c) = start_three(&mut w);
 
     // Partition: c cut off from a and b (routes both ways); every site stays reachable.
-    let routes = [(&c, &a), (&c, &b), (&a, &c), (&b, &c)];
+    let others = [a.host.clone(), b.host.clone()];
     let t0 = Instant::now();
-    for (x, y) in routes {
-        x.host.ip(&[
-            "route",
-            "add",
-            "unreachable",
-            &format!("{}/32", y.host.addr),
-        ]);
-    }
-    let split = within(Duration::from_secs(10), || {
+    split(&c.host, &others, "add");
+    let separated = within(Duration::from_secs(10), || {
         [&a, &b]
             .iter()
             .all(|x| x.liveness_of("c").as_deref() == Some("dead"))
@@ -355,7 +379,7 @@ fn a_partition_heals_a_stranger_cannot_join_and_drift_is_flagged() {
                 .all(|p| c.liveness_of(p).as_deref() == Some("dead"))
     })
     .expect("the partition was not seen within 10 s");
-    println!("partition: a, b and c see the other side dead after {split:?}");
+    println!("partition: a, b and c see the other side dead after {separated:?}");
     // Split brain: c, alone, also loses its path to ap. Nobody can outvote its own probe, so
     // its answers move while a's and b's do not.
     c.host
@@ -384,14 +408,7 @@ fn a_partition_heals_a_stranger_cannot_join_and_drift_is_flagged() {
 
     // Heal: c takes the override and everybody is alive again.
     let t0h = Instant::now();
-    for (x, y) in routes {
-        x.host.ip(&[
-            "route",
-            "del",
-            "unreachable",
-            &format!("{}/32", y.host.addr),
-        ]);
-    }
+    split(&c.host, &others, "del");
     w.all_answer(&[&c], "www.c.test.", DR, Duration::from_secs(5));
     let took = t0h.elapsed();
     // The majority outvotes c's cut path again (the route is still there).
