@@ -80,7 +80,7 @@ impl Explain {
                 "type": rtype.to_string(),
                 "health_source": source,
                 "policy": explanation,
-                "vantage": vantage.iter().map(|(ip, v)| (ip.to_string(), v.clone())).collect::<serde_json::Map<String, Value>>(),
+                "vantage": vantage.iter().map(|(ip, v)| (ip.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
                 "response": response_json(&response),
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
@@ -92,8 +92,8 @@ impl Explain {
                     rtype,
                     &source,
                     explanation.as_ref(),
-                    &response,
-                    &vantage
+                    &vantage,
+                    &response
                 )
             );
         }
@@ -101,12 +101,17 @@ impl Explain {
     }
 }
 
-/// Health for the explanation: live from the admin endpoint if it answers, else offline.
-fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String, Vantages) {
+/// Health for the explanation: live from the admin endpoint if it answers, else offline; with
+/// a cluster, what each node sees of every checked address (from `/status`).
+fn health_view(
+    cfg: &Config,
+    policy: &Compiled,
+    offline: bool,
+) -> (Table, String, HashMap<IpAddr, Value>) {
     let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
     if !offline && let Some(addr) = cfg.server.admin {
         match live_verdicts(addr) {
-            Ok((live, vantage, generation)) => {
+            Ok((live, generation, vantage)) => {
                 // A target the server does not list (another configuration) reads as the
                 // configuration's overrides say.
                 let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
@@ -140,12 +145,13 @@ fn health_view(cfg: &Config, policy: &Compiled, offline: bool) -> (Table, String
     (table, note, HashMap::new())
 }
 
-/// Each target's verdict, by (site, link, address), each address's vantage points (with
-/// `[cluster]`), and the health generation, from `/status`.
-type Live = (HashMap<(String, String, IpAddr), Verdict>, Vantages, u64);
-
-/// Per address: every vantage point's observation of each of its checks (`/status` JSON).
-type Vantages = HashMap<IpAddr, Value>;
+/// Each target's verdict, by (site, link, address), the health generation and, with a
+/// cluster, the vantage decisions per address, from `/status`.
+type Live = (
+    HashMap<(String, String, IpAddr), Verdict>,
+    u64,
+    HashMap<IpAddr, Value>,
+);
 
 fn source_named(name: &str) -> Option<Source> {
     [
@@ -167,6 +173,12 @@ fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
     let mut out = HashMap::new();
     let mut vantage = HashMap::new();
     for t in body["targets"].as_array().into_iter().flatten() {
+        if let (Some(ip), Some(v)) = (
+            t["address"].as_str().and_then(|a| a.parse::<IpAddr>().ok()),
+            t["vantage"].as_array().filter(|v| !v.is_empty()),
+        ) {
+            vantage.insert(ip, Value::Array(v.clone()));
+        }
         let (Some(site), Some(link), Some(ip), Some(status), Some(source)) = (
             t["site"].as_str(),
             t["link"].as_str(),
@@ -180,59 +192,12 @@ fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
             (site.to_owned(), link.to_owned(), ip),
             Verdict { status, source },
         );
-        if t["vantage"].is_array() {
-            vantage.insert(ip, t["vantage"].clone());
-        }
     }
     Ok((
         out,
-        vantage,
         body["health_generation"].as_u64().unwrap_or(0),
+        vantage,
     ))
-}
-
-/// What each vantage point sees of each check of `addr`, and the rule's result.
-fn vantage_lines(addr: IpAddr, checks: &Value) -> String {
-    let mut o = String::new();
-    for c in checks.as_array().into_iter().flatten() {
-        let s = |v: &Value| v.as_str().unwrap_or("?").to_owned();
-        let votes: Vec<String> = c["votes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| match v["age_ms"].as_u64() {
-                Some(ms) => format!(
-                    "{} {} ({:.1} s ago)",
-                    s(&v["node"]),
-                    s(&v["state"]),
-                    ms as f64 / 1000.0
-                ),
-                None => format!("{} {} (this node)", s(&v["node"]), s(&v["state"])),
-            })
-            .collect();
-        let ignored: Vec<String> = c["ignored"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| format!("{} {}", s(&v["node"]), s(&v["why"]).to_lowercase()))
-            .collect();
-        o.push_str(&format!(
-            "         vantage {addr}: {} -> {} ({}: {} of {} needed see it down)\n",
-            if votes.is_empty() {
-                "no fresh observer".into()
-            } else {
-                votes.join(", ")
-            },
-            s(&c["verdict"]),
-            s(&c["basis"]),
-            c["down"],
-            c["needed"],
-        ));
-        if !ignored.is_empty() {
-            o.push_str(&format!("           not counted: {}\n", ignored.join(", ")));
-        }
-    }
-    o
 }
 
 /// Ask the real answer core, as a query from `client` carrying ECS for `client`'s /24 or /56
@@ -308,8 +273,8 @@ fn human(
     rtype: RecordType,
     source: &str,
     x: Option<&Explanation>,
+    vantage: &HashMap<IpAddr, Value>,
     resp: &Message,
-    vantage: &Vantages,
 ) -> String {
     let mut o = format!("{} asks {} {}\n", e.client, e.name, rtype);
     match x {
@@ -395,8 +360,8 @@ fn human(
                         addrs.join(", ")
                     ));
                     for a in &l.addrs {
-                        if let Some(v) = vantage.get(&a.addr) {
-                            o.push_str(&vantage_lines(a.addr, v));
+                        if let Some(checks) = vantage.get(&a.addr) {
+                            o.push_str(&vantage_lines(checks));
                         }
                     }
                 }
@@ -428,4 +393,71 @@ fn human(
         None => o.push_str("ECS:      (no ECS in the answer)\n"),
     }
     o
+}
+
+/// What each node sees of one address (its `/status` vantage rows), for a person: the rule's
+/// count, then every vote and every observer left out and why.
+fn vantage_lines(checks: &Value) -> String {
+    let mut o = String::new();
+    for c in checks.as_array().into_iter().flatten() {
+        let probe: Vec<&str> = c["probe"]
+            .as_str()
+            .unwrap_or("?")
+            .split(' ')
+            .take(2)
+            .collect();
+        let votes = c["votes"].as_array().map_or(0, Vec::len);
+        let basis = c["basis"].as_str().unwrap_or("");
+        let rule = match basis {
+            "Quorum" => format!(
+                "{} of {votes} fresh observers see it down, {} needed: {}",
+                c["down"],
+                c["needed"],
+                c["verdict"].as_str().unwrap_or("?")
+            ),
+            "OwnOnly" => "no fresh peer: this node's own probe decides".to_string(),
+            "NoObservers" => "no fresh observation".to_string(),
+            other => other.to_string(),
+        };
+        o.push_str(&format!("         vantage {}: {rule}\n", probe.join(" ")));
+        let mut seen: Vec<String> = Vec::new();
+        for v in c["votes"].as_array().into_iter().flatten() {
+            let who = v["node"].as_str().unwrap_or("?");
+            let state = v["state"].as_str().unwrap_or("?");
+            seen.push(match v["age_ms"].as_u64() {
+                None => format!("{who} {state} (this node)"),
+                Some(ms) => format!("{who} {state} ({:.1} s old)", ms as f64 / 1000.0),
+            });
+        }
+        for i in c["ignored"].as_array().into_iter().flatten() {
+            seen.push(format!(
+                "{} ignored: {}",
+                i["node"].as_str().unwrap_or("?"),
+                i["why"].as_str().unwrap_or("?")
+            ));
+        }
+        o.push_str(&format!("           {}\n", seen.join("; ")));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vantage_lines_name_every_vote_and_every_observer_left_out() {
+        let checks = serde_json::json!([{
+            "probe": "tcp 192.0.2.10:80 1a2b3c4d",
+            "verdict": "up", "basis": "Quorum", "down": 1, "needed": 2,
+            "votes": [
+                {"node": "c", "state": "down", "age_ms": null},
+                {"node": "a", "state": "up", "age_ms": 1250},
+                {"node": "b", "state": "up", "age_ms": 40}
+            ],
+            "ignored": [{"node": "d", "why": "Dead"}]
+        }]);
+        assert_eq!(
+            super::vantage_lines(&checks),
+            "         vantage tcp 192.0.2.10:80: 1 of 3 fresh observers see it down, 2 needed: up\n           c down (this node); a up (1.2 s old); b up (0.0 s old); d ignored: Dead\n"
+        );
+    }
 }
