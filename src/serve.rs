@@ -6,6 +6,7 @@
 //! serving that zone's previous contents while the other zones update. Health changes
 //! re-project the prober's view onto the current snapshot (a shallow copy).
 
+mod anycast;
 mod cluster;
 mod glue;
 mod snapshot;
@@ -56,6 +57,8 @@ pub enum ServeError {
     TaskEnded(&'static str),
     #[error("cluster: {0}")]
     Cluster(String),
+    #[error("anycast: {0}")]
+    Anycast(#[from] crate::anycast::AnycastError),
 }
 
 fn log_zone_errors(errors: &[LoadError], when: &str) {
@@ -338,6 +341,16 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     METRICS.config_generation.store(1, Ordering::Relaxed);
+    let anycast = match &cfg.anycast {
+        Some(a) => Some(anycast::start(
+            a,
+            &server,
+            dns.local_addrs(),
+            &mut tasks,
+            &shutdown,
+        )?),
+        None => None,
+    };
     {
         let sd = shutdown.clone();
         tasks.spawn(async move {
@@ -360,14 +373,21 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         let s = server.clone();
         let st = crate::admin::AdminState {
             token,
-            status: Box::new(move || {
-                glue::status(
-                    &s.cfg.load(),
-                    &s.state,
-                    &s.probes,
-                    s.generation.load(Ordering::Relaxed),
-                    s.gossip.as_ref(),
-                )
+            status: Box::new({
+                let anycast = anycast.as_ref().map(|a| a.status.clone());
+                move || {
+                    let mut doc = glue::status(
+                        &s.cfg.load(),
+                        &s.state,
+                        &s.probes,
+                        s.generation.load(Ordering::Relaxed),
+                        s.gossip.as_ref(),
+                    );
+                    if let Some(a) = &anycast {
+                        doc["anycast"] = a.borrow().to_json();
+                    }
+                    doc
+                }
             }),
             overrides: Some(Box::new(glue::Overrides {
                 handle: probes.clone(),
@@ -398,7 +418,13 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: stopping");
+                if let Some(a) = &anycast {
+                    a.drain(&shutdown, &mut int).await;
+                }
+                break;
+            }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = hup.recv() => server.reload().await,
             ended = tasks.join_next() => {
