@@ -311,6 +311,7 @@ mod tests {
         );
         assert!(text.contains("meridian_dns_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADVERS\"} 1\n"));
-        assert_eq!(text.matches("# TYPE").count(), 19);
+        assert!(text.contains("# TYPE meridian_anycast_withdrawals_total counter\n"));
+        assert_eq!(text.matches("# TYPE").count(), 28);
     }
 }

@@ -168,6 +168,9 @@ impl Server {
                 "reload: [server] listen changed; new addresses take effect at the next restart"
             );
         }
+        if cfg.anycast != self.cfg.load().anycast {
+            tracing::warn!("reload: [anycast] changed; it takes effect at the next restart");
+        }
         if cfg.cluster != self.cfg.load().cluster {
             tracing::warn!("reload: [cluster] changed; it takes effect at the next restart");
         }

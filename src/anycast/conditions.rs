@@ -29,12 +29,11 @@ pub fn judge(c: &Condition, w: &World<'_>) -> Option<String> {
         },
         Condition::Site(name) => {
             let mut any = false;
-            for (t, v) in verdicts.filter(|(t, _)| t.site == *name) {
+            for (_, v) in verdicts.filter(|(t, _)| t.site == *name) {
                 any = true;
                 if v.serves() {
                     return None;
                 }
-                let _ = t;
             }
             Some(if any {
                 format!("site:{name}: no address of the site serves")

@@ -383,3 +383,6 @@ fn demote(cx: &mut Ctx, d: &Spanned<DemoteSpec>, key: &str, bird: bool) -> Optio
         bird_protocol,
     })
 }
+
+#[cfg(test)]
+mod tests;
