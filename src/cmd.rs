@@ -10,6 +10,7 @@ mod geo;
 mod lvs;
 mod overrides;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,7 @@ pub use geo::Geo;
 pub use lvs::Lvs;
 pub use overrides::Override;
 pub use serve::Serve;
+pub use status::Status;
 
 /// Meridian: a DNS global load balancer and LVS director.
 #[derive(Debug, Parser)]
@@ -59,6 +61,8 @@ pub enum Command {
     Geo(Geo),
     /// The cluster's peers as the running node sees them; `cluster keygen FILE`.
     Cluster(Cluster),
+    /// What the running server thinks: anycast prefixes and why (--json: everything).
+    Status(Status),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -87,6 +91,7 @@ impl Cli {
             Some(Command::Serve(c)) => c.run(),
             Some(Command::Lvs(c)) => c.run(),
             Some(Command::Cluster(c)) => c.run(),
+            Some(Command::Status(c)) => c.run(),
             None => Serve::default().run(),
         }
     }

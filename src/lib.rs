@@ -28,11 +28,13 @@
 //! - [`admin`]: the loopback HTTP endpoint (status page, metrics, overrides);
 //! - [`metrics`]: the fixed set of Prometheus counters;
 //! - [`cluster`]: gossip between nodes (chitchat over an encrypted transport), the vantage rule;
+//! - [`anycast`]: which prefixes this node announces over BGP (BIRD or ExaBGP), BFD fate-sharing;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`;
 //! - [`files`]: reading any file under one rule set (regular files only, size limits);
 //! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin).
 
 pub mod admin;
+pub mod anycast;
 pub mod cluster;
 pub mod cmd;
 pub mod config;

@@ -31,6 +31,12 @@ pub struct Metrics {
     pub cluster_peers_alive: AtomicU64,
     pub cluster_peers_divergent: AtomicU64,
     pub cluster_packets_rejected: AtomicU64,
+    pub anycast_announced: AtomicU64,
+    pub anycast_announcements: AtomicU64,
+    pub anycast_demotions: AtomicU64,
+    pub anycast_withdrawals: AtomicU64,
+    pub anycast_backend_errors: AtomicU64,
+    pub anycast_bfd_sessions_up: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -77,6 +83,12 @@ impl Metrics {
             cluster_peers_alive: Z,
             cluster_peers_divergent: Z,
             cluster_packets_rejected: Z,
+            anycast_announced: Z,
+            anycast_announcements: Z,
+            anycast_demotions: Z,
+            anycast_withdrawals: Z,
+            anycast_backend_errors: Z,
+            anycast_bfd_sessions_up: Z,
         }
     }
 
@@ -216,6 +228,46 @@ impl Metrics {
             "Gossip packets dropped: bad tag, too short or unknown version.",
             &self.cluster_packets_rejected,
         );
+        for (name, kind, help, v) in [
+            (
+                "anycast_prefixes_announced",
+                "gauge",
+                "Anycast prefixes this node announces now (demoted included).",
+                &self.anycast_announced,
+            ),
+            (
+                "anycast_announcements_total",
+                "counter",
+                "Anycast prefixes announced (with normal attributes) by this node.",
+                &self.anycast_announcements,
+            ),
+            (
+                "anycast_demotions_total",
+                "counter",
+                "Anycast prefixes announced with worse attributes before a withdrawal.",
+                &self.anycast_demotions,
+            ),
+            (
+                "anycast_withdrawals_total",
+                "counter",
+                "Anycast prefixes withdrawn by this node.",
+                &self.anycast_withdrawals,
+            ),
+            (
+                "anycast_backend_errors_total",
+                "counter",
+                "BGP speaker commands that failed or whose result did not read back.",
+                &self.anycast_backend_errors,
+            ),
+            (
+                "anycast_bfd_sessions_up",
+                "gauge",
+                "Fate-sharing BFD sessions this node answers that are up.",
+                &self.anycast_bfd_sessions_up,
+            ),
+        ] {
+            one(name, kind, help, v);
+        }
         out.push_str(
             "# HELP meridian_dns_responses_total DNS responses by RCODE.\n# TYPE meridian_dns_responses_total counter\n",
         );
@@ -259,8 +311,9 @@ mod tests {
         );
         assert!(text.contains("meridian_dns_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADVERS\"} 1\n"));
-        // 19 families before the cluster, plus peers alive, peers divergent, packets rejected.
-        assert_eq!(text.matches("# TYPE").count(), 22);
         assert!(text.contains("meridian_cluster_packets_rejected"), "{text}");
+        assert!(text.contains("# TYPE meridian_anycast_withdrawals_total counter\n"));
+        // 19 families, 3 for the cluster, 6 for anycast.
+        assert_eq!(text.matches("# TYPE").count(), 28);
     }
 }

@@ -6,6 +6,7 @@
 //! serving that zone's previous contents while the other zones update. Health changes
 //! re-project the prober's view onto the current snapshot (a shallow copy).
 
+mod anycast;
 mod cluster;
 mod glue;
 mod restart;
@@ -55,6 +56,8 @@ pub enum ServeError {
     TaskEnded(&'static str),
     #[error("cluster: {0}")]
     Cluster(String),
+    #[error("anycast: {0}")]
+    Anycast(#[from] crate::anycast::AnycastError),
 }
 
 fn log_zone_errors(errors: &[LoadError], when: &str) {
@@ -133,6 +136,9 @@ impl Server {
         };
         log_zone_errors(&errors, "reload");
         restart::warn(&self.cfg.load(), &cfg);
+        if cfg.anycast != self.cfg.load().anycast {
+            tracing::warn!("reload: [anycast] changed; it takes effect at the next restart");
+        }
         if let Some(g) = &self.gossip {
             g.set_digest(cluster::digest(&cfg));
         }
@@ -303,6 +309,16 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     METRICS.config_generation.store(1, Ordering::Relaxed);
+    let anycast = match &cfg.anycast {
+        Some(a) => Some(anycast::start(
+            a,
+            &server,
+            dns.local_addrs(),
+            &mut tasks,
+            &shutdown,
+        )?),
+        None => None,
+    };
     {
         let sd = shutdown.clone();
         tasks.spawn(async move {
@@ -325,14 +341,21 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         let s = server.clone();
         let st = crate::admin::AdminState {
             token,
-            status: Box::new(move || {
-                glue::status(
-                    &s.cfg.load(),
-                    &s.state,
-                    &s.probes,
-                    s.generation.load(Ordering::Relaxed),
-                    s.gossip.as_ref(),
-                )
+            status: Box::new({
+                let anycast = anycast.as_ref().map(|a| a.status.clone());
+                move || {
+                    let mut doc = glue::status(
+                        &s.cfg.load(),
+                        &s.state,
+                        &s.probes,
+                        s.generation.load(Ordering::Relaxed),
+                        s.gossip.as_ref(),
+                    );
+                    if let Some(a) = &anycast {
+                        doc["anycast"] = a.borrow().to_json();
+                    }
+                    doc
+                }
             }),
             overrides: Some(Box::new(glue::Overrides {
                 handle: probes.clone(),
@@ -365,7 +388,13 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: stopping");
+                if let Some(a) = &anycast {
+                    a.drain(&shutdown, &mut int).await;
+                }
+                break;
+            }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = hup.recv() => server.reload().await,
             ended = tasks.join_next() => {

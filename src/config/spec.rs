@@ -3,6 +3,10 @@
 //! Every table denies unknown fields, and every value that validation may reject later is
 //! wrapped in [`Spanned`] so the error can name its line. Nothing outside `config` sees these.
 
+mod anycast;
+
+pub use anycast::{AnycastPrefixSpec, AnycastSpec, DemoteSpec};
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -32,6 +36,7 @@ pub struct Spec {
     pub r#override: Vec<OverrideSpec>,
     pub lvs: Option<LvsSpec>,
     pub cluster: Option<ClusterSpec>,
+    pub anycast: Option<AnycastSpec>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,12 @@
 //! Values here are already checked (addresses parse, names exist, thresholds are in range),
 //! so runtime code never handles TOML or re-validates.
 
+mod anycast;
+
+pub use anycast::{
+    Anycast, AnycastBackend, AnycastPrefix, BfdListen, Condition as AnycastCondition, Demote,
+};
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -26,6 +32,7 @@ pub struct Config {
     pub overrides: Vec<Override>,
     pub lvs: Option<Lvs>,
     pub cluster: Option<Cluster>,
+    pub anycast: Option<Anycast>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 //! Each check reports through [`Ctx::err`] with the span of the offending value, so the
 //! final [`Diagnostic`] names file, line, column and the dotted key.
 
+mod anycast;
 mod check;
 mod cluster;
 mod lenient;
@@ -228,6 +229,10 @@ pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         .cluster
         .as_ref()
         .and_then(|c| cluster::cluster(&mut cx, c));
+    let anycast = spec
+        .anycast
+        .as_ref()
+        .and_then(|a| anycast::anycast(&mut cx, a, &sites, lvs.as_ref()));
     if !cx.diags.is_empty() {
         return Err(ConfigError::Invalid(cx.diags));
     }
@@ -242,6 +247,7 @@ pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         overrides,
         lvs,
         cluster,
+        anycast,
     })
 }
 

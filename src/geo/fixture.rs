@@ -92,6 +92,7 @@ impl Fixture {
             overrides: vec![],
             lvs: None,
             cluster: None,
+            anycast: None,
         }
     }
 }

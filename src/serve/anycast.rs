@@ -1,0 +1,82 @@
+//! Wiring of `[anycast]` into the running server: the BFD responder and the anycast task
+//! as long-lived tasks, the status they publish, and the SIGTERM drain (withdraw or demote
+//! first, keep answering for `drain`, then stop).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::signal::unix::Signal;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{ServeError, Server};
+use crate::anycast::bfd::Responder;
+use crate::anycast::{AnycastStatus, Task, TaskInputs};
+use crate::config::Anycast;
+
+/// The running anycast pieces `serve` keeps.
+pub(super) struct Running {
+    pub status: watch::Receiver<Arc<AnycastStatus>>,
+    stopping: watch::Sender<Option<Instant>>,
+    drain: std::time::Duration,
+}
+
+pub(super) fn start(
+    cfg: &Anycast,
+    server: &Arc<Server>,
+    listen: &[SocketAddr],
+    tasks: &mut tokio::task::JoinSet<&'static str>,
+    shutdown: &CancellationToken,
+) -> Result<Running, ServeError> {
+    let bfd = match cfg.bfd {
+        Some(b) => {
+            let r = Responder::bind(b)?;
+            let stats = r.stats.clone();
+            let sd = shutdown.clone();
+            tracing::info!(addr = %b.addr, "BFD responder listening (anycast fate-sharing)");
+            tasks.spawn(async move {
+                r.run(sd).await;
+                "BFD responder"
+            });
+            Some(stats)
+        }
+        None => None,
+    };
+    let (stopping, stopping_rx) = watch::channel(None);
+    let inputs = TaskInputs {
+        published: server.published.clone(),
+        vips: server.vips.clone(),
+        state: server.state.clone(),
+        listen: listen.to_vec(),
+        stopping: stopping_rx,
+    };
+    let (task, status) = Task::new(cfg.clone(), inputs, bfd);
+    let sd = shutdown.clone();
+    tasks.spawn(async move {
+        task.run(sd).await;
+        "anycast"
+    });
+    Ok(Running {
+        status,
+        stopping,
+        drain: cfg.drain,
+    })
+}
+
+impl Running {
+    /// After SIGTERM: the anycast task withdraws (or demotes) at once; DNS keeps answering
+    /// for the drain period, or until a SIGINT or another stop cuts it short.
+    pub(super) async fn drain(&self, shutdown: &CancellationToken, int: &mut Signal) {
+        self.stopping.send_replace(Some(Instant::now()));
+        tracing::info!(
+            drain_ms = self.drain.as_millis() as u64,
+            "anycast: withdrawing, answering until the drain period ends"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(self.drain) => {}
+            () = shutdown.cancelled() => {}
+            _ = int.recv() => tracing::info!("SIGINT: cutting the drain period short"),
+        }
+    }
+}
