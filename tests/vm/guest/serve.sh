@@ -5,8 +5,9 @@
 #   cl (10.0.0.2) -- d0 (10.0.0.1, VIP 10.0.0.100) [root ns, meridian serve]
 #     -- r$i (10.1.$i.1) -- rs$i (10.1.$i.2: httpd :80 with /healthz, echo :8080), i = 1 2 3
 #     -- r9 (10.1.9.1) -- sorry (10.1.9.2: httpd :80)
+#   dnsn (10.9.0.2) -- n0 (10.9.0.1) [a DNS-only node, gossip with the director: [cluster]]
 # Checks every 500 ms, timeout 500 ms, rise 2, fall 2: a change must show within
-# 2 x 500 ms + 500 ms + 1 s = 2.5 s.
+# 2 x 500 ms + 500 ms + 1 s = 2.5 s (+ one gossip round, 250 ms, on the DNS node).
 LIMIT_CS=250
 VIP=10.0.0.100
 DR=192.0.2.20
@@ -86,13 +87,29 @@ table_is() {
 }
 fetch() { $IP netns exec cl timeout 5 wget -q -O - http://$VIP/; }
 
+step "the DNS node's namespace and the shared cluster key"
+$IP netns add dnsn
+$IP link add n0 type veth peer name n1
+$IP link set n1 netns dnsn
+$IP addr add 10.9.0.1/24 dev n0; $IP link set n0 up
+$IP -n dnsn addr add 10.9.0.2/24 dev n1
+$IP -n dnsn link set n1 up; $IP -n dnsn link set lo up
+$M cluster keygen /tmp/cluster.key > /dev/null || fail "cluster keygen"
+# dns_node_is ADDR: the DNS node answers www.example.test A with exactly ADDR
+dns_node_is() {
+  [ "$($IP netns exec dnsn nslookup -type=a www.example.test 10.9.0.2 2>&1 | awk '/^Name:/{n = 1} n && /^Address:/{print $2}')" = "$1" ]
+}
+
 step "meridian serve with [lvs]"
-trap '[ $? = 0 ] || { echo "--- meridian serve log (tail)"; tail -40 /tmp/serve.log | cut -c1-400; }' EXIT
+trap '[ $? = 0 ] || { echo "--- meridian serve log (tail)"; tail -40 /tmp/serve.log | cut -c1-400; echo "--- DNS node log (tail)"; tail -20 /tmp/dns-node.log 2>/dev/null | cut -c1-400; }' EXIT
 $M --log-format json serve --config serve.toml > /tmp/serve.log 2>&1 &
 SERVE=$!
+$IP netns exec dnsn $M --log-format json serve --config dns-node.toml > /tmp/dns-node.log 2>&1 &
+DNSNODE=$!
 mark
 within 1000 "table complete" weight_is $VIP:8080 10.1.3.2:8080 5
 within 1000 "DNS up" dns_is $VIP
+within 1000 "the DNS node up" dns_node_is $VIP
 expect_weights serve.expected
 dns_is $VIP || fail "www is not answered with the VIP"
 explain_is $VIP || { cat /tmp/explain.json; fail "explain does not give the VIP"; }
@@ -215,6 +232,7 @@ mark
 for i in 1 2 3; do stop_httpd $i; done
 within $LIMIT_CS "sorry server added to :80" weight_is $VIP:80 10.1.9.2:80 1
 within $LIMIT_CS "DNS answers dr" dns_is $DR
+within $((LIMIT_CS + 25)) "the DNS node answers dr (the director's quorum over gossip)" dns_node_is $DR
 ipvsadm -Ln
 for i in 1 2 3; do
   weight_is $VIP:80 10.1.$i.2:80 absent || fail "rs$i still in :80"
@@ -230,6 +248,7 @@ mark
 for i in 1 2 3; do start_httpd $i; done
 within $LIMIT_CS "sorry server removed" weight_is $VIP:80 10.1.9.2:80 absent
 within $LIMIT_CS "DNS answers the VIP" dns_is $VIP
+within $((LIMIT_CS + 25)) "the DNS node answers the VIP again" dns_node_is $VIP
 within $LIMIT_CS "every weight back" table_is serve.expected
 explain_is $VIP || { cat /tmp/explain.json; fail "explain does not give the VIP again"; }
 got="$(fetch) $(fetch) $(fetch)"
@@ -237,6 +256,7 @@ echo "client got: $got"
 echo "$got" | grep -q sorry && fail "the sorry server still gets traffic"
 
 step "SIGTERM"
+kill $DNSNODE; wait $DNSNODE || { tail -20 /tmp/dns-node.log; fail "the DNS node did not exit cleanly"; }
 kill $SERVE
 wait $SERVE || { cat /tmp/serve.log; fail "meridian serve did not exit cleanly"; }
 grep -E '"health state changed"|"ipvs change"|quorum|vip' /tmp/serve.log | cut -c1-300
