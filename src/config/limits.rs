@@ -65,6 +65,41 @@ impl Default for AdminSettings {
     }
 }
 
+/// Response rate limiting of UDP answers (`[server] rrl`, see `dns::rrl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RrlSettings {
+    /// Responses a second per client prefix and response class; 0 turns limiting off.
+    pub rate: u32,
+    /// Every `slip`-th limited response goes out truncated; 0 drops them all.
+    pub slip: u32,
+    /// Depth of a bucket: a quiet prefix may get `rate × window` responses at once.
+    pub window: Duration,
+    /// The client prefix (`client_prefix_v4` / `client_prefix_v6`).
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+}
+
+impl RrlSettings {
+    /// No limiting (servers built without a policy file, as the tests make them).
+    pub const OFF: RrlSettings = RrlSettings {
+        rate: 0,
+        slip: 2,
+        window: Duration::from_secs(1),
+        prefix_v4: 24,
+        prefix_v6: 56,
+    };
+}
+
+impl Default for RrlSettings {
+    /// The policy file's default: on, 1000 a second (docs/reliability.md says why).
+    fn default() -> Self {
+        RrlSettings {
+            rate: 1000,
+            ..RrlSettings::OFF
+        }
+    }
+}
+
 /// How zone files and their `$INCLUDE`s are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZoneFileRules {

@@ -58,6 +58,17 @@ pub struct ServerSpec {
     pub client_prefix_v6: Option<Spanned<i64>>,
     pub include_outside_zone_dir: Option<bool>,
     pub max_zone_file_bytes: Option<Spanned<i64>>,
+    pub rrl: Option<Spanned<RrlSpec>>,
+    pub cookie_secret_file: Option<Spanned<String>>,
+}
+
+/// `rrl = { rate = 1000, slip = 2, window = "1s" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RrlSpec {
+    pub rate: Option<Spanned<i64>>,
+    pub slip: Option<Spanned<i64>>,
+    pub window: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
