@@ -52,7 +52,7 @@ impl Snapshot {
             query_log: false,
             registry: Arc::default(),
             tcp: crate::config::TcpSettings::default(),
-            rrl: crate::config::RrlSettings::OFF,
+            rrl: crate::config::RrlSettings::off(),
             cookie_secret: None,
         }
     }

@@ -45,9 +45,11 @@ fn snapshot(rate: u32, slip: u32) -> Snapshot {
     let (set, errors) = meridian::dns::load_zones(&[f]);
     assert!(errors.is_empty(), "{errors:?}");
     let mut s = Snapshot::new(set, 1232);
+    // Loopback is exempt by default; these tests flood from 127/8 on purpose.
     s.rrl = RrlSettings {
         rate,
         slip,
+        exempt: Vec::new().into(),
         ..RrlSettings::default()
     };
     s.cookie_secret = Some(CookieSecret::from_bytes(SECRET));
@@ -437,7 +439,7 @@ fn kdig_cookies_against_the_real_binary() {
     std::fs::write(
         &cfg,
         format!(
-            "[server]\nlisten = [\"127.0.0.1:{port}\"]\nzones = [\"example.test.zone\"]\nudp_threads = 1\ncookie_secret_file = {secret:?}\nrrl = {{ rate = 1, slip = 1, window = \"1s\" }}\n"
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\nzones = [\"example.test.zone\"]\nudp_threads = 1\ncookie_secret_file = {secret:?}\nrrl = {{ rate = 1, slip = 1, window = \"1s\", exempt = [] }}\n"
         ),
     )
     .unwrap();

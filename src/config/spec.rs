@@ -62,13 +62,14 @@ pub struct ServerSpec {
     pub cookie_secret_file: Option<Spanned<String>>,
 }
 
-/// `rrl = { rate = 1000, slip = 2, window = "1s" }`
+/// `rrl = { rate = 1000, slip = 2, window = "1s", exempt = ["127.0.0.0/8", "::1"] }`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RrlSpec {
     pub rate: Option<Spanned<i64>>,
     pub slip: Option<Spanned<i64>>,
     pub window: Option<Spanned<String>>,
+    pub exempt: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -229,7 +229,8 @@ pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, 
 }
 
 /// Passes one answer through the rate limiter: left as it is, replaced by the slipped reply,
-/// or cleared (dropped). Answers to a valid server cookie and empty ones are not counted.
+/// or cleared (dropped). Answers to a valid server cookie or an exempt source, and empty
+/// ones, are not counted.
 #[allow(clippy::too_many_arguments)]
 fn limit_one(
     snapshot: &Snapshot,
@@ -241,7 +242,8 @@ fn limit_one(
     outcome: &mut Outcome,
     out: &mut Vec<u8>,
 ) {
-    if out.is_empty() || outcome.cookie == Some(Verdict::Valid) {
+    if out.is_empty() || outcome.cookie == Some(Verdict::Valid) || snapshot.rrl.exempts(client.ip())
+    {
         return;
     }
     match table.check(client.ip(), Class::of(outcome), now_ms, limit) {

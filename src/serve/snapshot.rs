@@ -68,7 +68,7 @@ pub fn build_snapshot(
     let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
     snapshot.query_log = cfg.server.query_log;
     snapshot.tcp = cfg.server.tcp;
-    snapshot.rrl = cfg.server.rrl;
+    snapshot.rrl = cfg.server.rrl.clone();
     snapshot.cookie_secret = Some(
         cfg.server
             .cookie_secret

@@ -151,6 +151,22 @@ fn rrl(cx: &mut Ctx, spec: Option<&Spanned<spec::RrlSpec>>) -> RrlSettings {
             r.window = d;
         }
     }
+    if let Some(list) = &spec.exempt {
+        if list.get_ref().len() > RrlSettings::MAX_EXEMPT {
+            cx.err(
+                list.span(),
+                "server.rrl.exempt",
+                format!("at most {} prefixes", RrlSettings::MAX_EXEMPT),
+            );
+        }
+        let nets: Vec<_> = list
+            .get_ref()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| cx.cidr(v, &format!("server.rrl.exempt[{i}]")))
+            .collect();
+        r.exempt = nets.into();
+    }
     r
 }
 

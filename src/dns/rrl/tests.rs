@@ -12,6 +12,7 @@ fn settings(rate: u32, slip: u32, window_ms: u64) -> RrlSettings {
         window: Duration::from_millis(window_ms),
         prefix_v4: 24,
         prefix_v6: 56,
+        exempt: Vec::new().into(),
     }
 }
 
@@ -35,6 +36,18 @@ fn run(t: &mut Table, client: &str, class: Class, n: usize, now: u64, l: &Limit)
 #[test]
 fn off_when_the_rate_is_zero() {
     assert_eq!(Limit::new(&settings(0, 2, 1000), 1), None);
+}
+
+#[test]
+fn loopback_is_exempt_by_default() {
+    let d = RrlSettings::default();
+    for a in ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"] {
+        assert!(d.exempts(ip(a)), "{a}");
+    }
+    for a in ["128.0.0.1", "192.0.2.1", "::2", "2001:db8::1"] {
+        assert!(!d.exempts(ip(a)), "{a}");
+    }
+    assert!(!settings(1, 1, 1).exempts(ip("127.0.0.1")));
 }
 
 #[test]

@@ -151,6 +151,22 @@ fn rrl_and_the_cookie_secret_file() {
         "{e:?}"
     );
     assert!(e[2].contains("server.rrl.window: at most 1h"), "{e:?}");
+    let e = errors(
+        dir.path(),
+        &format!("{base}rrl = {{ exempt = [\"10.0.0.0/8\", \"10.1.2.3/8\"] }}\n"),
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("server.rrl.exempt[1]: `10.1.2.3/8` has bits set"),
+        "{e:?}"
+    );
+    let cfg = parse(
+        &format!("{base}rrl = {{ exempt = [\"10.0.0.0/8\"] }}\n"),
+        &dir.path().join("m.toml"),
+    )
+    .unwrap();
+    let r = &cfg.server.rrl;
+    assert!(r.exempts("10.9.9.9".parse().unwrap()) && !r.exempts("127.0.0.1".parse().unwrap()));
     let e = errors(dir.path(), &format!("{base}rrl = {{ burst = 3 }}\n"));
     assert!(
         e.iter().any(|e| e.contains("unknown field `burst`")),
