@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 # MERIDIAN_BIN: another meridian binary to serve with (e.g. an older build, for before/after)
 MBIN=${MERIDIAN_BIN:-target/release/meridian}
+# The load comes from one address, so rate limiting is off as NSD's is (rrl-ratelimit: 0);
+# MERIDIAN_RRL='rrl = { rate = 10000000 }' measures the limiter's cost without limiting, and
+# MERIDIAN_RRL= serves with a build older than the `rrl` key.
+MERIDIAN_RRL=${MERIDIAN_RRL-'rrl = { rate = 0 }'}
 QPS=${1:-50000}; SECS=${2:-10}; REPEAT=${REPEAT:-3}
 [ "$SECS" -le 20 ] || { echo "keep each measurement <= 20 s" >&2; exit 2; }
 need dnsperf nsd taskset dig pgrep perf
@@ -32,6 +36,7 @@ cat > "$W/meridian.toml" <<C
 listen = ["127.0.0.1:$MPORT"]
 zones = ["example.test.zone"]
 udp_threads = 1
+$MERIDIAN_RRL
 C
 cat > "$W/nsd.conf" <<C
 server:

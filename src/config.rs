@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use keywords::{HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
-pub use limits::{AdminSettings, ConnLimits, TcpSettings, ZoneFileRules};
+pub use limits::{AdminSettings, ConnLimits, RrlSettings, TcpSettings, ZoneFileRules};
 pub use types::*;
 
 /// One problem in a configuration file.

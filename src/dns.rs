@@ -11,11 +11,14 @@
 //! ```
 
 pub mod answer;
+pub mod cookie;
 pub mod encode;
 pub mod name;
 pub mod observe;
+pub mod rrl;
 pub mod server;
 pub mod service;
+pub mod siphash;
 pub mod tcp;
 pub mod udp;
 pub mod wire;

@@ -9,11 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct Metrics {
     pub queries_udp: AtomicU64,
     pub queries_tcp: AtomicU64,
-    /// Responses by RCODE (index = rcode, 0..=15; BADVERS counted at 16).
-    pub responses: [AtomicU64; 17],
+    /// Responses by RCODE (index = rcode, 0..=15; BADVERS at 16, BADCOOKIE at 17).
+    pub responses: [AtomicU64; 18],
     pub truncated: AtomicU64,
     /// Packets too broken to answer at all (no header).
     pub dropped: AtomicU64,
+    /// UDP answers the rate limiter stopped (dropped or slipped).
+    pub rrl_limited: AtomicU64,
+    /// Of those, the ones replaced by a truncated reply or BADCOOKIE.
+    pub rrl_slipped: AtomicU64,
     pub ecs_queries: AtomicU64,
     pub service_answers: AtomicU64,
     pub reloads_ok: AtomicU64,
@@ -51,10 +55,25 @@ pub fn inc(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-const RCODES: [&str; 17] = [
-    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-    "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+const RCODES: [&str; 18] = [
+    "NOERROR",
+    "FORMERR",
+    "SERVFAIL",
+    "NXDOMAIN",
+    "NOTIMP",
+    "REFUSED",
+    "YXDOMAIN",
+    "YXRRSET",
+    "NXRRSET",
+    "NOTAUTH",
+    "NOTZONE",
+    "RCODE11",
+    "RCODE12",
+    "RCODE13",
+    "RCODE14",
+    "RCODE15",
     "BADVERS",
+    "BADCOOKIE",
 ];
 
 impl Metrics {
@@ -63,9 +82,11 @@ impl Metrics {
         Metrics {
             queries_udp: Z,
             queries_tcp: Z,
-            responses: [Z; 17],
+            responses: [Z; 18],
             truncated: Z,
             dropped: Z,
+            rrl_limited: Z,
+            rrl_slipped: Z,
             ecs_queries: Z,
             service_answers: Z,
             reloads_ok: Z,
@@ -92,10 +113,11 @@ impl Metrics {
         }
     }
 
-    /// Count one response with this RCODE (16 and above = BADVERS).
+    /// Count one response with this RCODE (BADVERS = 16; BADCOOKIE, the only other extended
+    /// RCODE Meridian sends, and anything above 16).
     #[inline]
     pub fn response(&self, rcode: u16) {
-        inc(&self.responses[usize::from(rcode).min(16)]);
+        inc(&self.responses[usize::from(rcode).min(17)]);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -130,6 +152,18 @@ impl Metrics {
             "counter",
             "Packets dropped as unanswerable.",
             &self.dropped,
+        );
+        one(
+            "dns_rrl_limited_total",
+            "counter",
+            "UDP answers stopped by response rate limiting (dropped or slipped).",
+            &self.rrl_limited,
+        );
+        one(
+            "dns_rrl_slipped_total",
+            "counter",
+            "Rate-limited UDP answers replaced by a truncated reply or BADCOOKIE.",
+            &self.rrl_slipped,
         );
         one(
             "dns_ecs_queries_total",
@@ -303,6 +337,7 @@ mod tests {
         let m = Metrics::new();
         m.response(3);
         m.response(16);
+        m.response(23);
         inc(&m.queries_udp);
         let text = m.render();
         assert!(
@@ -311,9 +346,10 @@ mod tests {
         );
         assert!(text.contains("meridian_dns_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADVERS\"} 1\n"));
+        assert!(text.contains("meridian_dns_responses_total{rcode=\"BADCOOKIE\"} 1\n"));
         assert!(text.contains("meridian_cluster_packets_rejected"), "{text}");
         assert!(text.contains("# TYPE meridian_anycast_withdrawals_total counter\n"));
-        // 19 families, 3 for the cluster, 6 for anycast.
-        assert_eq!(text.matches("# TYPE").count(), 28);
+        // 19 families, 3 for the cluster, 6 for anycast, 2 for rate limiting.
+        assert_eq!(text.matches("# TYPE").count(), 30);
     }
 }

@@ -34,10 +34,14 @@ pub struct Snapshot {
     pub registry: Arc<crate::health::Registry>,
     /// Caps and timeouts of DNS over TCP (`[server] tcp_*`), read at each accept.
     pub tcp: crate::config::TcpSettings,
+    /// UDP response rate limiting (`[server] rrl`), read by the UDP threads at each batch.
+    pub rrl: crate::config::RrlSettings,
+    /// The DNS Cookies secret; None: cookies are ignored (no COOKIE in replies).
+    pub cookie_secret: Option<crate::dns::cookie::CookieSecret>,
 }
 
 impl Snapshot {
-    /// Static zones only: no service names.
+    /// Static zones only: no service names, no rate limiting, no cookies.
     pub fn new(zones: ZoneSet, max_udp_payload: u16) -> Snapshot {
         Snapshot {
             zones: Arc::new(zones),
@@ -48,6 +52,8 @@ impl Snapshot {
             query_log: false,
             registry: Arc::default(),
             tcp: crate::config::TcpSettings::default(),
+            rrl: crate::config::RrlSettings::off(),
+            cookie_secret: None,
         }
     }
 

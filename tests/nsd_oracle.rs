@@ -78,6 +78,9 @@ enum Known {
     /// NOTIFY (opcode 4): NSD answers it (no ACL -> its own refusal); Meridian has no
     /// zone transfer and answers NOTIMP.
     Notify,
+    /// RFC 7873 section 5.2.2: Meridian answers a COOKIE option of a bad length with
+    /// FORMERR; NSD 4.6 does not implement cookies and ignores it.
+    CookieFormErr,
 }
 
 fn query(
@@ -278,6 +281,34 @@ fn cases() -> Vec<Case> {
         false,
         None,
     );
+    // Cookies: a client cookie with a server cookie NSD (4.6, no cookies) ignores and
+    // Meridian does not recognise: both answer normally (Meridian adds a fresh cookie,
+    // which the comparison does not look at). Bad lengths: FORMERR from Meridian.
+    let mut with_server = vec![0, 10, 0, 24, 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 0];
+    with_server.extend_from_slice(&[0x5c, 0xf7, 0x9f, 0x11, 9, 9, 9, 9, 9, 9, 9, 9]);
+    push(
+        "cookie option with an unknown server cookie".into(),
+        query(
+            id,
+            0,
+            "www.example.test",
+            1,
+            1,
+            Some((1232, 0, 0, &with_server)),
+        ),
+        false,
+        None,
+    );
+    for len in [0u8, 7, 9, 15, 41] {
+        let mut o = vec![0, 10, 0, len];
+        o.extend(std::iter::repeat_n(1u8, usize::from(len)));
+        push(
+            format!("cookie of {len} bytes"),
+            query(id, 0, "www.example.test", 1, 1, Some((1232, 0, 0, &o))),
+            false,
+            Some(Known::CookieFormErr),
+        );
+    }
     let good = ecs(1, 24, &[198, 51, 100]);
     push(
         "ecs v4".into(),
@@ -443,6 +474,7 @@ fn compare(nsd: Option<&[u8]>, mer: Option<&[u8]>, known: Option<Known>) -> Opti
         Some(Known::ChainRcode) if n.1 == 0 && m.1 == 3 && n.2 == m.2 && n.3 == m.3 => return None,
         Some(Known::EcsFormErr) if m.1 == 1 => return None,
         Some(Known::Notify) if m.1 == 4 => return None,
+        Some(Known::CookieFormErr) if m.1 == 1 && m.2.is_empty() => return None,
         _ => {}
     }
     if n.0 != m.0 || n.1 != m.1 {

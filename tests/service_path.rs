@@ -125,6 +125,55 @@ fn service_answers_follow_the_subnet_and_do_not_allocate() {
         0,
         "allocations while answering service queries"
     );
+
+    // The UDP shell's extra steps: a COOKIE option checked and answered, each answer passed
+    // through the rate limiter, and the slipped reply (BADCOOKIE here) written.
+    let mut snap = snap;
+    snap.cookie_secret = Some(meridian::dns::cookie::CookieSecret::from_bytes([7; 16]));
+    let settings = meridian::config::RrlSettings {
+        rate: 100,
+        ..Default::default()
+    };
+    let limit = meridian::dns::rrl::Limit::new(&settings, 1).unwrap();
+    let mut table = meridian::dns::rrl::Table::new([3; 16]);
+    let with_cookie: Vec<Vec<u8>> = queries
+        .iter()
+        .map(|q| {
+            let mut q = q.clone();
+            // Grow the OPT's RDLENGTH and append a client cookie.
+            let at = q.len() - (8 + 3) - 2;
+            let rdlen = u16::from_be_bytes([q[at], q[at + 1]]) + 12;
+            q[at..at + 2].copy_from_slice(&rdlen.to_be_bytes());
+            q.extend_from_slice(&[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+            q
+        })
+        .collect();
+    let (mut slipped, mut cookies) = (0, 0);
+    COUNTING.with(|c| c.set(true));
+    for (k, q) in with_cookie.iter().enumerate() {
+        let o = meridian::dns::answer::answer_at(&snap, q, source, udp, 1_700_000_000, &mut out);
+        cookies += usize::from(o.cookie.is_some());
+        let class = meridian::dns::rrl::Class::of(&o);
+        if table.check(source.ip(), class, k as u64, &limit) != meridian::dns::rrl::Decision::Send {
+            meridian::dns::answer::limited_reply(
+                &snap,
+                q,
+                source,
+                1_700_000_000,
+                o.rcode,
+                &mut out,
+            );
+            slipped += 1;
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(cookies, with_cookie.len());
+    assert!(slipped > 1000, "{slipped}");
+    assert_eq!(
+        COUNT.with(|c| c.get()),
+        0,
+        "allocations on the cookie and rate-limiting path"
+    );
 }
 
 /// Counts heap allocations made on the current thread while `COUNTING` is set.

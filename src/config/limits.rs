@@ -2,7 +2,11 @@
 //! and the admin endpoint, and the rules for reading zone files. Defaults and reasons are in
 //! docs/reliability.md.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Duration;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 /// Connection caps of one kind of listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +65,61 @@ impl Default for AdminSettings {
                 prefix_v6: 56,
             },
             timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Response rate limiting of UDP answers (`[server] rrl`, see `dns::rrl`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RrlSettings {
+    /// Responses a second per client prefix and response class; 0 turns limiting off.
+    pub rate: u32,
+    /// Every `slip`-th limited response goes out truncated; 0 drops them all.
+    pub slip: u32,
+    /// Depth of a bucket: a quiet prefix may get `rate × window` responses at once.
+    pub window: Duration,
+    /// The client prefix (`client_prefix_v4` / `client_prefix_v6`).
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+    /// Sources never limited (`exempt`): by default loopback, which no remote host can spoof,
+    /// so a resolver or proxy on the same host and local monitoring are not limited.
+    pub exempt: Arc<[IpNet]>,
+}
+
+impl RrlSettings {
+    /// At most this many `exempt` prefixes (each limited answer scans them).
+    pub const MAX_EXEMPT: usize = 64;
+
+    /// No limiting (servers built without a policy file, as the tests make them).
+    pub fn off() -> RrlSettings {
+        RrlSettings {
+            rate: 0,
+            ..RrlSettings::default()
+        }
+    }
+
+    /// True when answers to `ip` are never limited.
+    #[inline]
+    pub fn exempts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.exempt.iter().any(|n| n.contains(&ip))
+    }
+}
+
+impl Default for RrlSettings {
+    /// The policy file's default: on, 1000 a second per /24 (/56) and class, slip 2, a
+    /// one-second bucket, loopback exempt (docs/reliability.md says why).
+    fn default() -> Self {
+        RrlSettings {
+            rate: 1000,
+            slip: 2,
+            window: Duration::from_secs(1),
+            prefix_v4: 24,
+            prefix_v6: 56,
+            exempt: Arc::from(vec![
+                IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
+                IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)),
+            ]),
         }
     }
 }

@@ -63,6 +63,18 @@ pub struct ServerSpec {
     pub client_prefix_v6: Option<Spanned<i64>>,
     pub include_outside_zone_dir: Option<bool>,
     pub max_zone_file_bytes: Option<Spanned<i64>>,
+    pub rrl: Option<Spanned<RrlSpec>>,
+    pub cookie_secret_file: Option<Spanned<String>>,
+}
+
+/// `rrl = { rate = 1000, slip = 2, window = "1s", exempt = ["127.0.0.0/8", "::1"] }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RrlSpec {
+    pub rate: Option<Spanned<i64>>,
+    pub slip: Option<Spanned<i64>>,
+    pub window: Option<Spanned<String>>,
+    pub exempt: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -55,6 +55,10 @@ pub struct Server {
     pub admin_conn: super::AdminSettings,
     /// `$INCLUDE` confinement and the zone file size limit.
     pub zone_rules: super::ZoneFileRules,
+    /// UDP response rate limiting.
+    pub rrl: super::RrlSettings,
+    /// The DNS Cookies secret read from `cookie_secret_file` (None: a random one per process).
+    pub cookie_secret: Option<crate::dns::cookie::CookieSecret>,
 }
 
 impl Default for Server {
@@ -70,6 +74,8 @@ impl Default for Server {
             tcp: super::TcpSettings::default(),
             admin_conn: super::AdminSettings::default(),
             zone_rules: super::ZoneFileRules::default(),
+            rrl: super::RrlSettings::default(),
+            cookie_secret: None,
         }
     }
 }

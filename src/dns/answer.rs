@@ -5,12 +5,18 @@
 //! tree (`answer/resolve.rs`) writing sections into the caller's buffer with truncation
 //! for UDP. It allocates nothing when the buffer was reserved up front.
 
+mod limited;
+mod opt;
 mod resolve;
 #[cfg(test)]
 mod tests;
 
+pub use limited::limited_reply;
+use opt::{CookieReply, opt_len, write_opt, write_opt_scoped};
+
 use std::net::{IpAddr, SocketAddr};
 
+use crate::dns::cookie::{self, Verdict};
 use crate::dns::encode::Writer;
 use crate::dns::name::{self, MAX_NAME};
 use crate::dns::wire::{
@@ -65,9 +71,36 @@ pub struct Outcome {
     /// The full (extended) response code.
     pub rcode: u16,
     pub truncated: bool,
+    /// What the query's COOKIE option proved (None: no cookie, or cookies not served).
+    pub cookie: Option<Verdict>,
+    /// Set by the UDP shell when rate limiting replaced or dropped the answer.
+    pub limited: Limited,
 }
 
-/// Answers `query` into `out` (cleared first; left empty when nothing must be sent).
+/// What rate limiting did to a UDP answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Limited {
+    #[default]
+    No,
+    /// Replaced by a truncated reply (or BADCOOKIE).
+    Slipped,
+    Dropped,
+}
+
+impl Outcome {
+    fn new(kind: Kind, rcode: u16) -> Outcome {
+        Outcome {
+            kind,
+            rcode,
+            truncated: false,
+            cookie: None,
+            limited: Limited::No,
+        }
+    }
+}
+
+/// Answers `query` into `out` (cleared first; left empty when nothing must be sent), reading
+/// the clock for the cookie timestamps: [`answer_at`] for the shells that read it per batch.
 pub fn answer(
     snapshot: &Snapshot,
     query: &[u8],
@@ -75,14 +108,29 @@ pub fn answer(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Outcome {
+    answer_at(snapshot, query, client, transport, unix_now(), out)
+}
+
+/// The time as DNS Cookies count it: Unix seconds, modulo 2^32.
+pub fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
+}
+
+/// [`answer`] at `now` (Unix seconds, for DNS Cookies).
+pub fn answer_at(
+    snapshot: &Snapshot,
+    query: &[u8],
+    client: SocketAddr,
+    transport: Transport,
+    now: u32,
+    out: &mut Vec<u8>,
+) -> Outcome {
     match wire::parse_query(query) {
         Err(ParseError::Drop) => {
             out.clear();
-            Outcome {
-                kind: Kind::Dropped,
-                rcode: 0,
-                truncated: false,
-            }
+            Outcome::new(Kind::Dropped, 0)
         }
         Err(ParseError::NotImp(h)) => {
             // As NSD: flags kept (opcode, RD, CD), no question, no OPT.
@@ -95,11 +143,7 @@ pub fn answer(
                 None,
                 snapshot.max_udp_payload,
             );
-            Outcome {
-                kind: Kind::NotImp,
-                rcode: RCODE_NOTIMP,
-                truncated: false,
-            }
+            Outcome::new(Kind::NotImp, RCODE_NOTIMP)
         }
         Err(ParseError::FormErr(h, edns)) => {
             // NSD keeps RD and the opcode, except for a wrong QDCOUNT where it clears all.
@@ -117,13 +161,9 @@ pub fn answer(
                 edns.as_ref(),
                 snapshot.max_udp_payload,
             );
-            Outcome {
-                kind: Kind::FormErr,
-                rcode: RCODE_FORMERR,
-                truncated: false,
-            }
+            Outcome::new(Kind::FormErr, RCODE_FORMERR)
         }
-        Ok(q) => answer_query(snapshot, &q, client, transport, out),
+        Ok(q) => answer_query(snapshot, &q, client, transport, now, out),
     }
 }
 
@@ -141,45 +181,9 @@ fn error_reply(
     w.u16(flags | (rcode & 0x000F));
     w.bytes(&[0, 0, 0, 0, 0, 0, 0, 0]);
     if let Some(e) = edns {
-        write_opt(&mut w, max_udp, rcode, e);
+        write_opt(&mut w, max_udp, rcode, e, None);
         w.set_u16(10, 1);
     }
-}
-
-/// Bytes the OPT record will take in the reply.
-fn opt_len(e: &Edns) -> usize {
-    11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize)
-}
-
-/// Writes the reply's OPT: our payload size, the extended RCODE bits, DO echoed, ECS echoed
-/// with SCOPE as given (RFC 7871 section 7.2.1: 0 for static data).
-fn write_opt_scoped(w: &mut Writer<'_>, max_udp: u16, rcode: u16, e: &Edns, scope: u8) {
-    // Assembled on the stack and appended once (this runs for every EDNS query).
-    let mut b = [0u8; 11 + 8 + 16];
-    b[1..3].copy_from_slice(&wire::TYPE_OPT.to_be_bytes());
-    b[3..5].copy_from_slice(&max_udp.to_be_bytes());
-    b[5] = (rcode >> 4) as u8;
-    b[7..9].copy_from_slice(&(e.flags & 0x8000).to_be_bytes());
-    let n = match e.ecs {
-        None => 11,
-        Some(s) => {
-            let alen = usize::from(s.addr_len).min(16);
-            let len = 4 + alen as u16;
-            b[9..11].copy_from_slice(&(4 + len).to_be_bytes());
-            b[11..13].copy_from_slice(&wire::OPT_ECS.to_be_bytes());
-            b[13..15].copy_from_slice(&len.to_be_bytes());
-            b[15..17].copy_from_slice(&s.family.to_be_bytes());
-            b[17] = s.source_prefix;
-            b[18] = scope;
-            b[19..19 + alen].copy_from_slice(&s.addr[..alen]);
-            19 + alen
-        }
-    };
-    w.bytes(&b[..n]);
-}
-
-fn write_opt(w: &mut Writer<'_>, max_udp: u16, rcode: u16, e: &Edns) {
-    write_opt_scoped(w, max_udp, rcode, e, 0);
 }
 
 /// The client address policy should use: a valid, routable ECS address, else the source.
@@ -236,9 +240,12 @@ fn answer_query(
     q: &Query<'_>,
     client: SocketAddr,
     transport: Transport,
+    now: u32,
     out: &mut Vec<u8>,
 ) -> Outcome {
     let max_udp = snapshot.max_udp_payload;
+    let (verdict, cookie) = reply_cookie(snapshot, q, client, now);
+    let cookie = cookie.as_ref();
     let mut w = Writer::new(out);
     let mut header = [0u8; HEADER_LEN];
     header[..2].copy_from_slice(&q.header.id.to_be_bytes());
@@ -260,18 +267,16 @@ fn answer_query(
             max_udp,
         );
         return Outcome {
-            kind: Kind::NotImp,
-            rcode: RCODE_NOTIMP,
-            truncated: false,
+            cookie: verdict,
+            ..Outcome::new(Kind::NotImp, RCODE_NOTIMP)
         };
     }
     if let Some(e) = q.edns.as_ref().filter(|e| e.version > 0) {
-        write_opt(&mut w, max_udp, RCODE_BADVERS, e);
+        write_opt(&mut w, max_udp, RCODE_BADVERS, e, cookie);
         w.set_u16(10, 1);
         return Outcome {
-            kind: Kind::BadVers,
-            rcode: RCODE_BADVERS,
-            truncated: false,
+            cookie: verdict,
+            ..Outcome::new(Kind::BadVers, RCODE_BADVERS)
         };
     }
     let limit = match transport {
@@ -281,7 +286,7 @@ fn answer_query(
             None => 512,
         },
     };
-    let reserve = q.edns.as_ref().map_or(0, opt_len);
+    let reserve = q.edns.as_ref().map_or(0, |e| opt_len(e, cookie));
     let mut lname_buf = [0u8; MAX_NAME];
     let lname = name::lower_into(q.qname, &mut lname_buf);
     let zone = snapshot.zones.find(lname);
@@ -313,15 +318,36 @@ fn answer_query(
     w.set_u16(2, flags);
     if let Some(e) = &q.edns {
         // The OPT always fits: its space was reserved from the limit above.
-        write_opt_scoped(&mut w, max_udp, rcode, e, scope);
+        write_opt_scoped(&mut w, max_udp, rcode, e, scope, cookie);
         let ar = w.get_u16(10);
         w.set_u16(10, ar + 1);
     }
     Outcome {
-        kind,
-        rcode,
         truncated,
+        cookie: verdict,
+        ..Outcome::new(kind, rcode)
     }
+}
+
+/// The COOKIE option of the reply and what the query's cookie proved, when the query carried
+/// one and cookies are served.
+fn reply_cookie(
+    snapshot: &Snapshot,
+    q: &Query<'_>,
+    client: SocketAddr,
+    now: u32,
+) -> (Option<Verdict>, Option<CookieReply>) {
+    let (Some(c), Some(secret)) = (
+        q.edns.as_ref().and_then(|e| e.cookie),
+        snapshot.cookie_secret.as_ref(),
+    ) else {
+        return (None, None);
+    };
+    let (verdict, renew) = cookie::check(secret, &c, client.ip(), now);
+    (
+        Some(verdict),
+        Some(cookie::reply(secret, &c, client.ip(), now, renew)),
+    )
 }
 
 /// Reads the header back (used by the servers' tests and the differential test).

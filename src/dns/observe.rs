@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::answer::{Outcome, Transport};
+use super::answer::{Limited, Outcome, Transport};
 use crate::metrics::{METRICS, inc};
 
 /// Count one query; log it when `[server] query_log` is on. `sent` = a response went out.
@@ -20,6 +20,17 @@ pub fn record(
         Transport::Udp => &METRICS.queries_udp,
         Transport::Tcp => &METRICS.queries_tcp,
     });
+    match outcome.limited {
+        Limited::No => {}
+        Limited::Slipped => {
+            inc(&METRICS.rrl_limited);
+            inc(&METRICS.rrl_slipped);
+        }
+        Limited::Dropped => {
+            inc(&METRICS.rrl_limited);
+            return;
+        }
+    }
     if !sent {
         inc(&METRICS.dropped);
         return;

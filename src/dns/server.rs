@@ -103,11 +103,12 @@ impl DnsServer {
                 })?
             };
             let socks: Vec<Arc<UdpSocket>> = socks.into_iter().map(Arc::new).collect();
+            let siblings = socks.len();
             for (i, sock) in socks.iter().enumerate() {
                 let (sock, state, shutdown) = (sock.clone(), state.clone(), shutdown.clone());
                 let handle = std::thread::Builder::new()
                     .name(format!("dns-udp-{i}"))
-                    .spawn(move || udp::serve(&sock, state, shutdown))
+                    .spawn(move || udp::serve(&sock, state, shutdown, siblings))
                     .map_err(DnsError::Thread)?;
                 server.udp.push(handle);
             }

@@ -1,9 +1,12 @@
 //! Query parsing in place: header, the one question, the OPT record (EDNS version, flags,
-//! payload) and the EDNS Client Subnet option (RFC 7871), validated strictly.
+//! payload), the EDNS Client Subnet option (RFC 7871) and the COOKIE option (RFC 7873),
+//! validated strictly.
 //!
 //! Nothing here allocates: a [`Query`] borrows the packet and copies the few fixed-size
 //! fields it needs. What cannot be answered normally is a [`ParseError`] that says how the
 //! answer core must reply (drop, NOTIMP or FORMERR).
+
+use crate::dns::cookie::{Cookie, OPT_COOKIE};
 
 /// Length of the DNS header.
 pub const HEADER_LEN: usize = 12;
@@ -85,6 +88,8 @@ pub struct Edns {
     /// The 16 flag bits (DO is the top bit).
     pub flags: u16,
     pub ecs: Option<Ecs>,
+    /// The COOKIE option (RFC 7873), well formed.
+    pub cookie: Option<Cookie>,
 }
 
 impl Edns {
@@ -203,6 +208,7 @@ fn parse_opt(pkt: &[u8], pos: usize, header: Header) -> Result<(usize, Edns), Pa
         version,
         flags,
         ecs: None,
+        cookie: None,
     };
     let mut i = 0usize;
     while i < rdata.len() {
@@ -215,6 +221,12 @@ fn parse_opt(pkt: &[u8], pos: usize, header: Header) -> Result<(usize, Edns), Pa
                 return Err(formerr);
             }
             edns.ecs = Some(parse_ecs(data).ok_or(formerr)?);
+        } else if code == OPT_COOKIE {
+            // RFC 7873 section 5.2.2: a length other than 8 or 16..=40 is FORMERR.
+            if edns.cookie.is_some() {
+                return Err(formerr);
+            }
+            edns.cookie = Some(Cookie::parse(data).ok_or(formerr)?);
         }
         i += 4 + len;
     }
@@ -303,7 +315,7 @@ mod tests {
 
     #[test]
     fn edns_and_ecs() {
-        let mut opts = vec![0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]; // cookie: ignored
+        let mut opts = vec![0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]; // a client cookie
         opts.extend(ecs(1, 20, &[192, 0, 32]));
         let p = query(0, 1, 1, &opt(4096, 0, &opts));
         let e = parse_query(&p).unwrap().edns.unwrap();
@@ -311,6 +323,8 @@ mod tests {
         let s = e.ecs.unwrap();
         assert_eq!((s.family, s.source_prefix, s.addr_len), (1, 20, 3));
         assert_eq!(s.ip(), "192.0.32.0".parse::<std::net::IpAddr>().unwrap());
+        let c = e.cookie.unwrap();
+        assert_eq!((c.client, c.server().len()), ([1, 2, 3, 4, 5, 6, 7, 8], 0));
         let p6 = query(0, 1, 1, &opt(1232, 0, &ecs(2, 0, &[])));
         assert_eq!(
             parse_query(&p6)
@@ -345,6 +359,28 @@ mod tests {
         two.extend(ecs(1, 8, &[10]));
         let p = query(0, 1, 1, &opt(1232, 0, &two));
         assert!(matches!(parse_query(&p), Err(ParseError::FormErr(..))));
+    }
+
+    #[test]
+    fn bad_cookies_are_formerr() {
+        for len in [0u16, 7, 9, 15, 41] {
+            let mut o = vec![0, 10];
+            o.extend_from_slice(&len.to_be_bytes());
+            o.extend(std::iter::repeat_n(1u8, usize::from(len)));
+            let p = query(0, 1, 1, &opt(1232, 0, &o));
+            assert!(
+                matches!(parse_query(&p), Err(ParseError::FormErr(..))),
+                "{len}"
+            );
+        }
+        let one = [0u8, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+        let p = query(0, 1, 1, &opt(1232, 0, &[one, one].concat()));
+        assert!(matches!(parse_query(&p), Err(ParseError::FormErr(..))));
+        let mut full = vec![0, 10, 0, 24];
+        full.extend_from_slice(&[9; 24]);
+        let p = query(0, 1, 1, &opt(1232, 0, &full));
+        let c = parse_query(&p).unwrap().edns.unwrap().cookie.unwrap();
+        assert_eq!(c.server(), &[9; 16]);
     }
 
     #[test]

@@ -68,6 +68,13 @@ pub fn build_snapshot(
     let mut snapshot = Snapshot::new(zones, cfg.server.max_udp_payload);
     snapshot.query_log = cfg.server.query_log;
     snapshot.tcp = cfg.server.tcp;
+    snapshot.rrl = cfg.server.rrl.clone();
+    snapshot.cookie_secret = Some(
+        cfg.server
+            .cookie_secret
+            .clone()
+            .unwrap_or_else(|| process_cookie_secret().clone()),
+    );
     let registry = Arc::new(registry(cfg, policy.as_deref()));
     let offline;
     let (probes, vips) = match evidence {
@@ -130,4 +137,12 @@ fn carry_over(zones: &mut ZoneSet, prev: &ZoneSet, errors: &[LoadError]) {
             zones.insert(old.clone());
         }
     }
+}
+
+/// The cookie secret of a node without `cookie_secret_file`: random, made once per process,
+/// so reloads keep it (its cookies are recognised by this process only).
+fn process_cookie_secret() -> &'static crate::dns::cookie::CookieSecret {
+    static SECRET: std::sync::OnceLock<crate::dns::cookie::CookieSecret> =
+        std::sync::OnceLock::new();
+    SECRET.get_or_init(crate::dns::cookie::CookieSecret::generate)
 }

@@ -1,5 +1,6 @@
-//! `[server]`: listen addresses, zone files (each origin once), the admin endpoint, and the
-//! limits of the TCP listeners and of zone-file reading.
+//! `[server]`: listen addresses, zone files (each origin once), the admin endpoint, the
+//! limits of the TCP listeners and of zone-file reading, UDP rate limiting and the DNS
+//! Cookies secret file.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::super::spec::{self, OneOrMany};
-use super::super::{AdminSettings, Server, TcpSettings, ZoneFileRules};
+use super::super::{AdminSettings, RrlSettings, Server, TcpSettings, ZoneFileRules};
 use super::Ctx;
 
 pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
@@ -92,6 +93,15 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         Some(s) => limits(cx, s),
         None => Default::default(),
     };
+    let mut rrl = rrl(cx, s.and_then(|s| s.rrl.as_ref()));
+    rrl.prefix_v4 = tcp.limits.prefix_v4;
+    rrl.prefix_v6 = tcp.limits.prefix_v6;
+    let cookie_secret = s.and_then(|s| s.cookie_secret_file.as_ref()).and_then(|p| {
+        let path = cx.path(p.get_ref());
+        crate::dns::cookie::CookieSecret::load(&path)
+            .map_err(|e| cx.err(p.span(), "server.cookie_secret_file", e.to_string()))
+            .ok()
+    });
     Server {
         listen,
         zone_files,
@@ -103,7 +113,61 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         tcp,
         admin_conn,
         zone_rules,
+        rrl,
+        cookie_secret,
     }
+}
+
+/// `rrl = { rate, slip, window }`; keys left out keep their defaults.
+fn rrl(cx: &mut Ctx, spec: Option<&Spanned<spec::RrlSpec>>) -> RrlSettings {
+    let mut r = RrlSettings::default();
+    let Some(spec) = spec.map(Spanned::get_ref) else {
+        return r;
+    };
+    if let Some(n) = spec
+        .rate
+        .as_ref()
+        .and_then(|v| cx.int::<u32>(v, "server.rrl.rate", 0, 10_000_000))
+    {
+        r.rate = n;
+    }
+    if let Some(n) = spec
+        .slip
+        .as_ref()
+        .and_then(|v| cx.int::<u32>(v, "server.rrl.slip", 0, 100))
+    {
+        r.slip = n;
+    }
+    if let Some(d) = spec
+        .window
+        .as_ref()
+        .and_then(|v| cx.duration(v, "server.rrl.window"))
+    {
+        if d > Duration::from_secs(3600) {
+            if let Some(v) = &spec.window {
+                cx.err(v.span(), "server.rrl.window", "at most 1h");
+            }
+        } else {
+            r.window = d;
+        }
+    }
+    if let Some(list) = &spec.exempt {
+        if list.get_ref().len() > RrlSettings::MAX_EXEMPT {
+            cx.err(
+                list.span(),
+                "server.rrl.exempt",
+                format!("at most {} prefixes", RrlSettings::MAX_EXEMPT),
+            );
+        }
+        let nets: Vec<_> = list
+            .get_ref()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| cx.cidr(v, &format!("server.rrl.exempt[{i}]")))
+            .collect();
+        r.exempt = nets.into();
+    }
+    r
 }
 
 /// The connection caps, timeouts and zone-file rules (defaults in `config::limits`).

@@ -270,3 +270,89 @@ fn unused_private_ecs_gets_the_private_block_as_scope() {
 }
 
 mod robust;
+
+/// The reply's OPT with both ECS and COOKIE, read back option by option; BADVERS carries the
+/// cookie too; without a secret the cookie is not answered; the slipped reply is BADCOOKIE.
+#[test]
+fn cookies_in_the_opt_record() {
+    use crate::dns::cookie::{CookieSecret, Verdict};
+    let mut snap = snapshot();
+    snap.cookie_secret = Some(CookieSecret::from_bytes([5; 16]));
+    let client: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+    let mut opts = vec![0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100];
+    opts.extend_from_slice(&[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let query = q("www.example.test", 1, Some((0, &opts)));
+    let mut out = Vec::new();
+    let o = answer_at(
+        &snap,
+        &query,
+        client,
+        Transport::Udp,
+        1_700_000_000,
+        &mut out,
+    );
+    assert_eq!((o.rcode, o.cookie), (0, Some(Verdict::ClientOnly)));
+    let m = msg(&out);
+    let edns = m.edns.as_ref().unwrap();
+    let cookie = edns
+        .options()
+        .as_ref()
+        .iter()
+        .find_map(|(code, opt)| match (u16::from(*code), opt) {
+            (10, hickory_proto::rr::rdata::opt::EdnsOption::Unknown(_, v)) => Some(v.clone()),
+            _ => None,
+        })
+        .expect("a COOKIE option");
+    assert_eq!(cookie.len(), 24);
+    assert_eq!(cookie[..8], [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(cookie[8..12], [1, 0, 0, 0], "version 1, reserved");
+    assert!(
+        edns.options()
+            .as_ref()
+            .iter()
+            .any(|(c, _)| u16::from(*c) == 8)
+    );
+    // Sent back, it is valid and echoed.
+    let mut back = vec![0, 10, 0, 24];
+    back.extend_from_slice(&cookie);
+    let query = q("www.example.test", 1, Some((0, &back)));
+    let o = answer_at(
+        &snap,
+        &query,
+        client,
+        Transport::Udp,
+        1_700_000_100,
+        &mut out,
+    );
+    assert_eq!(o.cookie, Some(Verdict::Valid));
+    assert!(out.windows(24).any(|w| w == &cookie[..]));
+    // BADVERS still answers the cookie.
+    let query = q("www.example.test", 1, Some((1, &back)));
+    let o = answer_at(
+        &snap,
+        &query,
+        client,
+        Transport::Udp,
+        1_700_000_100,
+        &mut out,
+    );
+    assert_eq!((o.kind, o.cookie), (Kind::BadVers, Some(Verdict::Valid)));
+    assert!(out.windows(24).any(|w| w == &cookie[..]));
+    // The slipped reply to a client cookie: BADCOOKIE (23 = header 7, extended 1), no TC.
+    let query = q("www.example.test", 1, Some((0, &opts)));
+    let rcode = limited_reply(&snap, &query, client, 1_700_000_000, 0, &mut out);
+    assert_eq!(rcode, 23);
+    let m = msg(&out);
+    assert_eq!((out[3] & 0x0f, out[2] & 0x02), (7, 0));
+    assert_eq!(u16::from(m.edns.as_ref().unwrap().rcode_high()), 1);
+    assert!(m.answers.is_empty() && out.len() < query.len() + 40);
+    // And to a query without a cookie: TC, the answer's RCODE, the question only.
+    let plain = q("www.example.test", 1, None);
+    assert_eq!(limited_reply(&snap, &plain, client, 0, 3, &mut out), 3);
+    assert_eq!((out[2] & 0x02, out[3] & 0x0f), (0x02, 3));
+    assert_eq!(out.len(), plain.len());
+    // Without a secret, no cookie is answered.
+    let o = answer_at(&snapshot(), &query, client, Transport::Udp, 0, &mut out);
+    assert_eq!(o.cookie, None);
+    assert!(!out.windows(4).any(|w| w == [0, 10, 0, 24]));
+}

@@ -108,3 +108,78 @@ fn limits_have_defaults_ranges_and_are_read() {
         "{e:?}"
     );
 }
+
+#[test]
+fn rrl_and_the_cookie_secret_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.test.zone"), ZONE).unwrap();
+    let base = "[server]\nzones = \"a.test.zone\"\n";
+    // Defaults: on at 1000 a second, slip 2, a one-second bucket; no secret file.
+    let cfg = parse(base, &dir.path().join("m.toml")).unwrap();
+    assert_eq!(cfg.server.rrl, crate::config::RrlSettings::default());
+    assert_eq!(
+        (cfg.server.rrl.rate, cfg.server.rrl.slip),
+        (1000, 2),
+        "{:?}",
+        cfg.server.rrl
+    );
+    assert!(cfg.server.cookie_secret.is_none());
+    // Every key, the prefix lengths taken from client_prefix_v4/_v6, and a good secret.
+    let secret = dir.path().join("cookie.secret");
+    std::fs::write(&secret, "00112233445566778899aabbccddeeff\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = format!(
+        "{base}client_prefix_v4 = 20\nrrl = {{ rate = 0, slip = 0, window = \"5s\" }}\ncookie_secret_file = \"cookie.secret\"\n"
+    );
+    let cfg = parse(&text, &dir.path().join("m.toml")).unwrap();
+    let r = cfg.server.rrl;
+    assert_eq!(
+        (r.rate, r.slip, r.window.as_secs(), r.prefix_v4),
+        (0, 0, 5, 20)
+    );
+    assert!(cfg.server.cookie_secret.is_some());
+    // Out of range, an unknown key, and a secret readable by others: each with its place.
+    let e = errors(
+        dir.path(),
+        &format!("{base}rrl = {{ rate = -1, slip = 101, window = \"2h\" }}\n"),
+    );
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].contains("m.toml:3:16: server.rrl.rate: -1 is out of range"));
+    assert!(
+        e[1].contains("server.rrl.slip: 101 is out of range"),
+        "{e:?}"
+    );
+    assert!(e[2].contains("server.rrl.window: at most 1h"), "{e:?}");
+    let e = errors(
+        dir.path(),
+        &format!("{base}rrl = {{ exempt = [\"10.0.0.0/8\", \"10.1.2.3/8\"] }}\n"),
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("server.rrl.exempt[1]: `10.1.2.3/8` has bits set"),
+        "{e:?}"
+    );
+    let cfg = parse(
+        &format!("{base}rrl = {{ exempt = [\"10.0.0.0/8\"] }}\n"),
+        &dir.path().join("m.toml"),
+    )
+    .unwrap();
+    let r = &cfg.server.rrl;
+    assert!(r.exempts("10.9.9.9".parse().unwrap()) && !r.exempts("127.0.0.1".parse().unwrap()));
+    let e = errors(dir.path(), &format!("{base}rrl = {{ burst = 3 }}\n"));
+    assert!(
+        e.iter().any(|e| e.contains("unknown field `burst`")),
+        "{e:?}"
+    );
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = errors(
+        dir.path(),
+        &format!("{base}cookie_secret_file = \"cookie.secret\"\n"),
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("m.toml:3:22: server.cookie_secret_file:") && e[0].contains("chmod 600"),
+        "{e:?}"
+    );
+}
