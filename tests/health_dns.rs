@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[path = "support/dnsclient.rs"]
+mod dnsclient;
+
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
 
@@ -79,10 +82,9 @@ impl Drop for Server {
     }
 }
 
+/// A port free for UDP and TCP on `ip` (retried: another process may hold the TCP one).
 fn free_port(ip: [u8; 4]) -> u16 {
-    let u = UdpSocket::bind(SocketAddr::from((ip, 0))).unwrap();
-    assert!(TcpListener::bind(u.local_addr().unwrap()).is_ok());
-    u.local_addr().unwrap().port()
+    dnsclient::free_port(&[std::net::IpAddr::from(ip)])
 }
 
 fn answer(server: SocketAddr, name: &str) -> Option<Vec<String>> {

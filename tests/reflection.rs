@@ -407,14 +407,7 @@ impl Drop for Child {
 }
 
 fn free_port() -> u16 {
-    for _ in 0..50 {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
+    dnsclient::free_port(&[std::net::IpAddr::from([127, 0, 0, 1])])
 }
 
 fn write_secret(dir: &Path) -> std::path::PathBuf {
