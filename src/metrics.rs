@@ -3,7 +3,10 @@
 //! A fixed set: no client addresses or query names become labels. Every event that logs also
 //! bumps its counter here. Counters are relaxed atomics, cheap enough for the query path.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use arc_swap::ArcSwapOption;
 
 /// All of Meridian's metrics.
 pub struct Metrics {
@@ -28,6 +31,7 @@ pub struct Metrics {
     pub lvs_reconciles: AtomicU64,
     pub lvs_ops: AtomicU64,
     pub lvs_errors: AtomicU64,
+    pub lvs_drains_ended: AtomicU64,
     pub cluster_peers_alive: AtomicU64,
     pub cluster_peers_divergent: AtomicU64,
     pub cluster_packets_rejected: AtomicU64,
@@ -38,6 +42,16 @@ const Z: AtomicU64 = AtomicU64::new(0);
 
 /// The one instance.
 pub static METRICS: Metrics = Metrics::new();
+
+/// The director's labelled figures (per virtual service and real server), rendered by the
+/// director after each pass that read the kernel: their label sets follow the configuration,
+/// so they cannot be fixed fields.
+static LVS_TEXT: ArcSwapOption<String> = ArcSwapOption::const_empty();
+
+/// Replace the director's labelled lines.
+pub fn set_lvs_text(text: String) {
+    LVS_TEXT.store(Some(Arc::new(text)));
+}
 
 /// Add one to a counter.
 #[inline]
@@ -74,6 +88,7 @@ impl Metrics {
             lvs_reconciles: Z,
             lvs_ops: Z,
             lvs_errors: Z,
+            lvs_drains_ended: Z,
             cluster_peers_alive: Z,
             cluster_peers_divergent: Z,
             cluster_packets_rejected: Z,
@@ -199,6 +214,12 @@ impl Metrics {
             &self.lvs_errors,
         );
         one(
+            "lvs_drains_ended_total",
+            "counter",
+            "Drains ended by deleting their real server (connections ended or deadline).",
+            &self.lvs_drains_ended,
+        );
+        one(
             "cluster_peers_alive",
             "gauge",
             "Peers the failure detector holds alive (suspect included).",
@@ -232,6 +253,9 @@ impl Metrics {
                 ));
             }
         }
+        if let Some(lvs) = LVS_TEXT.load().as_deref() {
+            out.push_str(lvs);
+        }
         out
     }
 }
@@ -259,8 +283,9 @@ mod tests {
         );
         assert!(text.contains("meridian_dns_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADVERS\"} 1\n"));
-        // 19 families before the cluster, plus peers alive, peers divergent, packets rejected.
-        assert_eq!(text.matches("# TYPE").count(), 22);
+        // 19 families before the cluster, plus drains ended, peers alive, peers divergent,
+        // packets rejected (the director's labelled families come only with [lvs]).
+        assert_eq!(text.matches("# TYPE").count(), 23);
         assert!(text.contains("meridian_cluster_packets_rejected"), "{text}");
     }
 }

@@ -82,6 +82,8 @@ struct Server {
     lvs: Option<LvsInputs>,
     /// Gossip with the other nodes, when `[cluster]` is configured.
     gossip: Option<crate::cluster::ClusterHandle>,
+    /// What the director knows (table, drains, load), when `[lvs]` is configured.
+    director: watch::Receiver<Option<Arc<lvs::DirectorStatus>>>,
 }
 
 struct LvsInputs {
@@ -262,12 +264,17 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     let first_lvs = published.borrow().lvs.clone();
+    let (status_tx, director) = watch::channel(None);
     let lvs_inputs = cfg.lvs.as_ref().map(|l| {
         let (config_tx, config_rx) = watch::channel(Arc::new(l.clone()));
         let (health_tx, health_rx) = watch::channel(first_lvs);
         let sd = shutdown.clone();
+        let out = lvs::Outputs {
+            vip: vip_tx,
+            status: status_tx,
+        };
         tasks.spawn(async move {
-            if let Err(e) = lvs::run(config_rx, health_rx, vip_tx, sd).await {
+            if let Err(e) = lvs::run(config_rx, health_rx, out, sd).await {
                 tracing::error!(error = %e, "IPVS director failed");
             }
             "IPVS director"
@@ -289,6 +296,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         published,
         lvs: lvs_inputs,
         gossip: gossip.clone(),
+        director,
     });
     if let Some(g) = gossip.clone() {
         let (p, v, c, sd) = (
@@ -332,6 +340,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                     &s.probes,
                     s.generation.load(Ordering::Relaxed),
                     s.gossip.as_ref(),
+                    s.director.borrow().as_deref(),
                 )
             }),
             overrides: Some(Box::new(glue::Overrides {
