@@ -9,6 +9,7 @@ mod explain;
 mod geo;
 mod lvs;
 mod overrides;
+mod realserver;
 mod serve;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub use explain::Explain;
 pub use geo::Geo;
 pub use lvs::Lvs;
 pub use overrides::Override;
+pub use realserver::RealServer;
 pub use serve::Serve;
 
 /// Meridian: a DNS global load balancer and LVS director.
@@ -59,6 +61,8 @@ pub enum Command {
     Geo(Geo),
     /// The cluster's peers as the running node sees them; `cluster keygen FILE`.
     Cluster(Cluster),
+    /// Prepare this host as a DR/TUN real server of `[lvs]`: `up`, `down`, `--check`.
+    Realserver(RealServer),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -87,6 +91,7 @@ impl Cli {
             Some(Command::Serve(c)) => c.run(),
             Some(Command::Lvs(c)) => c.run(),
             Some(Command::Cluster(c)) => c.run(),
+            Some(Command::Realserver(c)) => c.run(),
             None => Serve::default().run(),
         }
     }

@@ -246,3 +246,10 @@ fn drain_keeps_connections_then_deletes_at_zero_or_deadline() {
     let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
     assert_guest("drain", &[("example.test.zone", zone)]);
 }
+
+/// A client reaches a DR and a TUN service through the director to real servers prepared
+/// only by `meridian realserver`; replies go straight back; `--check` and `down`.
+#[test]
+fn realserver_prepares_dr_and_tun_real_servers() {
+    assert_guest("realserver", &[]);
+}
