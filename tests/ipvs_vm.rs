@@ -253,3 +253,10 @@ fn drain_keeps_connections_then_deletes_at_zero_or_deadline() {
 fn realserver_prepares_dr_and_tun_real_servers() {
     assert_guest("realserver", &[]);
 }
+
+/// `[lvs] sync`: two directors' sync daemons; a connection through the first is in the
+/// second's table and keeps working when the VIP moves there.
+#[test]
+fn sync_daemons_carry_connections_to_the_other_director() {
+    assert_guest("sync", &[]);
+}

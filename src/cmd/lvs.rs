@@ -264,10 +264,13 @@ impl TimeoutsCmd {
             })?;
         }
         let t = ipvs.timeouts()?;
-        println!(
+        writeln!(
+            std::io::stdout().lock(),
             "Timeout (tcp tcpfin udp): {} {} {}",
-            t.tcp, t.tcp_fin, t.udp
-        );
+            t.tcp,
+            t.tcp_fin,
+            t.udp
+        )?;
         Ok(())
     }
 }
@@ -349,15 +352,15 @@ impl SyncCmd {
             })?,
             SyncCommand::Stop { state } => ipvs.stop_daemon(state.into())?,
         }
+        let mut out = std::io::stdout().lock();
         for d in ipvs.daemons()? {
-            let state = match d.state {
-                lvs::model::DaemonState::Master => "master",
-                lvs::model::DaemonState::Backup => "backup",
-            };
-            println!(
-                "{state} sync daemon (mcast={}, syncid={})",
-                d.ifname, d.sync_id
-            );
+            writeln!(
+                out,
+                "{} sync daemon (mcast={}, syncid={})",
+                lvs::sync::state_name(d.state),
+                d.ifname,
+                d.sync_id
+            )?;
         }
         Ok(())
     }

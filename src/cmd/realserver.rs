@@ -57,10 +57,10 @@ impl RealServer {
                 let drift = realserver::plan(&want, &seen);
                 describe(&want);
                 for c in &drift {
-                    println!("drift: {c}");
+                    say(format!("drift: {c}"));
                 }
                 if drift.is_empty() {
-                    println!("in sync");
+                    say("in sync".into());
                     Ok(())
                 } else {
                     Err(Drift(drift.len()).into())
@@ -92,9 +92,20 @@ impl RealServer {
     }
 }
 
+/// One line on standard output; a closed pipe (`| grep -q`) is not worth a panic.
+fn say(line: String) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        tracing::debug!(error = %e, "standard output closed");
+    }
+}
+
 fn describe(want: &realserver::Want) {
     for (key, real, fwd) in &want.services {
-        println!("{} -> {real} ({fwd:?})", crate::lvs::key_display(key));
+        say(format!(
+            "{} -> {real} ({fwd:?})",
+            crate::lvs::key_display(key)
+        ));
     }
 }
 
@@ -113,10 +124,10 @@ fn run_changes(
         Err((i, _)) => &changes[..*i],
     };
     for c in done {
-        println!("{c}");
+        say(c.to_string());
     }
     if changes.is_empty() {
-        println!("nothing to change");
+        say("nothing to change".into());
     }
     if !down {
         record.note(done);

@@ -15,14 +15,6 @@ $IP link set c0 netns cl; $IP link set r0 netns rt
 $IP -n cl addr add 10.0.0.2/24 dev c0; $IP -n cl link set c0 up; $IP -n cl link set lo up
 $IP -n cl route add default via 10.0.0.1
 $IP -n rt addr add 10.0.0.1/24 dev r0; $IP -n rt link set r0 up; $IP -n rt link set lo up
-# attach NS ADDR: a veth from NS to the bridge, with ADDR/24 on eth0 inside
-attach() {
-  $IP link add "b-$1" type veth peer name "e-$1"
-  $IP link set "e-$1" netns "$1"
-  $IP -n "$1" link set "e-$1" name eth0
-  $IP link set "b-$1" master br0; $IP link set "b-$1" up
-  $IP -n "$1" addr add "$2/24" dev eth0; $IP -n "$1" link set eth0 up; $IP -n "$1" link set lo up
-}
 attach rt 10.9.0.1
 $IP netns exec rt sysctl -qw net.ipv4.ip_forward=1
 $IP -n rt route add 10.9.9.0/24 dev eth0      # VIPs on-link: the router ARPs for them
