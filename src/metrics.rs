@@ -3,10 +3,7 @@
 //! A fixed set: no client addresses or query names become labels. Every event that logs also
 //! bumps its counter here. Counters are relaxed atomics, cheap enough for the query path.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-use arc_swap::ArcSwapOption;
 
 /// All of Meridian's metrics.
 pub struct Metrics {
@@ -42,16 +39,6 @@ const Z: AtomicU64 = AtomicU64::new(0);
 
 /// The one instance.
 pub static METRICS: Metrics = Metrics::new();
-
-/// The director's labelled figures (per virtual service and real server), rendered by the
-/// director after each pass that read the kernel: their label sets follow the configuration,
-/// so they cannot be fixed fields.
-static LVS_TEXT: ArcSwapOption<String> = ArcSwapOption::const_empty();
-
-/// Replace the director's labelled lines.
-pub fn set_lvs_text(text: String) {
-    LVS_TEXT.store(Some(Arc::new(text)));
-}
 
 /// Add one to a counter.
 #[inline]
@@ -253,8 +240,10 @@ impl Metrics {
                 ));
             }
         }
-        if let Some(lvs) = LVS_TEXT.load().as_deref() {
-            out.push_str(lvs);
+        // The director's labelled figures (their label sets follow the configuration), from
+        // its latest status, rendered only when scraped.
+        if let Some(lvs) = crate::lvs::status::latest() {
+            out.push_str(&lvs.prometheus());
         }
         out
     }

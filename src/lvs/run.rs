@@ -186,8 +186,9 @@ pub async fn run(
 
 fn publish_status(rec: &Reconciler, lvs: &Lvs, now: Duration, out: &Outputs) {
     if let Some(s) = rec.status(lvs, now) {
-        crate::metrics::set_lvs_text(s.prometheus());
-        out.status.send_replace(Some(Arc::new(s)));
+        let s = Arc::new(s);
+        super::status::publish(s.clone());
+        out.status.send_replace(Some(s));
     }
 }
 
