@@ -102,8 +102,13 @@ fn say(line: String) {
 
 fn describe(want: &realserver::Want) {
     for (key, real, fwd) in &want.services {
+        let how = match fwd {
+            crate::config::Forward::Dr => "dr: VIP on lo",
+            crate::config::Forward::Tun => "tun: VIP on tunl0",
+            crate::config::Forward::Nat => "nat",
+        };
         say(format!(
-            "{} -> {real} ({fwd:?})",
+            "{} -> {real} ({how})",
             crate::lvs::key_display(key)
         ));
     }
