@@ -134,6 +134,9 @@ impl Apply {
         for op in &report.ops {
             writeln!(out, "{op}")?;
         }
+        for op in &report.sync_ops {
+            writeln!(out, "{op}")?;
+        }
         report_unmanaged(&report.unmanaged);
         eprintln!(
             "lvs apply: {} operation(s) applied, {} failed, in {:.2} ms (dump {:.2} ms, operations {:.2} ms)",
