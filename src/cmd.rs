@@ -9,6 +9,7 @@ mod explain;
 mod geo;
 mod lvs;
 mod overrides;
+mod realserver;
 mod serve;
 mod status;
 
@@ -22,6 +23,7 @@ pub use explain::Explain;
 pub use geo::Geo;
 pub use lvs::Lvs;
 pub use overrides::Override;
+pub use realserver::RealServer;
 pub use serve::Serve;
 pub use status::Status;
 
@@ -63,6 +65,8 @@ pub enum Command {
     Cluster(Cluster),
     /// What the running server thinks: anycast prefixes and why (--json: everything).
     Status(Status),
+    /// Prepare this host as a DR/TUN real server of `[lvs]`: `up`, `down`, `--check`.
+    Realserver(RealServer),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -92,6 +96,7 @@ impl Cli {
             Some(Command::Lvs(c)) => c.run(),
             Some(Command::Cluster(c)) => c.run(),
             Some(Command::Status(c)) => c.run(),
+            Some(Command::Realserver(c)) => c.run(),
             None => Serve::default().run(),
         }
     }

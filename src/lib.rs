@@ -22,7 +22,8 @@
 //! - [`geo`]: MaxMind DB readers, CIDR lists and the compiled classifier;
 //! - [`policy`]: the pure per-client decision for service names, and `explain`'s account of it;
 //! - [`health`]: monitors, rise/fall state, the probe scheduler, overrides;
-//! - [`lvs`]: IPVS over generic netlink, desired state, diff and reconcile;
+//! - [`lvs`]: IPVS over generic netlink, desired state, drains, diff, reconcile, sync daemons;
+//! - [`realserver`]: a DR/TUN real server's VIPs and sysctls (rtnetlink), for `meridian realserver`;
 //! - [`state`]: the immutable snapshot the query path reads;
 //! - [`serve`]: the long-running process that wires them together ([`run`]);
 //! - [`admin`]: the loopback HTTP endpoint (status page, metrics, overrides);
@@ -46,6 +47,7 @@ pub mod lvs;
 pub mod metrics;
 pub mod netlimit;
 pub mod policy;
+pub mod realserver;
 pub mod serve;
 pub mod state;
 #[cfg(test)]

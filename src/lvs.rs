@@ -6,24 +6,31 @@
 //!                                                      +--diff()--> Plan { ops } --apply--> kernel
 //!  kernel ----------------------Ipvs::dump()--> Table --+
 //! ```
-//! [`codec`], [`desired()`], [`diff()`] and [`show`] are plain functions tested on bytes and
-//! values; [`netlink`] and [`client`] are the socket shell; [`reconcile`] applies plans and runs
-//! the loop (config or health change, and every `resync`).
+//! [`codec`], [`desired()`], [`drain`], [`diff()`], [`sync`], [`status`] and [`show`] are plain
+//! functions tested on bytes and values; [`netlink`] and [`client`] are the socket shell;
+//! [`reconcile`] applies plans (IPVS table, drains, sync daemons) and [`run`] is the loop (config
+//! or health change, every `resync`, every second while a drain waits).
 
 pub mod client;
 pub mod codec;
 pub mod desired;
 pub mod diff;
+pub mod drain;
 pub mod model;
 pub mod netlink;
 pub mod reconcile;
+pub mod run;
 pub mod show;
+pub mod status;
+pub mod sync;
 
 pub use client::{Ipvs, Operation, key_display};
 pub use desired::{Desired, DesiredService, VipLoad, VipState, desired, vip_up};
 pub use diff::{Op, Plan, diff};
 pub use model::{Dest, DestConf, Service, ServiceConf, Stats, Table, Timeouts};
-pub use reconcile::{Reconciler, Report, run};
+pub use reconcile::{Reconciler, Report};
+pub use run::{Outputs, run};
+pub use status::DirectorStatus;
 
 use netlink::NlError;
 

@@ -32,6 +32,7 @@ pub struct Metrics {
     pub lvs_reconciles: AtomicU64,
     pub lvs_ops: AtomicU64,
     pub lvs_errors: AtomicU64,
+    pub lvs_drains_ended: AtomicU64,
     pub cluster_peers_alive: AtomicU64,
     pub cluster_peers_divergent: AtomicU64,
     pub cluster_packets_rejected: AtomicU64,
@@ -101,6 +102,7 @@ impl Metrics {
             lvs_reconciles: Z,
             lvs_ops: Z,
             lvs_errors: Z,
+            lvs_drains_ended: Z,
             cluster_peers_alive: Z,
             cluster_peers_divergent: Z,
             cluster_packets_rejected: Z,
@@ -245,6 +247,12 @@ impl Metrics {
             &self.lvs_errors,
         );
         one(
+            "lvs_drains_ended_total",
+            "counter",
+            "Drains ended by deleting their real server (connections ended or deadline).",
+            &self.lvs_drains_ended,
+        );
+        one(
             "cluster_peers_alive",
             "gauge",
             "Peers the failure detector holds alive (suspect included).",
@@ -318,6 +326,11 @@ impl Metrics {
                 ));
             }
         }
+        // The director's labelled figures (their label sets follow the configuration), from
+        // its latest status, rendered only when scraped.
+        if let Some(lvs) = crate::lvs::status::latest() {
+            out.push_str(&lvs.prometheus());
+        }
         out
     }
 }
@@ -349,7 +362,8 @@ mod tests {
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADCOOKIE\"} 1\n"));
         assert!(text.contains("meridian_cluster_packets_rejected"), "{text}");
         assert!(text.contains("# TYPE meridian_anycast_withdrawals_total counter\n"));
-        // 19 families, 3 for the cluster, 6 for anycast, 2 for rate limiting.
-        assert_eq!(text.matches("# TYPE").count(), 30);
+        // 19 families, 3 for the cluster, 6 for anycast, 2 for rate limiting, 1 for drains
+        // (the director's labelled families come only with [lvs]).
+        assert_eq!(text.matches("# TYPE").count(), 31);
     }
 }

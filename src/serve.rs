@@ -7,13 +7,18 @@
 //! re-project the prober's view onto the current snapshot (a shallow copy).
 
 mod anycast;
+mod check;
 mod cluster;
+mod director;
 mod glue;
 mod restart;
 mod snapshot;
 pub mod token;
 
+pub use check::{Checked, check};
 pub use snapshot::{build_snapshot, offline_table, registry, with_health};
+
+use check::release_free_memory;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,13 +32,14 @@ use crate::config::{self, Config, ConfigError};
 use crate::dns::{self, DnsServer, LoadError};
 use crate::health::authority::ClusterFeed;
 use crate::health::{
-    Authority, HealthError, HealthHandle, Published, RealTable, Registry, Scheduler,
-    SchedulerOptions, TargetSet,
+    Authority, HealthError, HealthHandle, Published, Registry, Scheduler, SchedulerOptions,
+    TargetSet,
 };
 use crate::lvs::{self, VipState};
 use crate::metrics::{METRICS, inc};
 use crate::policy::PolicyError;
 use crate::state::{SharedState, Snapshot};
+use director::LvsInputs;
 
 /// Why `serve` could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -85,11 +91,8 @@ struct Server {
     lvs: Option<LvsInputs>,
     /// Gossip with the other nodes, when `[cluster]` is configured.
     gossip: Option<crate::cluster::ClusterHandle>,
-}
-
-struct LvsInputs {
-    config: watch::Sender<Arc<crate::config::Lvs>>,
-    health: watch::Sender<Arc<RealTable>>,
+    /// What the director knows (table, drains, load), when `[lvs]` is configured.
+    director: watch::Receiver<Option<Arc<lvs::DirectorStatus>>>,
 }
 
 impl Server {
@@ -268,20 +271,18 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     let first_lvs = published.borrow().lvs.clone();
+    let (status_tx, director) = watch::channel(None);
     let lvs_inputs = cfg.lvs.as_ref().map(|l| {
-        let (config_tx, config_rx) = watch::channel(Arc::new(l.clone()));
-        let (health_tx, health_rx) = watch::channel(first_lvs);
-        let sd = shutdown.clone();
-        tasks.spawn(async move {
-            if let Err(e) = lvs::run(config_rx, health_rx, vip_tx, sd).await {
-                tracing::error!(error = %e, "IPVS director failed");
-            }
-            "IPVS director"
-        });
-        LvsInputs {
-            config: config_tx,
-            health: health_tx,
-        }
+        director::start(
+            l,
+            first_lvs,
+            lvs::Outputs {
+                vip: vip_tx,
+                status: status_tx,
+            },
+            &mut tasks,
+            &shutdown,
+        )
     });
     let server = Arc::new(Server {
         path: path.to_path_buf(),
@@ -295,6 +296,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         published,
         lvs: lvs_inputs,
         gossip: gossip.clone(),
+        director,
     });
     if let Some(g) = gossip.clone() {
         let (p, v, c, sd) = (
@@ -350,6 +352,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                         &s.probes,
                         s.generation.load(Ordering::Relaxed),
                         s.gossip.as_ref(),
+                        s.director.borrow().as_deref(),
                     );
                     if let Some(a) = &anycast {
                         doc["anycast"] = a.borrow().to_json();
@@ -419,37 +422,6 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     }
     tracing::info!("stopped");
     failure.map_or(Ok(()), Err)
-}
-
-/// Give the heap's free pages back to the system after a load or a reload: parsing a large
-/// zone leaves several times the zone's own size freed but still resident (glibc keeps it).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; no pointer is passed.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Validate everything `serve` would load (used by `meridian check`): the policy, its
-/// databases and CIDR files, the health targets, and every zone.
-pub fn check(path: &Path) -> Result<Checked, ServeError> {
-    let config = config::load(path)?;
-    TargetSet::from_config(&config)?;
-    let (snapshot, zone_errors) = build_snapshot(&config, None, None)?;
-    Ok(Checked {
-        config,
-        snapshot,
-        zone_errors,
-    })
-}
-
-/// What [`check`] loaded: the configuration, the snapshot `serve` would start with, and the
-/// zones it refused (the snapshot serves the others).
-pub struct Checked {
-    pub config: Config,
-    pub snapshot: Snapshot,
-    pub zone_errors: Vec<LoadError>,
 }
 
 #[cfg(test)]

@@ -237,3 +237,26 @@ fn serve_health_drives_weights_sorry_server_and_dns() {
     let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
     assert_guest("serve", &[("example.test.zone", zone)]);
 }
+
+/// Drain as a state: a live connection survives an operator's drain, the real server is
+/// deleted when the connection ends; `on_failure = "drain"` with a deadline deletes it at the
+/// deadline; `drain = true` in the file keeps it out.
+#[test]
+fn drain_keeps_connections_then_deletes_at_zero_or_deadline() {
+    let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
+    assert_guest("drain", &[("example.test.zone", zone)]);
+}
+
+/// A client reaches a DR and a TUN service through the director to real servers prepared
+/// only by `meridian realserver`; replies go straight back; `--check` and `down`.
+#[test]
+fn realserver_prepares_dr_and_tun_real_servers() {
+    assert_guest("realserver", &[]);
+}
+
+/// `[lvs] sync`: two directors' sync daemons; a connection through the first is in the
+/// second's table and keeps working when the VIP moves there.
+#[test]
+fn sync_daemons_carry_connections_to_the_other_director() {
+    assert_guest("sync", &[]);
+}

@@ -173,6 +173,7 @@ mod tests {
                     total_weight: 1,
                     active_conns: conns,
                     conn_rate: 0,
+                    capacity: 0,
                 },
             )]
         };

@@ -57,6 +57,9 @@ pub struct VipStatus {
     pub active_conns: u64,
     /// New connections per second.
     pub conn_rate: u64,
+    /// Active connections the VIP is sized for (0: not configured): with `active_conns`, what
+    /// a DNS tier needs for capacity-aware spill.
+    pub capacity: u64,
 }
 
 /// An operator's override command as set on some node: the health module's own type (`state:
@@ -115,6 +118,9 @@ struct VipWire {
     total: u64,
     conns: u64,
     rate: u64,
+    /// Absent in values from nodes before capacity was published.
+    #[serde(default)]
+    cap: u64,
     at: u64,
 }
 
@@ -168,6 +174,7 @@ impl Item {
                 total: v.total_weight,
                 conns: v.active_conns,
                 rate: v.conn_rate,
+                cap: v.capacity,
                 at: at_ms,
             }),
             Item::Ovr(_, o) => serde_json::to_string(&OvrWire {
@@ -241,6 +248,7 @@ pub(crate) fn decode(key: &str, value: &str) -> Decoded {
                 total_weight: w.total,
                 active_conns: w.conns,
                 conn_rate: w.rate,
+                capacity: w.cap,
             };
             (Item::Vip(name.to_string(), v), w.at)
         }),

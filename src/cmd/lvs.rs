@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cmd::{ConfigArg, UsageError};
 use crate::health::RealTable;
-use crate::lvs::{self, Ipvs, Reconciler, VipState};
+use crate::lvs::{self, Ipvs, Reconciler};
 
 /// Manage the kernel's IPVS table (LVS director).
 #[derive(Debug, Args)]
@@ -54,6 +54,10 @@ pub struct Show {
     /// JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The running server whose director states (draining, drained...) annotate the table:
+    /// the admin endpoint of this policy file, when it answers.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 impl Show {
@@ -61,16 +65,37 @@ impl Show {
         let mut ipvs = Ipvs::open()?;
         let info = ipvs.info()?;
         let table = ipvs.dump()?;
+        let live = director_status(&self.config);
         let text = if self.json {
-            let mut s = serde_json::to_string_pretty(&lvs::show::json(&info, &table, self.stats))?;
+            let mut v = lvs::show::json(&info, &table, self.stats);
+            v["director"] = live.unwrap_or(serde_json::Value::Null);
+            let mut s = serde_json::to_string_pretty(&v)?;
             s.push('\n');
             s
         } else {
-            lvs::show::text(&info, &table, self.stats)
+            let notes = live
+                .as_ref()
+                .map(lvs::show::notes_from_status)
+                .unwrap_or_default();
+            lvs::show::text(&info, &table, self.stats, &notes)
         };
         std::io::stdout()
             .write_all(text.as_bytes())
             .context("writing to standard output")
+    }
+}
+
+/// The `lvs` part of the running server's `/status`, when the policy file names an admin
+/// endpoint that answers (a table without it is still shown).
+fn director_status(cfg: &ConfigArg) -> Option<serde_json::Value> {
+    let config = crate::config::load(&cfg.path()).ok()?;
+    let addr = config.server.admin?;
+    match crate::cmd::admin_status(addr) {
+        Ok(mut v) => Some(v["lvs"].take()).filter(|v| !v.is_null()),
+        Err(e) => {
+            tracing::debug!(error = %e, "no director states from the running server");
+            None
+        }
     }
 }
 
@@ -107,6 +132,9 @@ impl Apply {
         }
         let report = rec.reconcile(&lvs, &health)?;
         for op in &report.ops {
+            writeln!(out, "{op}")?;
+        }
+        for op in &report.sync_ops {
             writeln!(out, "{op}")?;
         }
         report_unmanaged(&report.unmanaged);
@@ -156,9 +184,13 @@ impl RunLoop {
             let (config_tx, config_rx) = watch::channel(Arc::new(lvs));
             // Health monitors are not wired yet: every real server counts as up.
             let (_health_tx, health_rx) = watch::channel(Arc::new(RealTable::new()));
-            let (vip_tx, _vip_rx) = watch::channel(VipState::default());
             let shutdown = CancellationToken::new();
-            let director = tokio::spawn(lvs::run(config_rx, health_rx, vip_tx, shutdown.clone()));
+            let director = tokio::spawn(lvs::run(
+                config_rx,
+                health_rx,
+                lvs::Outputs::detached(),
+                shutdown.clone(),
+            ));
             let signals = tokio::spawn(async move {
                 signal_loop(&path, &config_tx).await;
                 shutdown.cancel();
@@ -235,10 +267,13 @@ impl TimeoutsCmd {
             })?;
         }
         let t = ipvs.timeouts()?;
-        println!(
+        writeln!(
+            std::io::stdout().lock(),
             "Timeout (tcp tcpfin udp): {} {} {}",
-            t.tcp, t.tcp_fin, t.udp
-        );
+            t.tcp,
+            t.tcp_fin,
+            t.udp
+        )?;
         Ok(())
     }
 }
@@ -320,15 +355,15 @@ impl SyncCmd {
             })?,
             SyncCommand::Stop { state } => ipvs.stop_daemon(state.into())?,
         }
+        let mut out = std::io::stdout().lock();
         for d in ipvs.daemons()? {
-            let state = match d.state {
-                lvs::model::DaemonState::Master => "master",
-                lvs::model::DaemonState::Backup => "backup",
-            };
-            println!(
-                "{state} sync daemon (mcast={}, syncid={})",
-                d.ifname, d.sync_id
-            );
+            writeln!(
+                out,
+                "{} sync daemon (mcast={}, syncid={})",
+                lvs::sync::state_name(d.state),
+                d.ifname,
+                d.sync_id
+            )?;
         }
         Ok(())
     }

@@ -218,6 +218,7 @@ pub struct OverrideSpec {
 pub struct LvsSpec {
     pub site: Option<Spanned<String>>,
     pub resync: Option<Spanned<String>>,
+    pub sync: Option<Spanned<LvsSyncSpec>>,
     #[serde(default)]
     pub service: Vec<LvsServiceSpec>,
 }
@@ -236,6 +237,8 @@ pub struct LvsServiceSpec {
     #[serde(default)]
     pub flags: Vec<Spanned<String>>,
     pub on_failure: Option<Spanned<String>>,
+    pub drain_deadline: Option<Spanned<String>>,
+    pub capacity: Option<Spanned<i64>>,
     pub sorry_server: Option<Spanned<String>>,
     pub quorum: Option<Spanned<i64>>,
     pub hysteresis: Option<Spanned<i64>>,
@@ -252,6 +255,20 @@ pub struct RealSpec {
     pub forward: Option<Spanned<String>>,
     pub u_threshold: Option<Spanned<i64>>,
     pub l_threshold: Option<Spanned<i64>>,
+    pub drain: Option<Spanned<bool>>,
+}
+
+/// `[lvs] sync = { role = "master" | "backup" | "both", interface = "eth1", syncid = 1 }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LvsSyncSpec {
+    pub role: Spanned<String>,
+    pub interface: Spanned<String>,
+    pub syncid: Option<Spanned<i64>>,
+    pub group: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub ttl: Option<Spanned<i64>>,
+    pub maxlen: Option<Spanned<i64>>,
 }
 
 /// `[cluster]`

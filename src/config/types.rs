@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::keywords::{HttpMethod, LvsFlag, QType, Rcode, Scheduler};
+use super::keywords::{HttpMethod, QType, Rcode};
+
+mod lvs;
+pub use lvs::*;
 
 /// The whole policy file, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,73 +292,6 @@ impl OverrideState {
 pub struct Override {
     pub target: OverrideTarget,
     pub state: OverrideState,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lvs {
-    pub site: Option<String>,
-    pub resync: Duration,
-    pub services: Vec<LvsService>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Forward {
-    Dr,
-    Nat,
-    Tun,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VirtualKey {
-    Addr {
-        protocol: Protocol,
-        addr: SocketAddr,
-    },
-    Fwmark {
-        fwmark: u32,
-        ipv6: bool,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnFailure {
-    Weight0,
-    Remove,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LvsService {
-    pub key: VirtualKey,
-    pub scheduler: Scheduler,
-    pub forward: Forward,
-    /// Persistence timeout; None = not persistent.
-    pub persistence: Option<Duration>,
-    /// Persistence netmask (IPv4 dotted mask, or IPv6 prefix length as a mask).
-    pub netmask: Option<u32>,
-    /// Extra service flags; `sh-*`/`mh-*` only with their scheduler, each at most once.
-    pub flags: Vec<LvsFlag>,
-    pub on_failure: OnFailure,
-    pub sorry_server: Option<SocketAddr>,
-    pub quorum: u32,
-    pub hysteresis: u32,
-    pub check: Option<Check>,
-    pub reals: Vec<Real>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Real {
-    pub addr: SocketAddr,
-    pub weight: u32,
-    pub forward: Option<Forward>,
-    pub u_threshold: u32,
-    pub l_threshold: u32,
 }
 
 /// `[cluster]`: this node's membership in a gossip cluster.

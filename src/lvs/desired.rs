@@ -3,12 +3,13 @@
 //!
 //! Health is an input: the health authority's [`RealTable`] gives a verdict per (service, real
 //! server); a real server it does not hold counts as up. An up real server gets its weight; a
-//! drained one (an operator's `drain`) weight 0, whatever `on_failure` says, so its
-//! connections continue; a down one weight 0 (`on_failure = "weight0"`: existing connections
-//! continue) or is left out (`"remove"`). The sorry server is present exactly while no real
-//! server is up.
+//! drained one (an operator's `drain`, `drain = true` on the real server in the configuration)
+//! weight 0 and is listed in `draining`, whatever `on_failure` says, so its connections
+//! continue until [`super::drain`] retires it; a down one weight 0 (`on_failure = "weight0"`:
+//! existing connections continue), is left out (`"remove"`) or drains (`"drain"`). The sorry
+//! server is present exactly while no real server is up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::{Lvs, LvsService, OnFailure, VirtualKey};
@@ -25,6 +26,8 @@ pub struct DesiredService {
     /// Sum of the configured weights of the healthy real servers.
     pub healthy_weight: u64,
     pub sorry_active: bool,
+    /// Real servers in drain: weight 0 until their connections end or the deadline passes.
+    pub draining: BTreeSet<SocketAddr>,
 }
 
 /// Every managed service.
@@ -75,18 +78,25 @@ pub fn desired_service(s: &LvsService, health: &RealTable) -> DesiredService {
     let mut dests = BTreeMap::new();
     let mut healthy_weight = 0u64;
     let mut any_up = false;
+    let mut draining = BTreeSet::new();
     for r in &s.reals {
-        let weight = match health.get(&s.key, &r.addr).status {
-            Status::Up => {
+        let status = if r.drain {
+            Status::Drain
+        } else {
+            health.get(&s.key, &r.addr).status
+        };
+        let weight = match (status, s.on_failure) {
+            (Status::Up, _) => {
                 any_up = true;
                 healthy_weight += u64::from(r.weight);
                 r.weight
             }
-            Status::Drain => 0,
-            Status::Down | Status::Unknown => match s.on_failure {
-                OnFailure::Weight0 => 0,
-                OnFailure::Remove => continue,
-            },
+            (Status::Drain, _) | (Status::Down | Status::Unknown, OnFailure::Drain) => {
+                draining.insert(r.addr);
+                0
+            }
+            (Status::Down | Status::Unknown, OnFailure::Weight0) => 0,
+            (Status::Down | Status::Unknown, OnFailure::Remove) => continue,
         };
         dests.insert(
             r.addr,
@@ -119,6 +129,7 @@ pub fn desired_service(s: &LvsService, health: &RealTable) -> DesiredService {
         dests,
         healthy_weight,
         sorry_active,
+        draining,
     }
 }
 
@@ -153,6 +164,16 @@ pub struct VipLoad {
     pub active_conns: u64,
     /// New connections per second (the kernel's estimator).
     pub conn_rate: u64,
+    /// The configured `capacity` in active connections (0: not configured).
+    pub capacity: u64,
+}
+
+impl VipLoad {
+    /// Active connections over capacity, in per mille (None without a capacity); may pass
+    /// 1000 when the VIP carries more than it is sized for.
+    pub fn load_permille(&self) -> Option<u64> {
+        (self.capacity > 0).then(|| self.active_conns.saturating_mul(1000) / self.capacity)
+    }
 }
 
 fn total_weight(s: &LvsService) -> u64 {
@@ -174,6 +195,7 @@ impl VipState {
                 VipLoad {
                     healthy_weight: w,
                     total_weight: total_weight(s),
+                    capacity: s.capacity.unwrap_or(0),
                     ..old
                 },
             );
@@ -189,6 +211,7 @@ impl VipState {
         let l = self.load.entry(s.key).or_default();
         l.healthy_weight = want.healthy_weight;
         l.total_weight = total_weight(s);
+        l.capacity = s.capacity.unwrap_or(0);
     }
 
     /// Takes the traffic figures of every managed service from a kernel table.

@@ -299,4 +299,4 @@ impl fmt::Display for Op {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,6 +1,7 @@
 //! The generic netlink socket: a blocking `NETLINK_GENERIC` socket over libc with a receive
 //! timeout, one request at a time, replies matched by sequence number. No IPVS knowledge here
-//! beyond resolving a family id; the caller decodes the payloads.
+//! beyond resolving a family id; the caller decodes the payloads. `realserver` opens the same
+//! socket on `NETLINK_ROUTE`.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -46,16 +47,22 @@ pub struct GenlSocket {
 impl GenlSocket {
     /// Open and bind a socket in the caller's network namespace.
     pub fn open(timeout: Duration) -> Result<Self, NlError> {
+        Self::open_protocol(libc::NETLINK_GENERIC, timeout)
+    }
+
+    /// The same socket for another netlink protocol (`NETLINK_ROUTE` for `realserver`); the
+    /// exchange is the same, only the payloads differ.
+    pub fn open_protocol(protocol: libc::c_int, timeout: Duration) -> Result<Self, NlError> {
         // SAFETY: plain socket(2) call; the result is checked before use.
         let raw = unsafe {
             libc::socket(
                 libc::AF_NETLINK,
                 libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_GENERIC,
+                protocol,
             )
         };
         if raw < 0 {
-            return Err(last_os("socket(AF_NETLINK, NETLINK_GENERIC)"));
+            return Err(last_os("socket(AF_NETLINK)"));
         }
         // SAFETY: `raw` is a fresh, valid descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };

@@ -1,6 +1,5 @@
-//! The reconciler: dump the kernel, diff against the desired state, apply the plan; and
-//! [`run`], the long-lived loop that does so on every config or health change and every
-//! `resync` interval (the kernel sends no IPVS events, so drift is only seen by re-dumping).
+//! The reconciler: dump the kernel, diff against the desired state, apply the plan; the
+//! sync daemons and the drains ride on the same passes. [`super::run`] is the long-lived loop.
 //!
 //! Errors on single operations do not stop a pass: the rest of the plan is applied, the errors
 //! are reported, and the next pass retries. "Already there" on an add and "already gone" on a
@@ -10,15 +9,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-
 use crate::config::{Lvs, VirtualKey};
 
 use super::desired::{Desired, VipState, desired, desired_service};
 use super::diff::{Op, Plan, apply_op, diff, diff_some};
+use super::drain::{DrainBook, settle_all};
 use super::model::Table;
-use super::{Ipvs, LvsError, key_display};
+use super::status::DirectorStatus;
+use super::sync::{self, SyncOp};
+use super::{Ipvs, LvsError};
 use crate::health::RealTable;
 
 /// What one reconcile pass did.
@@ -29,6 +28,10 @@ pub struct Report {
     pub applied: usize,
     pub errors: Vec<LvsError>,
     pub unmanaged: Vec<VirtualKey>,
+    /// Sync daemon changes sent (full passes only).
+    pub sync_ops: Vec<SyncOp>,
+    /// Drains that ended in this pass (their real servers were deleted).
+    pub drains_ended: usize,
     pub vip: VipState,
     /// Wall time of the pass, the part of it spent dumping the kernel table, and the part
     /// spent in the operations' netlink round trips.
@@ -71,7 +74,7 @@ fn changed_services(old: &Arc<Lvs>, new: &Arc<Lvs>) -> Option<BTreeSet<VirtualKe
     if Arc::ptr_eq(old, new) {
         return Some(BTreeSet::new());
     }
-    if old.services.len() != new.services.len() {
+    if old.services.len() != new.services.len() || old.sync != new.sync {
         return None;
     }
     let mut out = BTreeSet::new();
@@ -95,6 +98,9 @@ pub struct Reconciler {
     cache: Option<Table>,
     /// The inputs and desired state of the last clean pass (for incremental health changes).
     last: Option<(Arc<Lvs>, Arc<RealTable>, Desired)>,
+    drains: DrainBook,
+    /// Whether this process configured the sync daemons (only then may it stop them).
+    sync_owned: bool,
 }
 
 impl Reconciler {
@@ -105,7 +111,29 @@ impl Reconciler {
             vip: VipState::default(),
             cache: None,
             last: None,
+            drains: DrainBook::default(),
+            sync_owned: false,
         }
+    }
+
+    /// Whether a drain waits for its connections to end (the loop then polls them).
+    pub fn drains_waiting(&self) -> bool {
+        self.drains.is_waiting()
+    }
+
+    /// What the director knows now: the table as last read and changed, with drains and
+    /// load (None until a pass has read the kernel).
+    pub fn status(&self, lvs: &Lvs, now: Duration) -> Option<DirectorStatus> {
+        let table = self.cache.as_ref()?;
+        let want = self.last.as_ref().map(|(_, _, w)| w);
+        Some(DirectorStatus::build(
+            lvs,
+            table,
+            want,
+            &self.drains,
+            &self.vip,
+            now,
+        ))
     }
 
     pub fn ipvs(&mut self) -> &mut Ipvs {
@@ -114,26 +142,31 @@ impl Reconciler {
 
     /// Dump the kernel and diff: the operations a pass would send (nothing is changed).
     pub fn plan(&mut self, lvs: &Lvs, health: &RealTable) -> Result<(Plan, Desired), LvsError> {
-        let want = desired(lvs, health);
+        let mut want = desired(lvs, health);
         let have = self.ipvs.dump()?;
+        let mut drains = self.drains.clone();
+        settle_all(&mut drains, lvs, &mut want, &have, Duration::ZERO, true);
         Ok((diff(&want, &have, &self.owned), want))
     }
 
     /// One full pass: dump, diff, apply. Fails only when the kernel cannot be read.
     pub fn reconcile(&mut self, lvs: &Lvs, health: &RealTable) -> Result<Report, LvsError> {
         self.last = None;
-        self.pass(lvs, health, true).map(|(r, _)| r)
+        self.pass(lvs, health, true, Duration::ZERO).map(|(r, _)| r)
     }
 
     /// The loop's pass. `full`: dump and diff everything (start, resync, after errors).
     /// Otherwise diff against the table as last read and changed by this process (no dump),
     /// and only the services whose config or real-server health changed since the last pass
-    /// are rebuilt and compared. Drift made by others is seen by full passes.
+    /// are rebuilt and compared, with the services whose drains wait (their real servers
+    /// re-read from the kernel). Drift made by others is seen by full passes. `now` is the
+    /// caller's monotonic clock (drain deadlines).
     pub fn update(
         &mut self,
         lvs: &Arc<Lvs>,
         health: &Arc<RealTable>,
         full: bool,
+        now: Duration,
     ) -> Result<Report, LvsError> {
         if !full
             && self.cache.is_some()
@@ -141,10 +174,10 @@ impl Reconciler {
             && let Some(mut changed) = changed_services(last_lvs, lvs)
         {
             changed.extend(last_health.changed_services(health));
-            return Ok(self.incremental(lvs, health, &changed));
+            return Ok(self.incremental(lvs, health, &changed, now));
         }
         self.last = None;
-        let (report, want) = self.pass(lvs, health, full)?;
+        let (report, want) = self.pass(lvs, health, full, now)?;
         if report.errors.is_empty() {
             self.last = Some((lvs.clone(), health.clone(), want));
         }
@@ -166,6 +199,7 @@ impl Reconciler {
         lvs: &Arc<Lvs>,
         health: &Arc<RealTable>,
         changed: &BTreeSet<VirtualKey>,
+        now: Duration,
     ) -> Report {
         let started = Instant::now();
         let mut report = Report::default();
@@ -176,12 +210,44 @@ impl Reconciler {
         else {
             return report;
         };
-        for s in lvs.services.iter().filter(|s| changed.contains(&s.key)) {
-            let d = desired_service(s, health);
-            self.vip.update(s, &d);
-            want.services.insert(s.key, d);
+        let mut keys = changed.clone();
+        keys.extend(self.drains.waiting().copied());
+        let mut refreshed = false;
+        for s in lvs.services.iter().filter(|s| keys.contains(&s.key)) {
+            if changed.contains(&s.key) {
+                let d = desired_service(s, health);
+                self.vip.update(s, &d);
+                want.services.insert(s.key, d);
+            }
+            let Some(w) = want.services.get_mut(&s.key) else {
+                continue;
+            };
+            // A drain is judged on counts read now, not on the last full dump.
+            let mut fresh = false;
+            if !w.draining.is_empty()
+                && let Some(i) = table.services.iter().position(|(t, _)| t.conf.key == s.key)
+            {
+                let t0 = Instant::now();
+                match self.ipvs.dests(&s.key) {
+                    Ok(d) => {
+                        table.services[i].1 = d;
+                        fresh = true;
+                        refreshed = true;
+                    }
+                    Err(e) => report.errors.push(e),
+                }
+                report.dump += t0.elapsed();
+            }
+            let have = table
+                .services
+                .iter()
+                .find(|(t, _)| t.conf.key == s.key)
+                .map_or(&[][..], |(_, d)| d.as_slice());
+            report.drains_ended +=
+                self.drains
+                    .settle(&s.key, w, have, s.drain_deadline, now, fresh);
         }
-        for op in diff_some(&want, &table, changed) {
+        for op in diff_some(&want, &table, &keys) {
             match self.send(&op, &mut report) {
                 Ok(()) => {
                     report.applied += 1;
@@ -190,6 +256,9 @@ impl Reconciler {
                 Err(e) => report.errors.push(e),
             }
             report.ops.push(op);
+        }
+        if refreshed {
+            self.vip.count_traffic(&table);
         }
         // After an error the next pass starts from a fresh dump.
         if report.errors.is_empty() {
@@ -207,22 +276,25 @@ impl Reconciler {
         lvs: &Lvs,
         health: &RealTable,
         fresh: bool,
+        now: Duration,
     ) -> Result<(Report, Desired), LvsError> {
         let started = Instant::now();
-        let want = desired(lvs, health);
+        let mut want = desired(lvs, health);
         let mut report = Report::default();
         let mut fresh = fresh || self.cache.is_none();
         let mut failed_delete: BTreeSet<VirtualKey> = BTreeSet::new();
         for round in 0..2 {
-            let mut table = match self.cache.take() {
-                Some(t) if !fresh => t,
+            let (mut table, dumped) = match self.cache.take() {
+                Some(t) if !fresh => (t, false),
                 _ => {
                     let t0 = Instant::now();
                     let t = self.ipvs.dump()?;
                     report.dump += t0.elapsed();
-                    t
+                    (t, true)
                 }
             };
+            report.drains_ended +=
+                settle_all(&mut self.drains, lvs, &mut want, &table, now, dumped);
             let plan = diff(&want, &table, &self.owned);
             report.unmanaged = plan.unmanaged;
             let mut again = false;
@@ -262,6 +334,7 @@ impl Reconciler {
             }
             fresh = true;
         }
+        self.sync_daemons(lvs, &mut report);
         // Services we could not delete stay owned, so the next pass retries.
         let mut owned: BTreeSet<VirtualKey> = lvs.services.iter().map(|s| s.key).collect();
         owned.extend(failed_delete);
@@ -276,151 +349,32 @@ impl Reconciler {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, LvsError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| LvsError::Task(e.to_string()))
-}
-
-fn log_report(r: &Report) {
-    use crate::metrics::{METRICS, inc};
-    use std::sync::atomic::Ordering::Relaxed;
-    inc(&METRICS.lvs_reconciles);
-    METRICS.lvs_ops.fetch_add(r.ops.len() as u64, Relaxed);
-    METRICS.lvs_errors.fetch_add(r.errors.len() as u64, Relaxed);
-    if r.ops.is_empty() {
-        tracing::debug!(
-            ops = 0,
-            elapsed_us = u64::try_from(r.elapsed.as_micros()).unwrap_or(u64::MAX),
-            "ipvs table in sync"
-        );
-    } else {
-        tracing::info!(
-            ops = r.ops.len(),
-            failed = r.errors.len(),
-            elapsed_us = u64::try_from(r.elapsed.as_micros()).unwrap_or(u64::MAX),
-            dump_us = u64::try_from(r.dump.as_micros()).unwrap_or(u64::MAX),
-            kernel_us = u64::try_from(r.kernel.as_micros()).unwrap_or(u64::MAX),
-            "ipvs reconciled"
-        );
-    }
-    for op in &r.ops {
-        tracing::info!(op = %op, "ipvs change");
-    }
-    for e in &r.errors {
-        tracing::warn!(error = %e, "ipvs operation failed; retrying on the next pass");
-    }
-    if !r.unmanaged.is_empty() {
-        let list: Vec<String> = r.unmanaged.iter().map(key_display).collect();
-        tracing::debug!(services = ?list, "kernel services not in the config, left alone");
-    }
-}
-
-/// The director loop: reconcile at start, on every config or health change and every
-/// `resync`; publish each VIP's up/down on `vip`. Returns when `shutdown` is cancelled, or
-/// with an error when IPVS cannot be opened.
-pub async fn run(
-    mut config: watch::Receiver<Arc<Lvs>>,
-    mut health: watch::Receiver<Arc<RealTable>>,
-    vip: watch::Sender<VipState>,
-    shutdown: CancellationToken,
-) -> Result<(), LvsError> {
-    let ipvs = blocking(Ipvs::open).await??;
-    let mut rec = Some(Reconciler::new(ipvs));
-    let (mut config_open, mut health_open) = (true, true);
-    let mut failures = 0u32;
-    // Full passes (with a dump) at start and on the resync timer; changes use the cache.
-    let mut full = true;
-    let mut next_full = tokio::time::Instant::now();
-    loop {
-        let lvs = config.borrow_and_update().clone();
-        let view = health.borrow_and_update().clone();
-        let mut r = rec
-            .take()
-            .ok_or_else(|| LvsError::Task("reconciler lost".into()))?;
-        let (r, outcome) = blocking(move || {
-            let out = r.update(&lvs, &view, full);
-            (r, out)
-        })
-        .await?;
-        rec = Some(r);
-        let resync = config.borrow().resync.max(Duration::from_millis(100));
-        let now = tokio::time::Instant::now();
-        if full {
-            next_full = now + resync;
-        }
-        let wait = match outcome {
-            Ok(report) => {
-                log_report(&report);
-                vip.send_if_modified(|v| {
-                    let changed = *v != report.vip;
-                    *v = report.vip.clone();
-                    changed
-                });
-                failures = if report.errors.is_empty() {
-                    0
-                } else {
-                    failures + 1
-                };
-                if failures == 0 {
-                    next_full
-                } else {
-                    now + backoff(failures, resync)
-                }
-            }
+impl Reconciler {
+    /// Bring the sync daemons to `[lvs] sync` (full passes: they cost one dump).
+    fn sync_daemons(&mut self, lvs: &Lvs, report: &mut Report) {
+        let have = match self.ipvs.daemons() {
+            Ok(h) => h,
             Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, "cannot read the IPVS table");
-                now + backoff(failures, resync)
+                report.errors.push(e);
+                return;
             }
         };
-        // After a failure the cache is gone anyway; the retry is a full pass.
-        full = failures > 0;
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            r = config.changed(), if config_open => config_open = r.is_ok(),
-            r = health.changed(), if health_open => health_open = r.is_ok(),
-            () = tokio::time::sleep_until(wait) => full = true,
+        let mut failed = false;
+        for op in sync::plan(lvs.sync.as_ref(), &have, self.sync_owned) {
+            let r = match &op {
+                SyncOp::Start(d) => self.ipvs.start_daemon(d),
+                SyncOp::Stop(s) => self.ipvs.stop_daemon(*s),
+            };
+            if let Err(e) = r {
+                failed = true;
+                report.errors.push(e);
+            }
+            report.sync_ops.push(op);
         }
+        // A daemon that could not be stopped stays ours, so the next pass retries.
+        self.sync_owned = lvs.sync.is_some() || (self.sync_owned && failed);
     }
-}
-
-/// 1 s, 2 s, 4 s ... capped at the resync interval.
-fn backoff(failures: u32, resync: Duration) -> Duration {
-    let exp = failures.saturating_sub(1).min(10);
-    Duration::from_secs(1u64 << exp).min(resync)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_changes_found_per_service() {
-        use crate::lvs::desired::tests::{lvs, svc};
-        let a = svc("10.0.0.1:80", &[("10.1.0.1:80", 5)]);
-        let b = svc("10.0.0.2:80", &[("10.1.0.2:80", 5)]);
-        let old = Arc::new(lvs(vec![a.clone(), b.clone()]));
-        assert_eq!(changed_services(&old, &old), Some(BTreeSet::new()));
-        let mut b2 = b.clone();
-        b2.reals[0].weight = 6;
-        let new = Arc::new(lvs(vec![a.clone(), b2]));
-        assert_eq!(changed_services(&old, &new), Some([b.key].into()));
-        // added, removed or reordered services need the full diff
-        assert_eq!(
-            changed_services(&old, &Arc::new(lvs(vec![a.clone()]))),
-            None
-        );
-        assert_eq!(changed_services(&old, &Arc::new(lvs(vec![b, a]))), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        let r = Duration::from_secs(30);
-        assert_eq!(backoff(1, r), Duration::from_secs(1));
-        assert_eq!(backoff(3, r), Duration::from_secs(4));
-        assert_eq!(backoff(50, r), r);
-    }
-}
+mod tests;

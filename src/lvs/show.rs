@@ -1,6 +1,9 @@
 //! Rendering of the kernel table for `meridian lvs show`: text in the layout of `ipvsadm -Ln`
 //! (and `--stats`), or JSON. Pure functions over a dumped [`Table`].
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
 use serde_json::{Value, json};
 
 use crate::config::{Forward, VirtualKey};
@@ -48,8 +51,50 @@ fn service_line(s: &ServiceConf) -> String {
     line
 }
 
-/// The `ipvsadm -Ln` layout (with `stats`: `ipvsadm -Ln --stats --exact`).
-pub fn text(info: &Info, table: &Table, stats: bool) -> String {
+/// What the running director adds to a real server's line, by service (as `TCP 10.0.0.1:80`)
+/// and real server: its state when not plainly up (`draining 12s, deadline in 48s`). Real
+/// servers the kernel does not hold (drained, removed) get a line of their own.
+pub type Notes = BTreeMap<(String, SocketAddr), String>;
+
+/// The notes from the `lvs` part of a running server's `/status`.
+pub fn notes_from_status(lvs: &Value) -> Notes {
+    let mut out = Notes::new();
+    for s in lvs["services"].as_array().into_iter().flatten() {
+        let Some(svc) = s["service"].as_str() else {
+            continue;
+        };
+        for r in s["reals"].as_array().into_iter().flatten() {
+            let (Some(addr), Some(state)) = (
+                r["addr"]
+                    .as_str()
+                    .and_then(|a| a.parse::<SocketAddr>().ok()),
+                r["state"].as_str(),
+            ) else {
+                continue;
+            };
+            let d = &r["drain"];
+            let note = match state {
+                "up" => continue,
+                "draining" => {
+                    let mut n = format!("draining {}s", d["elapsed_s"].as_u64().unwrap_or(0));
+                    if let Some(left) = d["deadline_in_s"].as_u64() {
+                        n.push_str(&format!(", deadline in {left}s"));
+                    }
+                    n
+                }
+                "drained" => format!("drained ({})", d["ended"].as_str().unwrap_or("ended")),
+                "sorry" => "sorry server".to_owned(),
+                other => other.to_owned(),
+            };
+            out.insert((svc.to_owned(), addr), note);
+        }
+    }
+    out
+}
+
+/// The `ipvsadm -Ln` layout (with `stats`: `ipvsadm -Ln --stats --exact`), each real server's
+/// line followed by its note, if any.
+pub fn text(info: &Info, table: &Table, stats: bool, notes: &Notes) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "IP Virtual Server version {} (size={})",
@@ -67,6 +112,7 @@ pub fn text(info: &Info, table: &Table, stats: bool) -> String {
         out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
     }
     for (s, dests) in &table.services {
+        let svc_name = key_display(&s.conf.key);
         if stats {
             out.push_str(&format!(
                 "{:<33}{}",
@@ -85,7 +131,6 @@ pub fn text(info: &Info, table: &Table, stats: bool) -> String {
                     d.conf.addr.to_string(),
                     stat_cols(&d.stats)
                 ));
-                out.push('\n');
             } else {
                 out.push_str(&format!(
                     "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
@@ -95,12 +140,27 @@ pub fn text(info: &Info, table: &Table, stats: bool) -> String {
                     d.active_conns,
                     d.inactive_conns
                 ));
-                out.push('\n');
+            }
+            if let Some(n) = notes.get(&(svc_name.clone(), d.conf.addr)) {
+                out.push_str(&format!(" {n}"));
+            }
+            out.push('\n');
+        }
+        for ((svc, addr), n) in notes.range((svc_name.clone(), SOCK_MIN)..) {
+            if *svc != svc_name {
+                break;
+            }
+            if !dests.iter().any(|d| d.conf.addr == *addr) {
+                out.push_str(&format!("  -> {:<28} {n}\n", addr.to_string()));
             }
         }
     }
     out
 }
+
+/// The least socket address, to start a range over one service's notes.
+const SOCK_MIN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 fn stat_cols(s: &Stats) -> String {
     format!(
@@ -109,7 +169,7 @@ fn stat_cols(s: &Stats) -> String {
     )
 }
 
-fn stats_json(s: &Stats) -> Value {
+pub(crate) fn stats_json(s: &Stats) -> Value {
     json!({
         "conns": s.conns, "inpkts": s.inpkts, "outpkts": s.outpkts,
         "inbytes": s.inbytes, "outbytes": s.outbytes, "cps": s.cps,
@@ -213,13 +273,29 @@ mod tests {
         let t = Table {
             services: vec![(svc, vec![dest])],
         };
-        let s = text(&info, &t, false);
+        let mut notes = Notes::new();
+        notes.insert(
+            ("TCP 10.0.0.1:80".into(), "10.0.0.9:80".parse().unwrap()),
+            "drained (connections ended)".into(),
+        );
+        notes.insert(
+            ("TCP 10.0.0.1:80".into(), "10.0.0.2:80".parse().unwrap()),
+            "draining 3s".into(),
+        );
+        let s = text(&info, &t, false, &Notes::new());
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines[0], "IP Virtual Server version 1.2.1 (size=4096)");
         assert_eq!(lines[3], "TCP  10.0.0.1:80 wrr persistent 300");
         assert_eq!(
             lines[4].trim_end(),
             "  -> 10.0.0.2:80                  Route   5      1          2"
+        );
+        let s = text(&info, &t, false, &notes);
+        let lines: Vec<&str> = s.lines().collect();
+        assert!(lines[4].ends_with(" draining 3s"), "{s}");
+        assert_eq!(
+            lines[5],
+            "  -> 10.0.0.9:80                  drained (connections ended)"
         );
         let j = json(&info, &t, true);
         assert_eq!(j["services"][0]["reals"][0]["weight"], 5);

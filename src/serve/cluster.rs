@@ -259,6 +259,7 @@ fn publish_vips(handle: &ClusterHandle, vips: &VipState) {
             total_weight: load.total_weight,
             active_conns: load.active_conns,
             conn_rate: load.conn_rate,
+            capacity: load.capacity,
         };
         handle.set_vip(name.clone(), status);
         seen.push(name);

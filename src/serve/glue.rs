@@ -1,5 +1,5 @@
 //! What the admin endpoint sees of the running server: the status document and the override
-//! API, both backed by the live snapshot, configuration and prober.
+//! API, both backed by the live snapshot, configuration, prober and director.
 
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ pub fn status(
     probes: &HealthHandle,
     generation: u64,
     gossip: Option<&ClusterHandle>,
+    director: Option<&crate::lvs::DirectorStatus>,
 ) -> Value {
     let snap = state.load();
     let zones: Vec<Value> = snap
@@ -56,6 +57,7 @@ pub fn status(
         "targets": targets,
         "overrides": overrides,
         "cluster": gossip.map(cluster_json),
+        "lvs": director.map(crate::lvs::DirectorStatus::json),
     })
 }
 

@@ -80,10 +80,12 @@ if [[ ! -f $INITRD ]]; then
     ORDER+=("$p")
   }
   # crc32c_generic first: libcrc32c only soft-depends on it.
-  for m in crc32c_generic ip_vs veth dummy virtio_pci 9pnet_virtio 9p nf_conntrack ip_vs_ftp; do want "$m"; done
+  for m in crc32c_generic ip_vs veth dummy bridge virtio_pci 9pnet_virtio 9p nf_conntrack ip_vs_ftp; do want "$m"; done
   PRE=("${ORDER[@]}")
-  # schedulers are autoloaded by the kernel through /sbin/modprobe, as in production
+  # schedulers are autoloaded by the kernel through /sbin/modprobe, as in production; so is
+  # ipip ("rtnl-link-ipip", through modules.alias) when `meridian realserver` asks for tunl0
   for m in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos; do want "ip_vs_$m"; done
+  want ipip
   for p in "${ORDER[@]}"; do
     mkdir -p "$(dirname "$R/lib/modules/$KVER/$p")"
     modcat "$M/$p" > "$R/lib/modules/$KVER/${p%.ko*}.ko"

@@ -20,6 +20,7 @@ fn sample() -> Vec<Item> {
             total_weight: 300,
             active_conns: 17,
             conn_rate: 4,
+            capacity: 500,
         },
     );
     r.overrides.insert(
@@ -134,4 +135,15 @@ fn only_quorum_changes_of_a_vip_are_urgent() {
     assert!(!items[3].urgent_change(&busier));
     assert!(items[3].urgent_change(&down));
     assert!(items[0].urgent_change(&Item::Digest("other".into())));
+}
+
+#[test]
+fn a_vip_value_without_capacity_reads_as_unsized() {
+    let v = r#"{"quorum":"up","healthy":1,"total":2,"conns":3,"rate":4,"at":5}"#;
+    match decode("m1/vip/tcp 203.0.113.10:80", v) {
+        Decoded::Item(Item::Vip(_, s), at) => {
+            assert_eq!((s.active_conns, s.capacity, at), (3, 0, 5));
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod sync;
+
 use super::{Ctx, check::check};
 use crate::config::keywords::{LvsFlag, Scheduler};
 use crate::config::spec::{LvsServiceSpec, LvsSpec, RealSpec};
@@ -25,6 +27,7 @@ pub(super) fn lvs(cx: &mut Ctx, l: &LvsSpec, sites: &BTreeMap<String, Site>) -> 
         .as_ref()
         .and_then(|r| cx.duration(r, "lvs.resync"))
         .unwrap_or(Duration::from_secs(10));
+    let sync = l.sync.as_ref().and_then(|s| sync::sync(cx, s));
     let mut keys = BTreeSet::new();
     let mut services = Vec::new();
     for (i, s) in l.service.iter().enumerate() {
@@ -43,6 +46,7 @@ pub(super) fn lvs(cx: &mut Ctx, l: &LvsSpec, sites: &BTreeMap<String, Site>) -> 
     Some(Lvs {
         site,
         resync,
+        sync,
         services,
     })
 }
@@ -185,15 +189,24 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
     {
         None | Some((_, "weight0")) => OnFailure::Weight0,
         Some((_, "remove")) => OnFailure::Remove,
+        Some((_, "drain")) => OnFailure::Drain,
         Some((span, other)) => {
             cx.err(
                 span,
                 format!("{key}.on_failure"),
-                format!("`{other}` is not one of weight0, remove"),
+                format!("`{other}` is not one of weight0, remove, drain"),
             );
             OnFailure::Weight0
         }
     };
+    let drain_deadline = s
+        .drain_deadline
+        .as_ref()
+        .and_then(|d| cx.duration(d, &format!("{key}.drain_deadline")));
+    let capacity = s
+        .capacity
+        .as_ref()
+        .and_then(|c| cx.int(c, &format!("{key}.capacity"), 1, i64::MAX));
     let sorry_server = s
         .sorry_server
         .as_ref()
@@ -248,6 +261,8 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         netmask,
         flags,
         on_failure,
+        drain_deadline,
+        capacity,
         sorry_server,
         quorum,
         hysteresis,
@@ -318,5 +333,6 @@ fn real(cx: &mut Ctx, r: &RealSpec, key: &str) -> Option<Real> {
         forward,
         u_threshold,
         l_threshold,
+        drain: r.drain.as_ref().is_some_and(|d| *d.get_ref()),
     })
 }

@@ -18,6 +18,8 @@ pub(crate) fn svc(vip: &str, reals: &[(&str, u32)]) -> LvsService {
         netmask: None,
         flags: vec![],
         on_failure: OnFailure::Weight0,
+        drain_deadline: None,
+        capacity: None,
         sorry_server: None,
         quorum: 1,
         hysteresis: 0,
@@ -30,6 +32,7 @@ pub(crate) fn svc(vip: &str, reals: &[(&str, u32)]) -> LvsService {
                 forward: None,
                 u_threshold: 0,
                 l_threshold: 0,
+                drain: false,
             })
             .collect(),
     }
@@ -39,6 +42,7 @@ pub(crate) fn lvs(services: Vec<LvsService>) -> Lvs {
     Lvs {
         site: None,
         resync: Duration::from_secs(5),
+        sync: None,
         services,
     }
 }

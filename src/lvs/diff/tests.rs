@@ -10,7 +10,7 @@ use crate::lvs::desired::tests::{lvs, svc};
 use crate::lvs::model::{Dest, Service, Stats};
 
 /// The kernel table that exactly matches `want`.
-fn table_of(want: &Desired) -> Table {
+pub(crate) fn table_of(want: &Desired) -> Table {
     Table {
         services: want
             .services

@@ -28,3 +28,12 @@ expect_weights() {
   LC_ALL=C sort "$1" | tr -s ' ' | sed 's/ *$//' > /tmp/want.txt
   if ! diff -u /tmp/want.txt /tmp/got.txt; then fail "kernel table differs from $1"; fi
 }
+# attach NS ADDR: a veth from network namespace NS to the bridge br0 of the root namespace
+# (a switch), with ADDR/24 on eth0 inside NS
+attach() {
+  $IP link add "b-$1" type veth peer name "e-$1"
+  $IP link set "e-$1" netns "$1"
+  $IP -n "$1" link set "e-$1" name eth0
+  $IP link set "b-$1" master br0; $IP link set "b-$1" up
+  $IP -n "$1" addr add "$2/24" dev eth0; $IP -n "$1" link set eth0 up; $IP -n "$1" link set lo up
+}

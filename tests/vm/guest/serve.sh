@@ -177,9 +177,10 @@ case $D in 1) WD=3;; 2) WD=2;; 3) WD=1;; esac
 echo "the live connection goes to rs$D"
 mark
 ovr set addr:10.1.$D.2 drain
-# drain = weight 0 in both services, although :80 removes failed real servers
+# drain = weight 0 while connections remain, whatever on_failure says: kept on :8080 (the
+# live connection), deleted from :80 (none left) within a drain poll
 within $LIMIT_CS "drain: rs$D weight 0 on :8080" weight_is $VIP:8080 10.1.$D.2:8080 0
-within $LIMIT_CS "drain: rs$D weight 0 on :80 (kept, not removed)" weight_is $VIP:80 10.1.$D.2:80 0
+within $LIMIT_CS "drain: rs$D without connections on :80 deleted" weight_is $VIP:80 10.1.$D.2:80 absent
 echo drain-two >&4
 sleep 1
 grep -q drain-two /tmp/cout2 || { cat /tmp/cout2; fail "the live connection broke when its real server was drained"; }
@@ -214,13 +215,13 @@ mark
 start_httpd $D
 within $LIMIT_CS "every weight back after the overrides" table_is serve.expected
 
-step "override drain on the VIP: every real server at weight 0, DNS moves to dr"
+step "override drain on the VIP: every real server drained (no connections: deleted), DNS moves to dr"
 mark
 ovr set addr:$VIP drain
 within $LIMIT_CS "VIP drain: DNS answers dr" dns_is $DR
 for i in 1 2 3; do
-  within $LIMIT_CS "VIP drain: rs$i weight 0 on :80" weight_is $VIP:80 10.1.$i.2:80 0
-  within $LIMIT_CS "VIP drain: rs$i weight 0 on :8080" weight_is $VIP:8080 10.1.$i.2:8080 0
+  within $LIMIT_CS "VIP drain: rs$i deleted from :80" weight_is $VIP:80 10.1.$i.2:80 absent
+  within $LIMIT_CS "VIP drain: rs$i deleted from :8080" weight_is $VIP:8080 10.1.$i.2:8080 absent
 done
 mark
 ovr clear addr:$VIP
