@@ -6,6 +6,7 @@
 //! per client prefix); what each path answers lives in [`routes`].
 
 pub mod http;
+pub mod page;
 pub mod routes;
 
 pub use http::{Request, Response};
