@@ -1,16 +1,16 @@
 //! Meridian: a global DNS load balancer and a local LVS director in one binary.
 //!
 //! ```text
-//!  query path                      probe path                      IPVS path
-//!  ----------                      ----------                      ---------
-//!  dns::udp (recvmmsg, a thread    health::Scheduler: one task     lvs::run / Reconciler
-//!   per core, SO_REUSEPORT)         per (address, check)             desired(config, real-server
-//!  dns::tcp (tokio, 2-byte frames)  Health::observe(result, now)       health) vs Ipvs::dump()
-//!      |                              |                               diff() -> ops -> netlink
-//!      v                              v                                 |
-//!  dns::answer(snapshot, bytes)    health::HealthView (watch) ------+   v VipState (quorum)
-//!      | zone tree, or a service      |                             |   |
-//!      v                              v                             v   v
+//!  query path                      probe path                       IPVS path
+//!  ----------                      ----------                       ---------
+//!  dns::udp (recvmmsg, a thread    health::Scheduler: one task      lvs::run / Reconciler
+//!   per core, SO_REUSEPORT)         per (address, check)              desired(config, RealTable)
+//!  dns::tcp (tokio, 2-byte frames)     |  + overrides, director's       vs Ipvs::dump()
+//!      |                               |    VIP quorum, peers' views    diff() -> netlink
+//!      v                               v    (cluster)                     ^
+//!  dns::answer(snapshot, bytes)    health::Authority::publish --------+---+ RealTable
+//!      | zone tree, or a service       | Published.dns (Table)
+//!      v                               v
 //!  policy::Compiled::select  <--  state::Snapshot (ArcSwap): zones, policy, health table
 //!      (geo::Classifier trie:         ^
 //!       attributes + widest prefix)   | serve: build on start/SIGHUP, re-project on health change
@@ -21,7 +21,8 @@
 //! - [`dns`]: sockets, wire format, zone files, the zone tree and the answer core;
 //! - [`geo`]: MaxMind DB readers, CIDR lists and the compiled classifier;
 //! - [`policy`]: the pure per-client decision for service names, and `explain`'s account of it;
-//! - [`health`]: monitors, rise/fall state, the probe scheduler, overrides;
+//! - [`health`]: monitors, rise/fall state, the probe scheduler, overrides, and the authority
+//!   that resolves every target's status for DNS and the director;
 //! - [`lvs`]: IPVS over generic netlink, desired state, drains, diff, reconcile, sync daemons;
 //! - [`realserver`]: a DR/TUN real server's VIPs and sysctls (rtnetlink), for `meridian realserver`;
 //! - [`state`]: the immutable snapshot the query path reads;
