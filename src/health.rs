@@ -31,7 +31,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use authority::{
-    Authority, DnsTarget, Published, RealTable, RealTarget, Registry, dns_table, real_table,
+    Authority, DnsTarget, Published, RealTable, RealTarget, Registry, VipReport, dns_table,
+    real_table,
 };
 pub use handle::HealthHandle;
 pub use monitor::{HttpClients, Monitor};

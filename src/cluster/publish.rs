@@ -174,6 +174,7 @@ mod tests {
                     active_conns: conns,
                     conn_rate: 0,
                     capacity: 0,
+                    full: false,
                 },
             )]
         };

@@ -60,6 +60,9 @@ pub struct VipStatus {
     /// Active connections the VIP is sized for (0: not configured): with `active_conns`, what
     /// a DNS tier needs for capacity-aware spill.
     pub capacity: u64,
+    /// At or above its `spill_at` (with hysteresis): DNS sends no new clients here while
+    /// another site can take them.
+    pub full: bool,
 }
 
 /// An operator's override command as set on some node: the health module's own type (`state:
@@ -121,6 +124,9 @@ struct VipWire {
     /// Absent in values from nodes before capacity was published.
     #[serde(default)]
     cap: u64,
+    /// Absent (false) from nodes before capacity-aware spill, and whenever not full.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    full: bool,
     at: u64,
 }
 
@@ -175,6 +181,7 @@ impl Item {
                 conns: v.active_conns,
                 rate: v.conn_rate,
                 cap: v.capacity,
+                full: v.full,
                 at: at_ms,
             }),
             Item::Ovr(_, o) => serde_json::to_string(&OvrWire {
@@ -249,6 +256,7 @@ pub(crate) fn decode(key: &str, value: &str) -> Decoded {
                 active_conns: w.conns,
                 conn_rate: w.rate,
                 capacity: w.cap,
+                full: w.full,
             };
             (Item::Vip(name.to_string(), v), w.at)
         }),

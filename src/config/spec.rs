@@ -239,6 +239,8 @@ pub struct LvsServiceSpec {
     pub on_failure: Option<Spanned<String>>,
     pub drain_deadline: Option<Spanned<String>>,
     pub capacity: Option<Spanned<i64>>,
+    pub spill_at: Option<Spanned<i64>>,
+    pub spill_resume: Option<Spanned<i64>>,
     pub sorry_server: Option<Spanned<String>>,
     pub quorum: Option<Spanned<i64>>,
     pub hysteresis: Option<Spanned<i64>>,

@@ -125,6 +125,24 @@ fn dns_override(o: &Overrides, t: &DnsTarget) -> Option<(Level, OverrideState)> 
         })
 }
 
+/// A director's report on the VIPs at one address: their quorum, and whether one is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VipReport {
+    pub up: bool,
+    pub full: bool,
+}
+
+impl VipReport {
+    pub const UP: VipReport = VipReport {
+        up: true,
+        full: false,
+    };
+    pub const DOWN: VipReport = VipReport {
+        up: false,
+        full: false,
+    };
+}
+
 /// What the other nodes see, with the rule that weighs it and the time to judge ages by.
 #[derive(Clone, Copy)]
 pub struct ClusterInput<'a> {
@@ -134,9 +152,10 @@ pub struct ClusterInput<'a> {
 }
 
 impl ClusterInput<'_> {
-    /// The quorum of a peer director's fresh reports on VIPs at `ip` (up if one is up).
-    pub fn director(&self, ip: IpAddr) -> Option<bool> {
-        let mut found = None;
+    /// Peer directors' fresh reports on VIPs at `ip`: up if one is up; full if an up one is
+    /// full.
+    pub fn director(&self, ip: IpAddr) -> Option<VipReport> {
+        let mut found: Option<VipReport> = None;
         for p in self.view.peers.values() {
             if p.liveness == Liveness::Dead {
                 continue;
@@ -149,7 +168,11 @@ impl ClusterInput<'_> {
                     .is_some_and(|a| a.ip() == ip);
                 if at_ip && seen.age(self.now) < self.rule.stale_after {
                     let up = seen.value.quorum == crate::cluster::ProbeState::Up;
-                    found = Some(found.unwrap_or(false) || up);
+                    let prev = found.unwrap_or(VipReport::DOWN);
+                    found = Some(VipReport {
+                        up: prev.up || up,
+                        full: prev.full || (up && seen.value.full),
+                    });
                 }
             }
         }
@@ -193,7 +216,7 @@ fn probe_evidence(
 pub fn dns_table(
     targets: &[DnsTarget],
     probes: &HealthView,
-    director: &dyn Fn(IpAddr) -> Option<bool>,
+    director: &dyn Fn(IpAddr) -> Option<VipReport>,
     cluster: Option<&ClusterInput<'_>>,
 ) -> Table {
     let overrides = probes.overrides();
@@ -207,7 +230,8 @@ pub fn dns_table(
                 let remote = if director.is_some() { None } else { cluster };
                 resolve(&Evidence {
                     forced: dns_override(overrides, t),
-                    director,
+                    director: director.map(|d| d.up),
+                    full: director.is_some_and(|d| d.full),
                     probe: probe_evidence(probes, t.addr, remote),
                 })
             })
@@ -242,6 +266,7 @@ pub fn real_table(targets: &[RealTarget], probes: &HealthView) -> RealTable {
         let v = resolve(&Evidence {
             forced,
             director: None,
+            full: false,
             probe,
         });
         table.set(t.service, t.real, v);
@@ -276,7 +301,13 @@ impl Published {
         vips: &VipState,
         cluster: Option<&ClusterInput<'_>>,
     ) -> Published {
-        let dns = dns_table(&registry.dns, probes, &|ip| vips.ip_up(ip), cluster);
+        let local = |ip| {
+            vips.ip_up(ip).map(|up| VipReport {
+                up,
+                full: vips.ip_full(ip),
+            })
+        };
+        let dns = dns_table(&registry.dns, probes, &local, cluster);
         let lvs = real_table(&registry.lvs, probes);
         Published {
             generation,

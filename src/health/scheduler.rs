@@ -482,7 +482,7 @@ impl Scheduler {
                 let state = match st.state {
                     Status::Up => ProbeState::Up,
                     Status::Down => ProbeState::Down,
-                    Status::Unknown | Status::Drain => return None,
+                    Status::Unknown | Status::Drain | Status::Full => return None,
                 };
                 let since_ms = st
                     .since

@@ -92,9 +92,9 @@ impl Health {
     pub fn observe(&mut self, result: &ProbeResult, now: Instant) -> Option<Transition> {
         self.last_result = Some(now);
         let to = match (self.state, result.up) {
-            // Probes never produce `Drain`; treat it as no result yet.
-            (Status::Unknown | Status::Drain, true) => Status::Up,
-            (Status::Unknown | Status::Drain, false) => Status::Down,
+            // Probes never produce `Drain` or `Full`; treat them as no result yet.
+            (Status::Unknown | Status::Drain | Status::Full, true) => Status::Up,
+            (Status::Unknown | Status::Drain | Status::Full, false) => Status::Down,
             (Status::Up, true) | (Status::Down, false) => {
                 self.streak = 0;
                 return None;

@@ -1,7 +1,7 @@
 //! The health authority's vocabulary and its one decision.
 //!
 //! [`Status`] is the only status type in Meridian: probes produce `Unknown`, `Up` or `Down`,
-//! operators add `Drain`. [`resolve`] is the only place that decides what a target *is* for
+//! operators add `Drain`, directors add `Full` (a VIP at its `spill_at` share of capacity). [`resolve`] is the only place that decides what a target *is* for
 //! the consumers (DNS answers, the IPVS director): it takes every piece of [`Evidence`] about
 //! one target and returns a [`Verdict`], the status plus where it came from. The rules, in
 //! order (docs/health.md states them and each has a unit test below):
@@ -14,7 +14,10 @@
 //!    cluster's vantage quorum over fresh observers when `[cluster]` is set (this node's own
 //!    result otherwise, or when no peer is fresh); a check with no result yet counts as its
 //!    start state (`start = "up"` by default, so a fresh start answers at once);
-//! 4. an address nobody checks is up.
+//! 4. an address nobody checks is up;
+//! 5. an address that would be up but whose director reports its VIP full (at `spill_at` of
+//!    its capacity, until it falls below `spill_resume`) is `Full`: DNS sends new clients
+//!    elsewhere while another site can take them, and to it before answering nothing.
 //!
 //! Consumers read a [`Table`]: one verdict per target they registered, by index.
 
@@ -30,6 +33,8 @@ pub enum Status {
     Down,
     /// Forced by an operator: keep existing flows (LVS weight 0), hand out no new answers.
     Drain,
+    /// Up, but its VIP is at capacity: answered only when no site that is up can be.
+    Full,
 }
 
 impl Status {
@@ -44,6 +49,7 @@ impl Status {
             Status::Up => "up",
             Status::Down => "down",
             Status::Drain => "drain",
+            Status::Full => "full",
         }
     }
 
@@ -53,6 +59,7 @@ impl Status {
             "up" => Some(Status::Up),
             "down" => Some(Status::Down),
             "drain" => Some(Status::Drain),
+            "full" => Some(Status::Full),
             _ => None,
         }
     }
@@ -97,6 +104,8 @@ pub enum Source {
     Vantage,
     /// An operator override at this level.
     Override(Level),
+    /// The director's load report: up, but the VIP is at capacity.
+    Capacity,
 }
 
 impl Source {
@@ -110,6 +119,7 @@ impl Source {
             Source::Override(Level::Site) => "site override",
             Source::Override(Level::Link) => "link override",
             Source::Override(Level::Addr) => "address override",
+            Source::Capacity => "director load at capacity",
         }
     }
 }
@@ -189,6 +199,8 @@ pub struct Evidence {
     pub forced: Option<(Level, OverrideState)>,
     /// The local director's quorum for this address, when it directs a VIP on it.
     pub director: Option<bool>,
+    /// A director reports a VIP on this address full (capacity-aware spill).
+    pub full: bool,
     pub probe: ProbeEvidence,
 }
 
@@ -225,6 +237,12 @@ pub fn resolve(e: &Evidence) -> Verdict {
     } else {
         (Status::Up, Source::Unchecked)
     };
+    if status == Status::Up && e.full {
+        return Verdict {
+            status: Status::Full,
+            source: Source::Capacity,
+        };
+    }
     Verdict { status, source }
 }
 
@@ -232,13 +250,36 @@ pub fn resolve(e: &Evidence) -> Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Table {
     verdicts: Box<[Verdict]>,
+    /// When a target is `Full`: the same table with full targets up, which the policy reads
+    /// only when no site can be answered from this one.
+    lenient: Option<Box<Table>>,
 }
 
 impl Table {
     pub fn new(verdicts: Vec<Verdict>) -> Table {
+        let lenient = verdicts.iter().any(|v| v.status == Status::Full).then(|| {
+            let up = verdicts
+                .iter()
+                .map(|&v| match v.status {
+                    Status::Full => Verdict {
+                        status: Status::Up,
+                        ..v
+                    },
+                    _ => v,
+                })
+                .collect::<Vec<_>>();
+            Box::new(Table::new(up))
+        });
         Table {
             verdicts: verdicts.into_boxed_slice(),
+            lenient,
         }
+    }
+
+    /// The table with every `Full` target counted up, when one is full.
+    #[inline]
+    pub fn lenient(&self) -> Option<&Table> {
+        self.lenient.as_deref()
     }
 
     /// `n` targets, none checked: all up.
@@ -283,6 +324,7 @@ mod tests {
             let e = Evidence {
                 forced: Some((Level::Link, state)),
                 director: Some(false),
+                full: false,
                 probe: probe(&[(Status::Down, StartState::Up)]),
             };
             let v = resolve(&e);
@@ -293,10 +335,38 @@ mod tests {
     }
 
     #[test]
+    fn a_full_vip_is_full_only_while_it_would_be_up() {
+        let up = Evidence {
+            forced: None,
+            director: Some(true),
+            full: true,
+            probe: probe(&[(Status::Up, StartState::Up)]),
+        };
+        let v = resolve(&up);
+        assert_eq!((v.status, v.source), (Status::Full, Source::Capacity));
+        assert!(!v.serves() && !v.forced_out());
+        let down = Evidence {
+            probe: probe(&[(Status::Down, StartState::Up)]),
+            ..up
+        };
+        assert_eq!(resolve(&down).status, Status::Down);
+        let forced = Evidence {
+            forced: Some((Level::Site, OverrideState::Up)),
+            ..up
+        };
+        assert_eq!(resolve(&forced).status, Status::Up);
+        let t = Table::new(vec![resolve(&up), resolve(&down)]);
+        let lenient = t.lenient().map(|l| (l.get(0).status, l.get(1).status));
+        assert_eq!(lenient, Some((Status::Up, Status::Down)));
+        assert!(Table::new(vec![resolve(&down)]).lenient().is_none());
+    }
+
+    #[test]
     fn director_quorum_loss_beats_probes() {
         let e = Evidence {
             forced: None,
             director: Some(false),
+            full: false,
             probe: probe(&[(Status::Up, StartState::Up)]),
         };
         assert_eq!(resolve(&e).status, Status::Down);
@@ -310,6 +380,7 @@ mod tests {
         assert_eq!(resolve(&e).source, Source::Probe);
         let e = Evidence {
             director: Some(true),
+            full: false,
             probe: probe(&[(Status::Down, StartState::Up)]),
             forced: None,
         };

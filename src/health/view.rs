@@ -163,7 +163,8 @@ impl HealthView {
             match state {
                 Status::Down | Status::Drain => return Some(Status::Down),
                 Status::Unknown => combined = Status::Unknown,
-                Status::Up => {}
+                // Probe states are never `Full` (a director's load report is not a probe).
+                Status::Up | Status::Full => {}
             }
         }
         Some(combined)

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::{Lvs, LvsService, OnFailure, VirtualKey};
+use crate::config::{Lvs, LvsService, OnFailure, SpillAt, VirtualKey};
 use crate::health::{RealTable, Status};
 
 use super::codec::consts::SVC_F_PERSISTENT;
@@ -86,7 +86,8 @@ pub fn desired_service(s: &LvsService, health: &RealTable) -> DesiredService {
             health.get(&s.key, &r.addr).status
         };
         let weight = match (status, s.on_failure) {
-            (Status::Up, _) => {
+            // Real servers are never `Full` (capacity is a VIP's): serve.
+            (Status::Up | Status::Full, _) => {
                 any_up = true;
                 healthy_weight += u64::from(r.weight);
                 r.weight
@@ -166,6 +167,11 @@ pub struct VipLoad {
     pub conn_rate: u64,
     /// The configured `capacity` in active connections (0: not configured).
     pub capacity: u64,
+    /// `spill_at`/`spill_resume` in per cent of `capacity` (None: no spill).
+    pub spill: Option<SpillAt>,
+    /// At capacity: DNS sends no new clients here while another site can take them. Set
+    /// at `spill_at`, cleared below `spill_resume` (hysteresis), from the kernel's counts.
+    pub full: bool,
 }
 
 impl VipLoad {
@@ -173,6 +179,21 @@ impl VipLoad {
     /// 1000 when the VIP carries more than it is sized for.
     pub fn load_permille(&self) -> Option<u64> {
         (self.capacity > 0).then(|| self.active_conns.saturating_mul(1000) / self.capacity)
+    }
+
+    /// Whether the VIP is full after a new count of its active connections: on at or above
+    /// `spill_at`, off below `spill_resume`, unchanged in between.
+    pub fn next_full(&self) -> bool {
+        let (Some(sp), Some(permille)) = (self.spill, self.load_permille()) else {
+            return false;
+        };
+        if permille >= u64::from(sp.at) * 10 {
+            true
+        } else if permille < u64::from(sp.resume) * 10 {
+            false
+        } else {
+            self.full
+        }
     }
 }
 
@@ -196,6 +217,8 @@ impl VipState {
                     healthy_weight: w,
                     total_weight: total_weight(s),
                     capacity: s.capacity.unwrap_or(0),
+                    spill: s.spill,
+                    full: old.full && s.spill.is_some(),
                     ..old
                 },
             );
@@ -212,6 +235,8 @@ impl VipState {
         l.healthy_weight = want.healthy_weight;
         l.total_weight = total_weight(s);
         l.capacity = s.capacity.unwrap_or(0);
+        l.spill = s.spill;
+        l.full &= s.spill.is_some();
     }
 
     /// Takes the traffic figures of every managed service from a kernel table.
@@ -220,8 +245,18 @@ impl VipState {
             if let Some(l) = self.load.get_mut(&svc.conf.key) {
                 l.active_conns = dests.iter().map(|d| u64::from(d.active_conns)).sum();
                 l.conn_rate = svc.stats.cps;
+                l.full = l.next_full();
             }
         }
+    }
+
+    /// Whether an up service on an address is full (a DNS answer names the address, not the
+    /// port: set `spill_at` on the service its clients use).
+    pub fn ip_full(&self, ip: IpAddr) -> bool {
+        self.services.iter().any(|(k, up)| {
+            *up && matches!(k, VirtualKey::Addr { addr, .. } if addr.ip() == ip)
+                && self.load.get(k).is_some_and(|l| l.full)
+        })
     }
 
     /// Whether an address carries at least one up service (None: no service on it).

@@ -30,6 +30,8 @@ pub enum TtlReason {
     SiteLeftOut,
     /// The site answers through a link after the client's first link.
     LinkFallback,
+    /// Only sites whose VIP is full (capacity-aware spill) are usable: answered from them.
+    OverCapacity,
     /// No site is usable: `fallback = "all"` (fail-open).
     FailOpen,
     /// No site is usable: `fallback = "none"` or the fallback addresses.
@@ -51,6 +53,9 @@ impl TtlReason {
             TtlReason::WeightedMoved => "weighted: the client's top-ranked site is not usable",
             TtlReason::SiteLeftOut => "all: a site of the list is not usable",
             TtlReason::LinkFallback => "link fallback: the client's first link is not usable",
+            TtlReason::OverCapacity => {
+                "over capacity: every usable site's VIP is full, answered from a full one"
+            }
             TtlReason::FailOpen => "fail-open: no site is usable (fallback = \"all\")",
             TtlReason::Fallback => "no site is usable: the service's fallback",
         }

@@ -162,6 +162,20 @@ impl Compiled {
             }
         }
         let fallback = reason.is_none();
+        // Full VIPs (capacity-aware spill) took no client while another site could: when
+        // none could, they answer before the fallback does.
+        if fallback && let Some(lenient) = h.lenient() {
+            let d = self.decide(service, client, v6, lenient, out, trace);
+            return if d.fallback {
+                d
+            } else {
+                Decision {
+                    ttl: svc.ttl_degraded,
+                    ttl_reason: TtlReason::OverCapacity,
+                    ..d
+                }
+            };
+        }
         let reason = reason.unwrap_or_else(|| {
             trace.fallback();
             match &svc.fallback {

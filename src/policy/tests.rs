@@ -163,7 +163,8 @@ pub(super) fn config(f: &Fixture) -> Config {
 }
 
 /// Health changes: `site:hq`, `link:hq/telecom`, `addr:203.0.113.10`, each `=down|drain`,
-/// resolved into every target they cover as the authority does (most specific wins).
+/// resolved into every target they cover as the authority does (most specific wins), or
+/// `=full`: a director reports the VIPs there at capacity.
 pub(super) fn health(c: &Compiled, changes: &[&str]) -> Table {
     health_from(c, changes, |_| None)
 }
@@ -185,7 +186,7 @@ pub(super) fn health_from(
         .targets()
         .iter()
         .map(|t| {
-            let mut forced = None;
+            let (mut forced, mut full) = (None, false);
             for ch in changes {
                 let (target, s) = ch.split_once('=').unwrap();
                 let (kind, name) = target.split_once(':').unwrap();
@@ -195,6 +196,11 @@ pub(super) fn health_from(
                     "addr" if name.parse::<IpAddr>().unwrap() == t.addr => Level::Addr,
                     _ => continue,
                 };
+                // `=full`: a director reports the VIP at capacity (not an override).
+                if s == "full" {
+                    full = true;
+                    continue;
+                }
                 if forced.is_none_or(|(l, _)| level > l) {
                     forced = Some((level, state(s)));
                 }
@@ -205,7 +211,8 @@ pub(super) fn health_from(
             }
             resolve(&Evidence {
                 forced,
-                director: None,
+                director: full.then_some(true),
+                full,
                 probe: p,
             })
         })

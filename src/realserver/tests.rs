@@ -19,6 +19,7 @@ fn service(vip: &str, forward: Forward, reals: &[(&str, Option<Forward>)]) -> Lv
         on_failure: OnFailure::Weight0,
         drain_deadline: None,
         capacity: None,
+        spill: None,
         sorry_server: None,
         quorum: 1,
         hysteresis: 0,

@@ -89,7 +89,7 @@ pub fn observer(handle: ClusterHandle) -> Observer {
         let state = match st.state {
             health::Status::Up => ProbeState::Up,
             health::Status::Down => ProbeState::Down,
-            health::Status::Unknown | health::Status::Drain => return,
+            health::Status::Unknown | health::Status::Drain | health::Status::Full => return,
         };
         handle.set_observation(
             key.id(),
@@ -260,6 +260,7 @@ fn publish_vips(handle: &ClusterHandle, vips: &VipState) {
             active_conns: load.active_conns,
             conn_rate: load.conn_rate,
             capacity: load.capacity,
+            full: load.full,
         };
         handle.set_vip(name.clone(), status);
         seen.push(name);

@@ -21,6 +21,7 @@ fn sample() -> Vec<Item> {
             active_conns: 17,
             conn_rate: 4,
             capacity: 500,
+            full: true,
         },
     );
     r.overrides.insert(

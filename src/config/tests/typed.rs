@@ -406,3 +406,39 @@ fn weights_need_a_weighted_mode_somewhere() {
         &["weighted"],
     );
 }
+
+#[test]
+fn spill_at_needs_capacity_and_a_lower_resume() {
+    let cases: &[(String, &str, &str, &[&str])] = &[
+        (
+            format!("{LVS}spill_at = 90\n"),
+            "90",
+            "lvs.service[0].spill_at",
+            &["capacity"],
+        ),
+        (
+            format!("{LVS}capacity = 100\nspill_at = 90\nspill_resume = 95\n"),
+            "95",
+            "lvs.service[0].spill_resume",
+            &["below `spill_at` (90)"],
+        ),
+        (
+            format!("{LVS}capacity = 100\nspill_resume = 50\n"),
+            "50",
+            "lvs.service[0].spill_resume",
+            &["needs `spill_at`"],
+        ),
+        (
+            format!("{LVS}capacity = 100\nspill_at = 1001\n"),
+            "1001",
+            "lvs.service[0].spill_at",
+            &["out of range 1..=1000"],
+        ),
+    ];
+    for (extra, needle, key, want) in cases {
+        refused_at(extra, needle, key, want);
+    }
+    let c = accepted(&format!("{LVS}capacity = 100\nspill_at = 90\n"));
+    let spill = c.lvs.as_ref().and_then(|l| l.services[0].spill);
+    assert_eq!(spill, Some(crate::config::SpillAt { at: 90, resume: 80 }));
+}

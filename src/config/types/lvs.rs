@@ -103,6 +103,9 @@ pub struct LvsService {
     pub drain_deadline: Option<Duration>,
     /// Active connections this VIP is sized for (its load is active connections over this).
     pub capacity: Option<u64>,
+    /// Capacity-aware spill: DNS stops sending new clients to this VIP while its load is at
+    /// or above `at` per cent of `capacity`, until it falls below `resume` per cent.
+    pub spill: Option<SpillAt>,
     pub sorry_server: Option<SocketAddr>,
     pub quorum: u32,
     pub hysteresis: u32,
@@ -119,4 +122,11 @@ pub struct Real {
     pub l_threshold: u32,
     /// Drained by configuration: weight 0, removed when its connections end.
     pub drain: bool,
+}
+
+/// `spill_at`/`spill_resume` of a virtual service, in per cent of its `capacity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpillAt {
+    pub at: u32,
+    pub resume: u32,
 }

@@ -9,7 +9,9 @@ mod sync;
 use super::{Ctx, check::check};
 use crate::config::keywords::{LvsFlag, Scheduler};
 use crate::config::spec::{LvsServiceSpec, LvsSpec, RealSpec};
-use crate::config::types::{Forward, Lvs, LvsService, OnFailure, Protocol, Real, Site, VirtualKey};
+use crate::config::types::{
+    Forward, Lvs, LvsService, OnFailure, Protocol, Real, Site, SpillAt, VirtualKey,
+};
 
 pub(super) fn lvs(cx: &mut Ctx, l: &LvsSpec, sites: &BTreeMap<String, Site>) -> Option<Lvs> {
     let site = l.site.as_ref().map(|s| {
@@ -207,6 +209,7 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         .capacity
         .as_ref()
         .and_then(|c| cx.int(c, &format!("{key}.capacity"), 1, i64::MAX));
+    let spill = spill_at(cx, s, capacity, key);
     let sorry_server = s
         .sorry_server
         .as_ref()
@@ -263,6 +266,7 @@ fn service(cx: &mut Ctx, s: &LvsServiceSpec, key: &str) -> Option<LvsService> {
         on_failure,
         drain_deadline,
         capacity,
+        spill,
         sorry_server,
         quorum,
         hysteresis,
@@ -335,4 +339,45 @@ fn real(cx: &mut Ctx, r: &RealSpec, key: &str) -> Option<Real> {
         l_threshold,
         drain: r.drain.as_ref().is_some_and(|d| *d.get_ref()),
     })
+}
+
+/// `spill_at` (per cent of `capacity`, which it needs) and `spill_resume` (below it; default
+/// 10 points lower).
+fn spill_at(cx: &mut Ctx, s: &LvsServiceSpec, capacity: Option<u64>, key: &str) -> Option<SpillAt> {
+    let Some(at_spec) = &s.spill_at else {
+        if let Some(r) = &s.spill_resume {
+            cx.err(
+                r.span(),
+                format!("{key}.spill_resume"),
+                "`spill_resume` needs `spill_at`",
+            );
+        }
+        return None;
+    };
+    let at: u32 = cx.int(at_spec, &format!("{key}.spill_at"), 1, 1000)?;
+    if s.capacity.is_none() {
+        cx.err(
+            at_spec.span(),
+            format!("{key}.spill_at"),
+            "`spill_at` is a share of `capacity`: set `capacity` (active connections) too",
+        );
+        return None;
+    }
+    capacity?;
+    let resume = match &s.spill_resume {
+        None => at.saturating_sub(10),
+        Some(r) => {
+            let v: u32 = cx.int(r, &format!("{key}.spill_resume"), 0, 1000)?;
+            if v >= at {
+                cx.err(
+                    r.span(),
+                    format!("{key}.spill_resume"),
+                    format!("must be below `spill_at` ({at}), or the VIP would never resume"),
+                );
+                return None;
+            }
+            v
+        }
+    };
+    Some(SpillAt { at, resume })
 }

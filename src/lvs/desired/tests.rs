@@ -20,6 +20,7 @@ pub(crate) fn svc(vip: &str, reals: &[(&str, u32)]) -> LvsService {
         on_failure: OnFailure::Weight0,
         drain_deadline: None,
         capacity: None,
+        spill: None,
         sorry_server: None,
         quorum: 1,
         hysteresis: 0,
@@ -221,4 +222,53 @@ fn vip_load_has_weights_and_the_kernel_traffic() {
     let st = st.next(&cfg, &desired(&cfg, &RealTable::new()));
     let l = st.load[&key];
     assert_eq!((l.healthy_weight, l.active_conns), (12, 7));
+}
+
+/// `spill_at`/`spill_resume`: full at 90 % of capacity, not full again below 70 %, unchanged
+/// in between; an address is full when an up service on it is.
+#[test]
+fn a_vip_is_full_from_spill_at_until_below_spill_resume() {
+    use crate::config::SpillAt;
+    let mut l = VipLoad {
+        capacity: 100,
+        spill: Some(SpillAt { at: 90, resume: 70 }),
+        ..VipLoad::default()
+    };
+    let mut seen = Vec::new();
+    for conns in [10, 89, 90, 120, 80, 70, 69, 85, 90] {
+        l.active_conns = conns;
+        l.full = l.next_full();
+        seen.push(l.full);
+    }
+    assert_eq!(
+        seen,
+        [false, false, true, true, true, true, false, false, true]
+    );
+    // No capacity or no spill_at: never full.
+    l.spill = None;
+    assert!(!l.next_full());
+
+    let mut s = svc("10.0.0.1:80", &[("10.1.0.1:80", 5)]);
+    s.capacity = Some(10);
+    s.spill = Some(SpillAt { at: 50, resume: 40 });
+    let key = s.key;
+    let cfg = lvs(vec![s]);
+    let h = RealTable::new();
+    let mut st = VipState::default().next(&cfg, &desired(&cfg, &h));
+    let ip = "10.0.0.1".parse().unwrap();
+    assert!(!st.ip_full(ip));
+    st.load.get_mut(&key).unwrap().active_conns = 5;
+    let l = st.load[&key];
+    st.load.get_mut(&key).unwrap().full = l.next_full();
+    assert!(st.ip_full(ip));
+    assert!(!st.ip_full("10.0.0.2".parse().unwrap()));
+    // A reload keeps the state while spill_at stays, and clears it when it goes.
+    let st2 = st.next(&cfg, &desired(&cfg, &h));
+    assert!(st2.ip_full(ip));
+    let mut plain = cfg.clone();
+    plain.services[0].spill = None;
+    assert!(!st.next(&plain, &desired(&plain, &h)).ip_full(ip));
+    // A VIP whose quorum is lost is down, not full.
+    st.services.insert(key, false);
+    assert!(!st.ip_full(ip));
 }

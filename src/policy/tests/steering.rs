@@ -328,3 +328,58 @@ fn fail_open_never_hands_out_forced_out_targets() {
     let d = c.select(sid, client, false, &all, &mut out);
     assert_eq!((d.outcome, d.fallback), (Outcome::NoData, true));
 }
+
+/// Capacity-aware spill: a site whose VIP is full takes no new client while another site
+/// can; when none can, the full site answers (over capacity) before the fallback does; an
+/// operator's `up` override beats the load report.
+#[test]
+fn a_full_vip_spills_to_the_next_site_and_answers_last() {
+    let f = Fixture::new();
+    let c = Compiled::new(&config(&f)).unwrap();
+    let www = c.service_id("www.example.test").unwrap();
+    let every = c.service_id("every.example.test").unwrap();
+    let mut out = Vec::new();
+    let client = ip("203.0.113.9");
+    let first = c.select(www, client, false, &health(&c, &[]), &mut out);
+    assert_eq!(first.ttl_reason, TtlReason::FirstChoice);
+    let hq = out.clone();
+
+    let h = health(&c, &["site:hq=full"]);
+    let d = c.select(www, client, false, &h, &mut out);
+    assert_eq!(d.ttl_reason, TtlReason::Failover);
+    assert!(
+        out.iter().all(|a| !hq.contains(a)),
+        "{out:?} still has {hq:?}"
+    );
+    let e = c.explain(www, client, false, &h).unwrap();
+    assert!(
+        e.sites[0]
+            .links
+            .iter()
+            .flat_map(|l| &l.addrs)
+            .any(|a| a.status == "full")
+    );
+
+    // `all`: the full site is left out while the others answer.
+    let d = c.select(every, ip("10.0.0.1"), false, &h, &mut out);
+    assert_eq!(d.ttl_reason, TtlReason::SiteLeftOut);
+
+    // Every other site down: the full one answers, degraded, instead of fail-open.
+    let h = health(&c, &["site:hq=full", "site:dr=down"]);
+    let d = c.select(www, client, false, &h, &mut out);
+    assert_eq!(
+        (d.ttl_reason, d.ttl, d.fallback),
+        (TtlReason::OverCapacity, 10, false)
+    );
+    assert_eq!(out, hq);
+    let e = c.explain(www, client, false, &h).unwrap();
+    assert_eq!(
+        (e.ttl_reason, e.answer.clone()),
+        (TtlReason::OverCapacity, hq.clone())
+    );
+
+    // An operator's `up` wins over the load report.
+    let h = health(&c, &["site:hq=full", "site:hq=up"]);
+    let d = c.select(www, client, false, &h, &mut out);
+    assert_eq!((d.ttl_reason, out.clone()), (TtlReason::FirstChoice, hq));
+}
