@@ -260,3 +260,12 @@ fn realserver_prepares_dr_and_tun_real_servers() {
 fn sync_daemons_carry_connections_to_the_other_director() {
     assert_guest("sync", &[]);
 }
+
+/// Capacity-aware spill: a VIP at `spill_at` of its capacity (held connections through it)
+/// leaves the DNS answers of the director and of a DNS node told over gossip; it is answered
+/// over capacity when the other site is down, and comes back below `spill_resume`.
+#[test]
+fn a_full_vip_spills_dns_to_the_other_site_and_returns() {
+    let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
+    assert_guest("spill", &[("example.test.zone", zone)]);
+}

@@ -1,7 +1,8 @@
 //! Which of this node's own key/values to write into chitchat, and when. Pure: the caller
 //! passes the time and applies the returned operations.
 //!
-//! A new item, or an urgent change (anything but a VIP's load figures), goes out at once.
+//! A new item, or an urgent change (anything but a VIP's load figures; a VIP becoming full or
+//! not full is urgent), goes out at once.
 //! Observations and VIP reports are republished (with a new confirmation time, hence a new
 //! version) once per `refresh` while the caller keeps confirming them; that is how peers tell a
 //! live observation from a stale one. Items the caller removed are deleted.
@@ -164,7 +165,7 @@ mod tests {
     fn vip_load_changes_wait_for_the_refresh_quorum_changes_do_not() {
         let t0 = Instant::now();
         let mut p = Publisher::new(Duration::from_secs(5));
-        let vip = |quorum, conns| {
+        let vip_full = |quorum, conns, full| {
             vec![Item::Vip(
                 "tcp 203.0.113.10:80".into(),
                 VipStatus {
@@ -174,10 +175,11 @@ mod tests {
                     active_conns: conns,
                     conn_rate: 0,
                     capacity: 0,
-                    full: false,
+                    full,
                 },
             )]
         };
+        let vip = |quorum, conns| vip_full(quorum, conns, false);
         let none = BTreeMap::new();
         p.plan(&vip(ProbeState::Up, 1), &none, t0, 0);
         assert!(
@@ -204,6 +206,17 @@ mod tests {
                 &vip(ProbeState::Down, 2),
                 &none,
                 t0 + Duration::from_secs(6),
+                0
+            )
+            .len(),
+            1
+        );
+        // Capacity-aware spill: becoming full goes out at once, like a quorum change.
+        assert_eq!(
+            p.plan(
+                &vip_full(ProbeState::Down, 3, true),
+                &none,
+                t0 + Duration::from_secs(7),
                 0
             )
             .len(),

@@ -207,7 +207,9 @@ impl Item {
     /// refresh: anything but a VIP's load figures.
     pub(crate) fn urgent_change(&self, new: &Item) -> bool {
         match (self, new) {
-            (Item::Vip(a, x), Item::Vip(b, y)) => a != b || x.quorum != y.quorum,
+            (Item::Vip(a, x), Item::Vip(b, y)) => {
+                a != b || x.quorum != y.quorum || x.full != y.full
+            }
             _ => self != new,
         }
     }

@@ -163,6 +163,7 @@ fn source_named(name: &str) -> Option<Source> {
         Source::Override(Level::Site),
         Source::Override(Level::Link),
         Source::Override(Level::Addr),
+        Source::Capacity,
     ]
     .into_iter()
     .find(|s| s.as_str() == name)

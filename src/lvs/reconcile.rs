@@ -212,6 +212,9 @@ impl Reconciler {
         };
         let mut keys = changed.clone();
         keys.extend(self.drains.waiting().copied());
+        // Capacity-aware spill is judged on counts read every poll, like a drain.
+        let spilling = |s: &crate::config::LvsService| s.spill.is_some();
+        keys.extend(lvs.services.iter().filter(|s| spilling(s)).map(|s| s.key));
         let mut refreshed = false;
         for s in lvs.services.iter().filter(|s| keys.contains(&s.key)) {
             if changed.contains(&s.key) {
@@ -222,9 +225,10 @@ impl Reconciler {
             let Some(w) = want.services.get_mut(&s.key) else {
                 continue;
             };
-            // A drain is judged on counts read now, not on the last full dump.
+            // A drain (and a VIP's fullness) is judged on counts read now, not on the last
+            // full dump.
             let mut fresh = false;
-            if !w.draining.is_empty()
+            if (!w.draining.is_empty() || spilling(s))
                 && let Some(i) = table.services.iter().position(|(t, _)| t.conf.key == s.key)
             {
                 let t0 = Instant::now();

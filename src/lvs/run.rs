@@ -1,6 +1,6 @@
 //! The director loop: reconcile at start, on every config or health change and every
 //! `resync` (the kernel sends no IPVS events, so drift is only seen by re-dumping); every
-//! second while a drain waits for its connections; publish each VIP's state and the director's
+//! second while a drain waits for its connections or a service has `spill_at`; publish each VIP's state and the director's
 //! status (table, drains, load figures) for DNS, the cluster, `/status` and the metrics.
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use super::reconcile::{Reconciler, Report};
 use super::status::DirectorStatus;
 use super::{Ipvs, LvsError, key_display};
 
-/// How often the real servers of a service with a waiting drain are re-read.
+/// How often the real servers of a service with a waiting drain or `spill_at` are re-read.
 pub const DRAIN_POLL: Duration = Duration::from_secs(1);
 
 /// The status is rebuilt at most this often after passes that did not read the kernel.
@@ -165,7 +165,8 @@ pub async fn run(
         }
         rec = Some(r);
         let mut wait = wait;
-        if waiting && failures == 0 {
+        let spill = lvs.services.iter().any(|s| s.spill.is_some());
+        if (waiting || spill) && failures == 0 {
             wait = wait.min(now + DRAIN_POLL);
         }
         if status_due {
