@@ -440,10 +440,12 @@ fn a_partition_heals_a_stranger_cannot_join_and_drift_is_flagged() {
 
     // A stranger with another key: rejected, never listed, its override goes nowhere.
     let before = a.status()["cluster"]["rejected_packets"].as_u64().unwrap();
+    // Its only seed is a, so every gossip round of d lands on a (with three seeds a random
+    // pick reached a fewer than 3 times in 5 s in about one run in twenty).
     let mut d = w.node(
         "d",
         4,
-        &[1, 2, 3],
+        &[1],
         &Tuning {
             key_file: "other.key".into(),
             ..Tuning::default()
