@@ -269,3 +269,42 @@ fn a_full_vip_spills_dns_to_the_other_site_and_returns() {
     let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
     assert_guest("spill", &[("example.test.zone", zone)]);
 }
+
+/// Director faults: `lvs run` killed with SIGKILL in the middle of a pass of about 22 000
+/// operations; the restarted director adds only what is missing (no delete, no edit) and a
+/// live NAT connection through the table survives; an operation the kernel refuses is
+/// reported with the operation while the others of the pass apply.
+#[test]
+fn kill_mid_reconcile_converges_and_refused_operations_do_not_stop_the_rest() {
+    const SERVICES: usize = 2000;
+    const REALS: usize = 10;
+    let echo = "[[lvs.service]]\nvip = \"10.0.0.100:8080\"\nscheduler = \"rr\"\nforward = \"nat\"\n[[lvs.service.real]]\naddr = \"10.1.1.2:8080\"\n";
+    let small = format!("[lvs]\nresync = \"60s\"\n{echo}");
+    let mut big = small.clone();
+    for i in 0..SERVICES {
+        let (a, b) = (i / 250, i % 250 + 1);
+        big.push_str(&format!(
+            "[[lvs.service]]\nvip = \"10.50.{a}.{b}:80\"\nscheduler = \"wrr\"\nforward = \"dr\"\n"
+        ));
+        for r in 0..REALS {
+            big.push_str(&format!(
+                "[[lvs.service.real]]\naddr = \"10.{}.{a}.{b}:80\"\nweight = {}\n",
+                52 + r,
+                r + 1
+            ));
+        }
+    }
+    let refused = format!(
+        "{small}[[lvs.service]]\nvip = \"10.40.0.1:80\"\nscheduler = \"twos\"\nforward = \"dr\"\n[[lvs.service.real]]\naddr = \"10.40.0.2:80\"\n[[lvs.service]]\nvip = \"10.60.0.1:80\"\nscheduler = \"rr\"\nforward = \"dr\"\n[[lvs.service.real]]\naddr = \"10.61.0.1:80\"\n"
+    );
+    assert_guest(
+        "faults",
+        &[
+            ("small.toml", small),
+            ("big.toml", big),
+            ("refused.toml", refused),
+            ("big-services", SERVICES.to_string()),
+            ("big-reals", (SERVICES * REALS).to_string()),
+        ],
+    );
+}
