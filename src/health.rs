@@ -17,6 +17,7 @@
 //! ([`scheduler`]) with its [`HealthHandle`]. Readers never lock: they hold an `Arc<HealthView>`.
 
 pub mod authority;
+pub mod changes;
 mod handle;
 pub mod monitor;
 pub mod overrides;

@@ -263,6 +263,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     let (authority, published) =
         Authority::new(probes.subscribe(), vip_rx.clone(), registry_rx, feed);
+    let changes = authority.changes();
     {
         let sd = shutdown.clone();
         tasks.spawn(async move {
@@ -357,6 +358,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                     if let Some(a) = &anycast {
                         doc["anycast"] = a.borrow().to_json();
                     }
+                    doc["changes"] = changes.borrow().json();
                     doc
                 }
             }),
