@@ -467,3 +467,225 @@ async fn scenario(b: &Browser, server: &Server, backends: &mut [Backend]) {
     // Nothing on the page ever opened a dialog (an injected alert would).
     assert!(b.client.get_alert_text().await.is_err(), "an alert is open");
 }
+
+/// Makes the fixture's times (negative: that long ago; positive: that far ahead) absolute.
+fn fixture() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/page/status.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    fn walk(v: &mut Value, now: i64) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    match (k.as_str(), x.as_i64()) {
+                        ("at_ms" | "set_at_ms" | "expires_ms", Some(rel)) => {
+                            *x = Value::from(now + rel)
+                        }
+                        _ => walk(x, now),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, now)),
+            _ => {}
+        }
+    }
+    walk(&mut doc, now);
+    doc
+}
+
+/// A one-request-per-connection HTTP server on loopback for the fixture case: `/` is the
+/// page as the admin endpoint sends it, `/status` the fixture (503 while `broken`).
+async fn fixture_server(
+    doc: Value,
+    broken: Arc<AtomicBool>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        for _ in 0..10_000 {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                continue;
+            };
+            let (doc, broken) = (doc.clone(), broken.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") && n < buf.len() {
+                    match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf[n..]))
+                        .await
+                    {
+                        Ok(Ok(m)) if m > 0 => n += m,
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let path = head.split(' ').nth(1).unwrap_or("/");
+                let (status, ctype, body) = match path {
+                    "/" => (
+                        200,
+                        "text/html; charset=utf-8",
+                        meridian::admin::page::status_page(),
+                    ),
+                    "/status" if broken.load(Ordering::Relaxed) => (
+                        503,
+                        "text/plain",
+                        "status unavailable for the test\n".to_string(),
+                    ),
+                    "/status" => (200, "application/json", doc.to_string()),
+                    _ => (404, "text/plain", "not found\n".to_string()),
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _written = conn.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_draws_lvs_cluster_anycast_and_flags_divergence_in_chromium() {
+    let broken = Arc::new(AtomicBool::new(false));
+    let (addr, server) = fixture_server(fixture(), broken.clone()).await;
+    let b = Browser::start(1360, 1280).await;
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(60),
+        AssertUnwindSafe(fixture_scenario(&b, addr, &broken)).catch_unwind(),
+    )
+    .await;
+    let logs = format!("--- chromedriver log ---\n{}", b.log_tail());
+    b.close().await;
+    server.abort();
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => {
+            eprintln!("{logs}");
+            std::panic::resume_unwind(panic);
+        }
+        Err(_) => panic!("the scenario did not finish within 60 s\n{logs}"),
+    }
+}
+
+async fn fixture_scenario(b: &Browser, addr: SocketAddr, broken: &AtomicBool) {
+    b.client
+        .goto(&format!("http://{addr}/"))
+        .await
+        .unwrap_or_else(|e| panic!("load the page: {e}"));
+    eventually("the grid drawn", SHOWN_WITHIN, || async {
+        chip(b, "192.0.2.22").await
+    })
+    .await;
+    // State colours come from the state, per address.
+    for (a, want) in [
+        ("203.0.113.10", "chip up"),
+        ("203.0.113.11", "chip down"),
+        ("192.0.2.22", "chip drain forced"),
+    ] {
+        assert_eq!(chip(b, a).await.as_deref(), Ok(want), "{a}");
+    }
+    assert_eq!(
+        b.class_of("#grid td.cell[data-site=\"hq\"][data-link=\"unicom\"]")
+            .await
+            .as_deref(),
+        Some("cell down")
+    );
+    // The divergent peer: a banner, and its digest marked in the peer table.
+    let banner = b
+        .text_of("[data-banner=divergent]")
+        .await
+        .expect("divergence banner");
+    assert!(banner.contains("dr-ns1"), "{banner}");
+    assert_eq!(
+        b.class_of("#cluster tr[data-node=\"dr-ns1\"] td.divergent")
+            .await
+            .as_deref(),
+        Some("mono divergent")
+    );
+    assert!(
+        b.class_of("#cluster tr[data-node=\"ap-ns1\"] td.divergent")
+            .await
+            .is_none()
+    );
+    // The LVS table: services and real servers with weights and the drain.
+    let lvs = b.text_of("#lvs").await.unwrap();
+    for want in [
+        "TCP 203.0.113.12:80",
+        "10.10.209.101:80",
+        "10.10.209.103:80",
+        "0 (100)",
+        "drain 610 s · 290 s left",
+    ] {
+        assert!(lvs.contains(want), "LVS table lacks {want}: {lvs}");
+    }
+    // Anycast prefixes with their route state.
+    let anycast = b.text_of("#anycast").await.unwrap();
+    assert!(
+        anycast.contains("192.0.2.53/32") && anycast.contains("198.51.100.80/32"),
+        "{anycast}"
+    );
+    let routes = b
+        .js("return [...document.querySelectorAll('#anycast .st')].map(e => e.className)")
+        .await;
+    assert_eq!(routes, serde_json::json!(["st up", "st down"]));
+    // Answers per route, the changes and the override's reason, as text.
+    let services = b.text_of("#services").await.unwrap();
+    assert!(
+        services.contains("192.0.2.20") && services.contains("203.0.113.10"),
+        "{services}"
+    );
+    let overrides = b.text_of("#overrides").await.unwrap();
+    assert!(
+        overrides.contains("<b onmouseover=alert(3)>now</b>"),
+        "{overrides}"
+    );
+    let injected = b
+        .js(
+            "return document.querySelectorAll('[onerror], [onmouseover], img').length \
+             + [...document.querySelectorAll('b')].filter(e => e.textContent === 'now').length",
+        )
+        .await;
+    assert_eq!(injected, 0, "markup from the data reached the DOM");
+    let changes = b.text_of("#changes").await.unwrap();
+    assert!(changes.contains("hq/unicom 203.0.113.11"), "{changes}");
+
+    let shot = target_dir().join("status-page-full.png");
+    b.screenshot(&shot).await;
+    println!("screenshot: {}", shot.display());
+
+    // The server stops answering: the page says so and keeps the last data.
+    broken.store(true, Ordering::Relaxed);
+    let (text, t) = eventually("the failed refresh shown", SHOWN_WITHIN, || async {
+        let live = b.class_of("#live").await.unwrap_or_default();
+        let banner = b.text_of(".banner.err").await.unwrap_or_default();
+        if live == "fail" && banner.contains("503") {
+            Ok(banner)
+        } else {
+            Err(format!("{live}: {banner}"))
+        }
+    })
+    .await;
+    println!("failure shown after {t:?}: {text}");
+    assert!(
+        b.text_of("#lvs")
+            .await
+            .unwrap()
+            .contains("10.10.209.101:80"),
+        "last data kept"
+    );
+    broken.store(false, Ordering::Relaxed);
+    eventually("recovery shown", SHOWN_WITHIN, || async {
+        let live = b.class_of("#live").await.unwrap_or_default();
+        if live == "ok" && b.text_of(".banner.err").await.is_none() {
+            Ok(())
+        } else {
+            Err(live)
+        }
+    })
+    .await;
+}
