@@ -15,7 +15,7 @@ pub use validate::{parse_override_target, read_cidr_file};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use keywords::{HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
+pub use keywords::{AdminRead, HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
 pub use limits::{AdminSettings, ConnLimits, RrlSettings, TcpSettings, ZoneFileRules};
 pub use types::*;
 
