@@ -332,7 +332,7 @@ async fn scenario(b: &Browser, server: &Server, backends: &mut [Backend]) {
         .await;
     assert_eq!(injected, 0, "markup from a name reached the DOM");
     let site_cell = b
-        .js("return [...document.querySelectorAll('#grid th.site')].map(e => e.textContent)")
+        .js("return [...document.querySelectorAll('#grid th.site')].map(e => e.textContent.trim())")
         .await;
     assert_eq!(site_cell, serde_json::json!(["hq", EVIL_SITE]));
     assert_eq!(server.answers("www.page.test."), vec![ip("127.0.0.1")]);
@@ -481,7 +481,7 @@ fn fixture() -> Value {
             Value::Object(m) => {
                 for (k, x) in m.iter_mut() {
                     match (k.as_str(), x.as_i64()) {
-                        ("at_ms" | "set_at_ms" | "expires_ms", Some(rel)) => {
+                        ("at_ms" | "set_at_ms" | "expires_ms" | "loaded_at_ms", Some(rel)) => {
                             *x = Value::from(now + rel)
                         }
                         _ => walk(x, now),
@@ -653,6 +653,21 @@ async fn fixture_scenario(b: &Browser, addr: SocketAddr, broken: &AtomicBool) {
     assert_eq!(injected, 0, "markup from the data reached the DOM");
     let changes = b.text_of("#changes").await.unwrap();
     assert!(changes.contains("hq/unicom 203.0.113.11"), "{changes}");
+    // The header: generation and digest of the configuration in force.
+    let facts = b.text_of("#facts").await.unwrap();
+    assert!(
+        facts.contains("config gen 7") && facts.contains("digest 3f2a9c01d4e5"),
+        "{facts}"
+    );
+    // Each check with its last and next probe.
+    let row = b
+        .text_of("#targets tr[data-addr=\"203.0.113.11\"]")
+        .await
+        .unwrap();
+    assert!(
+        row.contains("tcp:80 down last 380 ms ago · next in 620 ms"),
+        "{row}"
+    );
 
     let shot = target_dir().join("status-page-full.png");
     b.screenshot(&shot).await;

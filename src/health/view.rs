@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::overrides::Overrides;
@@ -17,11 +18,16 @@ use super::targets::ProbeKey;
 use super::verdict::Status;
 
 /// Key -> slot; rebuilt only when the target set changes.
+///
+/// It also keeps when each probe last started (Unix milliseconds, 0 for never): written by
+/// the scheduler after every result, read by the status document. That changes with every
+/// probe, so it is not part of the views, which are published only on state changes.
 #[derive(Debug, Default)]
 pub struct ProbeIndex {
     slots: HashMap<ProbeKey, usize>,
     by_ip: HashMap<IpAddr, Vec<usize>>,
     keys: Vec<ProbeKey>,
+    last_probe_ms: Vec<AtomicU64>,
 }
 
 impl ProbeIndex {
@@ -35,7 +41,28 @@ impl ProbeIndex {
         for (i, k) in keys.iter().enumerate() {
             by_ip.entry(k.addr.ip()).or_default().push(i);
         }
-        ProbeIndex { slots, by_ip, keys }
+        let last_probe_ms = keys.iter().map(|_| AtomicU64::new(0)).collect();
+        ProbeIndex {
+            slots,
+            by_ip,
+            keys,
+            last_probe_ms,
+        }
+    }
+
+    /// Notes that the probe at `slot` started at `unix_ms`.
+    pub fn record_probe(&self, slot: usize, unix_ms: u64) {
+        if let Some(a) = self.last_probe_ms.get(slot) {
+            a.store(unix_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// When the probe at `slot` last started (Unix milliseconds); None before its first.
+    pub fn last_probe_ms(&self, slot: usize) -> Option<u64> {
+        self.last_probe_ms
+            .get(slot)
+            .map(|a| a.load(Ordering::Relaxed))
+            .filter(|&ms| ms != 0)
     }
 
     pub fn slot(&self, key: &ProbeKey) -> Option<usize> {
@@ -181,6 +208,17 @@ impl HealthView {
             .into_iter()
             .flatten()
             .filter_map(|&slot| Some((self.index.keys.get(slot)?, self.statuses.get(slot)?)))
+    }
+
+    /// Every check run against an address with its slot (for the probe times of
+    /// [`ProbeIndex::last_probe_ms`]).
+    pub fn ip_slots(&self, ip: IpAddr) -> impl Iterator<Item = (usize, &ProbeKey, &ProbeStatus)> {
+        self.index
+            .by_ip
+            .get(&ip)
+            .into_iter()
+            .flatten()
+            .filter_map(|&slot| Some((slot, self.index.keys.get(slot)?, self.statuses.get(slot)?)))
     }
 
     /// Every probe with its status, in slot order (for status pages and `explain`).
