@@ -553,7 +553,7 @@ async fn fixture_server(
 async fn page_draws_lvs_cluster_anycast_and_flags_divergence_in_chromium() {
     let broken = Arc::new(AtomicBool::new(false));
     let (addr, server) = fixture_server(fixture(), broken.clone()).await;
-    let b = Browser::start(1360, 1280).await;
+    let b = Browser::start(1360, 1500).await;
     let outcome = tokio::time::timeout(
         Duration::from_secs(60),
         AssertUnwindSafe(fixture_scenario(&b, addr, &broken)).catch_unwind(),
