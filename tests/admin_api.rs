@@ -315,7 +315,11 @@ fn status_tables_and_reads_gated_by_the_token() {
     assert_eq!(c.request("GET", "/metrics", None, "").status, 401);
     assert_eq!(c.request("GET", "/status", Some(&token), "").status, 200);
     assert_eq!(c.request("GET", "/metrics", Some(&token), "").status, 200);
-    assert_eq!(c.request("GET", "/", None, "").status, 200);
+    let page = c.request("GET", "/", None, "");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("127.0.0.31"), "{}", page.body);
+    let page = c.request("GET", "/", Some(&token), "");
+    assert!(page.body.contains("127.0.0.31"), "{}", page.body);
     eventually(Duration::from_secs(5), "dr answers", || {
         lookup(node.dns, "www.adm.test.", RecordType::A).is_some_and(|a| a == ["127.0.0.31"])
     });

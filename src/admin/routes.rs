@@ -32,6 +32,12 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/reload", &["POST"]),
 ];
 
+/// The page without data, for `admin_read = "token"` and no token.
+const LOCKED_PAGE: &str = "<!doctype html><html><head><meta charset=utf-8><title>Meridian</title>\
+    </head><body><h1>Meridian</h1><p>This server shows its status only with the admin token \
+    (<code>admin_read = \"token\"</code>): <code>meridian status</code>, or <code>/status</code> \
+    with <code>Authorization: Bearer &lt;token&gt;</code>.</p></body></html>";
+
 /// Longest wait for a reload's outcome (a reload loads every zone file; very large zones
 /// take a while). The reload itself is not cancelled when the wait ends.
 pub const RELOAD_WAIT: Duration = Duration::from_secs(120);
@@ -76,6 +82,11 @@ pub async fn handle(state: &AdminState, req: Request) -> Response {
             .with_header("www-authenticate", "Bearer realm=\"meridian\"");
     }
     match (req.method.as_str(), *path) {
+        // The page holds the status data: with `admin_read = "token"` it shows it only to
+        // a request that carries the token, and otherwise says where the data is.
+        ("GET", "/") if state.read == AdminRead::Token && !authorised(state, &req) => {
+            Response::html(LOCKED_PAGE.to_owned())
+        }
         ("GET", "/") => Response::html(status_page(&(state.status)())),
         ("GET", "/status") => Response::json(200, &(state.status)()),
         ("GET", "/metrics") => Response {

@@ -187,14 +187,15 @@ fn read_views_are_open_or_need_the_token_as_configured() {
     let r = run(&closed, req("GET", "/status", Some("s3cret"), ""));
     assert_eq!(r.status, 200);
     assert!(r.body_text().contains("\"generation\":3"));
-    // The page stays open: it fetches /status with the token itself.
+    // The page stays reachable but shows the data only with the token.
     let page = run(&closed, req("GET", "/", None, ""));
     assert_eq!(page.status, 200);
-    assert!(
-        page.body_text().contains("<td class=\"hq\">hq</td>"),
-        "{}",
-        page.body_text()
-    );
+    assert!(!page.body_text().contains("hq"), "{}", page.body_text());
+    assert!(page.body_text().contains("only with the admin token"));
+    let with = run(&closed, req("GET", "/", Some("s3cret"), ""));
+    assert!(with.body_text().contains("<td class=\"hq\">hq</td>"));
+    let open_page = run(&open, req("GET", "/", None, ""));
+    assert!(open_page.body_text().contains("<td class=\"hq\">hq</td>"));
 }
 
 #[test]
