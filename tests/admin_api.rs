@@ -297,6 +297,8 @@ fn reload_over_http_and_the_cli_keeps_the_old_data_when_refused() {
     let (code, _, err) = node.cli(&["reload"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot reach the admin endpoint"), "{err}");
+    let (code, _, err) = node.cli(&["status"]);
+    assert_eq!(code, 1, "{err}");
 }
 
 #[test]
