@@ -219,7 +219,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         cfg: Arc::new(ArcSwap::from_pointee(cfg.clone())),
         state,
         probes: probes.clone(),
-        loaded: ArcSwap::from_pointee(Loaded::now(1, cluster::digest(&cfg))),
+        loaded: ArcSwap::from_pointee(Loaded::now(1, String::new())),
         writer: Mutex::new(()),
         vips: vip_rx,
         registry: registry_tx,
@@ -241,6 +241,21 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     METRICS.config_generation.store(1, Ordering::Relaxed);
+    // The digest reads every zone file again: not on the way to serving.
+    tokio::spawn({
+        let (s, cfg) = (server.clone(), cfg.clone());
+        async move {
+            if let Ok(digest) = tokio::task::spawn_blocking(move || cluster::digest(&cfg)).await {
+                s.loaded.rcu(|l| match l.generation {
+                    1 => Arc::new(Loaded {
+                        digest: digest.clone(),
+                        ..(**l).clone()
+                    }),
+                    _ => l.clone(),
+                });
+            }
+        }
+    });
     let anycast = match &cfg.anycast {
         Some(a) => Some(anycast::start(
             a,
