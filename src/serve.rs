@@ -1,10 +1,11 @@
 //! The long-running server: load the policy and zones, start DNS, the prober and the admin
 //! endpoint, reload on SIGHUP or `POST /reload`, stop on SIGTERM/SIGINT.
 //!
-//! A reload (`serve/reload.rs`) builds a complete new [`Snapshot`] off the query path and swaps it
-//! in with one atomic store. An invalid policy file refuses the whole reload; a broken zone
-//! file keeps serving that zone's previous contents while the other zones update. Health
-//! changes re-project the prober's view onto the current snapshot (a shallow copy).
+//! A reload (`serve/reload.rs`) builds a complete new [`Snapshot`] off the query path and
+//! swaps it in with one atomic store. An invalid policy file refuses the whole reload; a
+//! broken zone file keeps serving that zone's previous contents while the other zones
+//! update. Health changes re-project the prober's view onto the current snapshot (a shallow
+//! copy).
 
 mod anycast;
 mod check;
