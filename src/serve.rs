@@ -1,10 +1,11 @@
 //! The long-running server: load the policy and zones, start DNS, the prober and the admin
 //! endpoint, reload on SIGHUP or `POST /reload`, stop on SIGTERM/SIGINT.
 //!
-//! A reload ([`reload`]) builds a complete new [`Snapshot`] off the query path and swaps it
-//! in with one atomic store. An invalid policy file refuses the whole reload; a broken zone
-//! file keeps serving that zone's previous contents while the other zones update. Health
-//! changes re-project the prober's view onto the current snapshot (a shallow copy).
+//! A reload (`serve/reload.rs`) builds a complete new [`Snapshot`] off the query path and
+//! swaps it in with one atomic store. An invalid policy file refuses the whole reload; a
+//! broken zone file keeps serving that zone's previous contents while the other zones
+//! update. Health changes re-project the prober's view onto the current snapshot (a shallow
+//! copy).
 
 mod anycast;
 mod check;
@@ -222,7 +223,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         cfg: Arc::new(ArcSwap::from_pointee(cfg.clone())),
         state,
         probes: probes.clone(),
-        loaded: ArcSwap::from_pointee(Loaded::now(1, cluster::digest(&cfg))),
+        loaded: ArcSwap::from_pointee(Loaded::now(1, String::new())),
         writer: Mutex::new(()),
         vips: vip_rx,
         registry: registry_tx,
@@ -245,6 +246,21 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     METRICS.config_generation.store(1, Ordering::Relaxed);
+    // The digest reads every zone file again: not on the way to serving.
+    tokio::spawn({
+        let (s, cfg) = (server.clone(), cfg.clone());
+        async move {
+            if let Ok(digest) = tokio::task::spawn_blocking(move || cluster::digest(&cfg)).await {
+                s.loaded.rcu(|l| match l.generation {
+                    1 => Arc::new(Loaded {
+                        digest: digest.clone(),
+                        ..(**l).clone()
+                    }),
+                    _ => l.clone(),
+                });
+            }
+        }
+    });
     let anycast = match &cfg.anycast {
         Some(a) => Some(anycast::start(
             a,

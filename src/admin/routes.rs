@@ -32,6 +32,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/reload", &["POST"]),
 ];
 
+/// The page without data, for `admin_read = "token"` and no token.
 /// Longest wait for a reload's outcome (a reload loads every zone file; very large zones
 /// take a while). The reload itself is not cancelled when the wait ends.
 pub const RELOAD_WAIT: Duration = Duration::from_secs(120);
@@ -76,6 +77,8 @@ pub async fn handle(state: &AdminState, req: Request) -> Response {
             .with_header("www-authenticate", "Bearer realm=\"meridian\"");
     }
     match (req.method.as_str(), *path) {
+        // The page holds no data: it reads /status itself (with the token it asks for when
+        // `admin_read = "token"`), so it is the same for everyone.
         ("GET", "/") => Response::html(status_page()),
         ("GET", "/status") => Response::json(200, &(state.status)()),
         ("GET", "/metrics") => Response {

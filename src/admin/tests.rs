@@ -87,6 +87,11 @@ impl Drop for Running {
 }
 
 fn start(max_per_prefix: usize) -> Running {
+    start_with(max_per_prefix, 0)
+}
+
+/// With a status document padded to `pad` bytes (an answer too large for socket buffers).
+fn start_with(max_per_prefix: usize, pad: usize) -> Running {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -96,7 +101,10 @@ fn start(max_per_prefix: usize) -> Running {
     let state = Arc::new(AdminState {
         token: "0123456789abcdef".into(),
         read: AdminRead::Open,
-        status: Box::new(|| serde_json::json!({"ok": true})),
+        status: Box::new(move || match pad {
+            0 => serde_json::json!({"ok": true}),
+            n => serde_json::json!({"ok": true, "pad": "p".repeat(n)}),
+        }),
         overrides: None,
         reload: None,
     });
@@ -252,4 +260,41 @@ fn a_prefix_at_its_cap_leaves_others_served_and_idle_ones_end_at_the_deadline() 
         t.elapsed()
     );
     drop(server);
+}
+
+#[test]
+fn a_client_that_does_not_read_its_answer_is_cut_at_the_deadline() {
+    // 16 MB: more than the socket buffers on both sides hold.
+    let server = start_with(1, 16 << 20);
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.bind(&SocketAddr::from((Ipv4Addr::new(127, 0, 6, 1), 0)).into())
+        .unwrap();
+    sock.connect_timeout(&server.addr.into(), Duration::from_secs(2))
+        .unwrap();
+    let mut stuck: TcpStream = sock.into();
+    stuck
+        .write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let since = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    // The prefix's one place is held by the stuck answer...
+    assert_eq!(
+        get([127, 0, 6, 2], server.addr),
+        "",
+        "prefix cap not in force"
+    );
+    // ...until the write deadline (the request's deadline, or a second after the handler)
+    // ends that connection.
+    let mut freed = None;
+    while since.elapsed() < Duration::from_secs(6) {
+        if get([127, 0, 6, 2], server.addr) == "HTTP/1.1 200 OK" {
+            freed = Some(since.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let freed = freed.expect("the stuck answer was never abandoned");
+    assert!(freed < DEADLINE + Duration::from_millis(2500), "{freed:?}");
+    drop(stuck);
 }

@@ -285,3 +285,36 @@ mod tests {
         assert_eq!(v.generation(), 7);
     }
 }
+
+#[cfg(test)]
+mod probe_time_tests {
+    use super::*;
+    use crate::config::{Check, CheckKind, StartState};
+    use std::time::Duration;
+
+    #[test]
+    fn probe_times_are_per_slot_and_seen_through_ip_slots() {
+        let check = Check {
+            kind: CheckKind::Tcp,
+            port: Some(80),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            rise: 2,
+            fall: 2,
+            start: StartState::Down,
+        };
+        let k = |a: &str| ProbeKey::for_service(a.parse().unwrap(), &check).unwrap();
+        let index = Arc::new(ProbeIndex::new(vec![k("192.0.2.1"), k("192.0.2.2")]));
+        assert_eq!(index.last_probe_ms(0), None);
+        index.record_probe(1, 1_700_000_000_123);
+        index.record_probe(7, 1); // outside the index: ignored
+        let statuses = vec![ProbeStatus::initial(Status::Unknown); 2];
+        let v = HealthView::new(1, index, statuses, Arc::new(Overrides::default()));
+        let seen: Vec<(usize, Option<u64>)> = v
+            .ip_slots("192.0.2.2".parse().unwrap())
+            .map(|(slot, _, _)| (slot, v.index().last_probe_ms(slot)))
+            .collect();
+        assert_eq!(seen, vec![(1, Some(1_700_000_000_123))]);
+        assert_eq!(v.index().last_probe_ms(0), None);
+    }
+}

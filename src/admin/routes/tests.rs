@@ -187,14 +187,18 @@ fn read_views_are_open_or_need_the_token_as_configured() {
     let r = run(&closed, req("GET", "/status", Some("s3cret"), ""));
     assert_eq!(r.status, 200);
     assert!(r.body_text().contains("\"generation\":3"));
-    // The page stays open: it fetches /status with the token itself.
+    // The page stays reachable: it holds no data and reads /status with the token itself.
     let page = run(&closed, req("GET", "/", None, ""));
     assert_eq!(page.status, 200);
+    let body = page.body_text();
+    assert!(body.contains("<title>Meridian status</title>"), "{body}");
     assert!(
-        page.body_text().contains("<title>Meridian status</title>"),
-        "{}",
-        page.body_text()
+        !body.contains("\"generation\":3"),
+        "the page holds no data: {body}"
     );
+    let with = run(&closed, req("GET", "/", Some("s3cret"), ""));
+    assert_eq!(with.status, 200);
+    assert!(with.body_text().contains("<title>Meridian status</title>"));
 }
 
 #[test]
