@@ -1,16 +1,24 @@
-//! The admin endpoint: a small HTTP/1.1 server on a loopback address that serves the status
-//! page, `/metrics`, and the override API used by `meridian override`.
+//! The admin endpoint: HTTP/1.1 on hyper, on a loopback address, serving the status page,
+//! `/status`, `/metrics`, the override API and `POST /reload`.
 //!
-//! The protocol handling here is deliberately minimal (one request per connection, bounded
-//! header and body sizes, one deadline for the whole exchange, connection caps in total and
-//! per client prefix); what each path answers lives in [`routes`].
+//! [`Admin::run`] accepts connections under caps in total and per client prefix
+//! (`[server] admin_max_connections`, `admin_max_per_prefix`) and hands each to [`conn`],
+//! which owns the protocol limits (head and body size, deadlines, keep-alive). What each
+//! path answers and who may ask is in [`routes`]; what the server exposes to it is behind
+//! the traits of [`api`].
 
-pub mod http;
+pub mod api;
+mod conn;
+pub mod message;
 pub mod page;
 pub mod routes;
 
-pub use http::{Request, Response};
-pub use routes::{AdminState, handle};
+pub use api::{
+    AdminRead, AdminState, BoxFuture, OverrideApi, OverrideMeta, ReloadApi, ReloadOutcome,
+};
+pub use conn::{MAX_BODY, MAX_HEAD};
+pub use message::{Request, Response};
+pub use routes::handle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,9 +92,13 @@ impl Admin {
                 }
             };
             let state = self.state.clone();
-            let deadline = self.settings.timeout;
+            let timeout = self.settings.timeout;
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                http::serve_one(stream, deadline, |req| handle(&state, req)).await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = conn::serve(stream, state, timeout) => {}
+                }
                 drop(slot);
             });
         }

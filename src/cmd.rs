@@ -3,6 +3,7 @@
 //! `main.rs` only parses [`Cli`], sets up logging and turns the result into an exit code with
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
+mod admin_client;
 mod check;
 mod cluster;
 mod explain;
@@ -10,6 +11,7 @@ mod geo;
 mod lvs;
 mod overrides;
 mod realserver;
+mod reload;
 mod serve;
 mod status;
 
@@ -24,6 +26,7 @@ pub use geo::Geo;
 pub use lvs::Lvs;
 pub use overrides::Override;
 pub use realserver::RealServer;
+pub use reload::Reload;
 pub use serve::Serve;
 pub use status::Status;
 
@@ -63,8 +66,12 @@ pub enum Command {
     Geo(Geo),
     /// The cluster's peers as the running node sees them; `cluster keygen FILE`.
     Cluster(Cluster),
-    /// What the running server thinks: anycast prefixes and why (--json: everything).
+    /// What the running server thinks: sites, links, services, overrides, LVS, peers,
+    /// anycast (--json: the whole status document).
     Status(Status),
+    /// Reload the running server's policy file like SIGHUP; print the errors (exit 2) when
+    /// it is refused.
+    Reload(Reload),
     /// Prepare this host as a DR/TUN real server of `[lvs]`: `up`, `down`, `--check`.
     Realserver(RealServer),
 }
@@ -96,6 +103,7 @@ impl Cli {
             Some(Command::Lvs(c)) => c.run(),
             Some(Command::Cluster(c)) => c.run(),
             Some(Command::Status(c)) => c.run(),
+            Some(Command::Reload(c)) => c.run(),
             Some(Command::Realserver(c)) => c.run(),
             None => Serve::default().run(),
         }
@@ -112,9 +120,15 @@ pub struct UsageError(pub String);
 #[error("{0}")]
 pub struct Reported(pub String);
 
+/// A configuration the running server refused, its errors already printed (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigRefused(pub String);
+
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     let config = e.chain().any(|c| {
         c.downcast_ref::<crate::config::ConfigError>().is_some()
+            || c.downcast_ref::<ConfigRefused>().is_some()
             || c.downcast_ref::<crate::policy::PolicyError>().is_some()
             || c.downcast_ref::<UsageError>().is_some()
             || matches!(
@@ -126,7 +140,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 }
 
 pub fn already_reported(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<Reported>().is_some()
+    e.downcast_ref::<Reported>().is_some() || e.downcast_ref::<ConfigRefused>().is_some()
 }
 
 pub fn init_logging(format: LogFormat, verbose: u8) {
@@ -148,29 +162,4 @@ pub fn init_logging(format: LogFormat, verbose: u8) {
     if installed.is_err() {
         tracing::debug!("logging was already initialised");
     }
-}
-
-/// `GET /status` from the running server's admin endpoint (no proxy, no TLS roots needed).
-pub(crate) fn admin_status(addr: std::net::SocketAddr) -> anyhow::Result<serde_json::Value> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(2))
-            .no_proxy()
-            .tls_certs_only([])
-            .build()?;
-        let resp = client
-            .get(format!("http://{addr}/status"))
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot reach the admin endpoint {addr}: {e} (is the server running?)"
-                )
-            })?
-            .error_for_status()?;
-        Ok(serde_json::from_str(&resp.text().await?)?)
-    })
 }

@@ -4,6 +4,7 @@
 //! types are refused there), then `validate` turns them into typed values, collecting every
 //! problem it finds. Each problem is a [`Diagnostic`] naming file, line, column and key.
 
+mod endpoint;
 mod keywords;
 mod limits;
 pub mod spec;
@@ -15,7 +16,8 @@ pub use validate::{parse_override_target, read_cidr_file};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use keywords::{HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
+pub use endpoint::admin_endpoint;
+pub use keywords::{AdminRead, HttpMethod, Keyword, LvsFlag, QType, Rcode, Scheduler, ValueError};
 pub use limits::{AdminSettings, ConnLimits, RrlSettings, TcpSettings, ZoneFileRules};
 pub use types::*;
 

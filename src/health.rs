@@ -13,10 +13,11 @@
 //!
 //! Owns: the pure rise/fall core ([`state`]), probe keys and the target set ([`targets`]),
 //! the I/O monitors ([`monitor`]), the immutable read snapshot ([`view`]), operator overrides
-//! and their state file ([`overrides`]), and the task that ties them together
-//! ([`scheduler`]) with its [`HealthHandle`]. Readers never lock: they hold an `Arc<HealthView>`.
+//! and their state file ([`overrides`]), the ring of recent status changes ([`changes`]), and
+//! the task that ties them together ([`scheduler`]) with its [`HealthHandle`]. Readers never lock: they hold an `Arc<HealthView>`.
 
 pub mod authority;
+pub mod changes;
 mod handle;
 pub mod monitor;
 pub mod overrides;

@@ -27,7 +27,7 @@
 //! - [`realserver`]: a DR/TUN real server's VIPs and sysctls (rtnetlink), for `meridian realserver`;
 //! - [`state`]: the immutable snapshot the query path reads;
 //! - [`serve`]: the long-running process that wires them together ([`run`]);
-//! - [`admin`]: the loopback HTTP endpoint (status page, metrics, overrides);
+//! - [`admin`]: the loopback HTTP/1.1 endpoint on hyper (status page, metrics, overrides, reload);
 //! - [`metrics`]: the fixed set of Prometheus counters;
 //! - [`cluster`]: gossip between nodes (chitchat over an encrypted transport), the vantage rule;
 //! - [`anycast`]: which prefixes this node announces over BGP (BIRD or ExaBGP), BFD fate-sharing;

@@ -20,6 +20,7 @@
 //! explain` shows the real answer and any disagreement would be visible (and is tested).
 
 mod compile;
+mod current;
 mod decision;
 mod explain;
 mod hrw;
@@ -30,6 +31,7 @@ mod select;
 mod tests;
 
 pub use compile::{Compiled, ServiceId};
+pub use current::PlanAnswer;
 pub use decision::{Decision, LinkRole, Outcome, TtlReason};
 pub use explain::{AddrInfo, ClientInfo, Explanation, LinkInfo, LinkStep, SiteInfo};
 pub use ids::{LinkId, SiteId, Target, TargetId};

@@ -1,27 +1,31 @@
 //! The long-running server: load the policy and zones, start DNS, the prober and the admin
-//! endpoint, reload on SIGHUP, stop on SIGTERM/SIGINT.
+//! endpoint, reload on SIGHUP or `POST /reload`, stop on SIGTERM/SIGINT.
 //!
-//! A reload builds a complete new [`Snapshot`] off the query path and swaps it in with one
-//! atomic store. An invalid policy file refuses the whole reload; a broken zone file keeps
-//! serving that zone's previous contents while the other zones update. Health changes
-//! re-project the prober's view onto the current snapshot (a shallow copy).
+//! A reload (`serve/reload.rs`) builds a complete new [`Snapshot`] off the query path and
+//! swaps it in with one atomic store. An invalid policy file refuses the whole reload; a
+//! broken zone file keeps serving that zone's previous contents while the other zones
+//! update. Health changes re-project the prober's view onto the current snapshot (a shallow
+//! copy).
 
 mod anycast;
 mod check;
 mod cluster;
 mod director;
 mod glue;
+mod reload;
 mod restart;
 mod snapshot;
+mod status;
 pub mod token;
 
 pub use check::{Checked, check};
+pub use reload::Loaded;
 pub use snapshot::{build_snapshot, offline_table, registry, with_health};
 
 use check::release_free_memory;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -36,7 +40,7 @@ use crate::health::{
     TargetSet,
 };
 use crate::lvs::{self, VipState};
-use crate::metrics::{METRICS, inc};
+use crate::metrics::METRICS;
 use crate::policy::PolicyError;
 use crate::state::{SharedState, Snapshot};
 use director::LvsInputs;
@@ -78,7 +82,8 @@ struct Server {
     cfg: Arc<ArcSwap<Config>>,
     state: SharedState,
     probes: HealthHandle,
-    generation: AtomicU64,
+    /// The configuration in force: generation, digest, load time.
+    loaded: ArcSwap<Loaded>,
     /// Serialises snapshot writers (reload, health feed); readers never take it.
     writer: Mutex<()>,
     /// The local director's VIP states (default: none when this node directs nothing).
@@ -87,6 +92,8 @@ struct Server {
     registry: watch::Sender<Arc<Registry>>,
     /// The authority's tables.
     published: watch::Receiver<Arc<Published>>,
+    /// The last status changes the authority published (`changes` in `/status`).
+    changes: watch::Receiver<Arc<crate::health::changes::ChangeLog>>,
     /// Inputs of the IPVS reconciler, when `[lvs]` is configured.
     lvs: Option<LvsInputs>,
     /// Gossip with the other nodes, when `[cluster]` is configured.
@@ -103,80 +110,6 @@ impl Server {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.state.swap(Arc::new(snapshot))
-    }
-
-    async fn reload(&self) {
-        let path = self.path.clone();
-        let probes = self.probes.view();
-        let vips = self.vips.borrow().clone();
-        let prev = self.state.load_full();
-        let built = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
-            let cfg = config::load(&path)?;
-            let targets = TargetSet::from_config(&cfg)?;
-            let (snapshot, errors) = build_snapshot(&cfg, Some(&prev), Some((&probes, &vips)))?;
-            Ok((cfg, targets, snapshot, errors))
-        })
-        .await;
-        let (cfg, targets, snapshot, errors) = match built {
-            Ok(Ok(x)) => x,
-            Ok(Err(ServeError::Config(ConfigError::Invalid(diags)))) => {
-                inc(&METRICS.reloads_failed);
-                for d in diags {
-                    tracing::error!("reload refused, keeping the running configuration: {d}");
-                }
-                return;
-            }
-            Ok(Err(e)) => {
-                inc(&METRICS.reloads_failed);
-                tracing::error!("reload refused, keeping the running configuration: {e}");
-                return;
-            }
-            Err(e) => {
-                inc(&METRICS.reloads_failed);
-                tracing::error!(error = %e, "reload task failed");
-                return;
-            }
-        };
-        log_zone_errors(&errors, "reload");
-        restart::warn(&self.cfg.load(), &cfg);
-        if cfg.anycast != self.cfg.load().anycast {
-            tracing::warn!("reload: [anycast] changed; it takes effect at the next restart");
-        }
-        if let Some(g) = &self.gossip {
-            g.set_digest(cluster::digest(&cfg));
-        }
-        let zones = snapshot.zones.len();
-        let registry = snapshot.registry.clone();
-        let old = self.store(snapshot);
-        // The authority recomputes both tables for the new registration; until then the
-        // snapshot carries the table computed with it, and the director keeps its last one.
-        self.registry.send_replace(registry);
-        // Freeing a large zone takes a while: not on the async workers that serve TCP.
-        tokio::task::spawn_blocking(move || {
-            drop(old);
-            release_free_memory();
-        });
-        match (&self.lvs, &cfg.lvs) {
-            (Some(inputs), Some(l)) => {
-                inputs.config.send_replace(Arc::new(l.clone()));
-            }
-            (None, None) => {}
-            _ => {
-                tracing::warn!("reload: adding or removing [lvs] takes effect at the next restart")
-            }
-        }
-        self.probes.set_targets(targets);
-        let overrides = cfg.overrides.clone();
-        self.cfg.store(Arc::new(cfg));
-        if let Err(e) = self.probes.set_configured_overrides(overrides).await {
-            tracing::error!(error = %e, "reload: overrides not passed to the prober");
-        }
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        METRICS
-            .config_generation
-            .store(generation, Ordering::Relaxed);
-        inc(&METRICS.reloads_ok);
-        tracing::info!(generation, zones, refused = errors.len(), "reloaded");
     }
 
     /// Apply every table the health authority publishes: the DNS table to the snapshot in
@@ -263,6 +196,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     let (authority, published) =
         Authority::new(probes.subscribe(), vip_rx.clone(), registry_rx, feed);
+    let changes = authority.changes();
     {
         let sd = shutdown.clone();
         tasks.spawn(async move {
@@ -289,11 +223,12 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         cfg: Arc::new(ArcSwap::from_pointee(cfg.clone())),
         state,
         probes: probes.clone(),
-        generation: AtomicU64::new(1),
+        loaded: ArcSwap::from_pointee(Loaded::now(1, String::new())),
         writer: Mutex::new(()),
         vips: vip_rx,
         registry: registry_tx,
         published,
+        changes,
         lvs: lvs_inputs,
         gossip: gossip.clone(),
         director,
@@ -311,6 +246,21 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     METRICS.config_generation.store(1, Ordering::Relaxed);
+    // The digest reads every zone file again: not on the way to serving.
+    tokio::spawn({
+        let (s, cfg) = (server.clone(), cfg.clone());
+        async move {
+            if let Ok(digest) = tokio::task::spawn_blocking(move || cluster::digest(&cfg)).await {
+                s.loaded.rcu(|l| match l.generation {
+                    1 => Arc::new(Loaded {
+                        digest: digest.clone(),
+                        ..(**l).clone()
+                    }),
+                    _ => l.clone(),
+                });
+            }
+        }
+    });
     let anycast = match &cfg.anycast {
         Some(a) => Some(anycast::start(
             a,
@@ -338,48 +288,14 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
             "health feed"
         }
     });
-    if let Some(addr) = cfg.server.admin {
-        let token = token::load_or_create(&cfg.server.admin_token_file)?;
-        let s = server.clone();
-        let st = crate::admin::AdminState {
-            token,
-            status: Box::new({
-                let anycast = anycast.as_ref().map(|a| a.status.clone());
-                move || {
-                    let mut doc = glue::status(
-                        &s.cfg.load(),
-                        &s.state,
-                        &s.probes,
-                        s.generation.load(Ordering::Relaxed),
-                        s.gossip.as_ref(),
-                        s.director.borrow().as_deref(),
-                    );
-                    if let Some(a) = &anycast {
-                        doc["anycast"] = a.borrow().to_json();
-                    }
-                    doc
-                }
-            }),
-            overrides: Some(Box::new(glue::Overrides {
-                handle: probes.clone(),
-                cfg: server.cfg.clone(),
-                node: cfg
-                    .cluster
-                    .as_ref()
-                    .map(|c| c.node.clone())
-                    .unwrap_or_default(),
-            })),
-        };
-        let admin = crate::admin::Admin::bind(addr, Arc::new(st))
-            .await?
-            .with_settings(cfg.server.admin_conn);
-        tracing::info!(addr = %admin.local_addr().unwrap_or(addr), "admin endpoint listening");
-        let sd = shutdown.clone();
-        tasks.spawn(async move {
-            admin.run(sd).await;
-            "admin endpoint"
-        });
-    }
+    let mut reloads = glue::start_admin(
+        &server,
+        &cfg,
+        anycast.as_ref().map(|a| a.status.clone()),
+        &mut tasks,
+        &shutdown,
+    )
+    .await?;
     let listen: Vec<String> = dns.local_addrs().iter().map(ToString::to_string).collect();
     tracing::info!(config = %path.display(), listen = %listen.join(" "), zones = server.state.load().zones.len(), services = cfg.services.len(), "serving");
 
@@ -399,7 +315,15 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                 break;
             }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => server.reload().await,
+            _ = hup.recv() => {
+                server.reload().await;
+            }
+            Some(reply) = next_reload(&mut reloads) => {
+                let outcome = server.reload().await;
+                if reply.send(outcome).is_err() {
+                    tracing::debug!("the reload's caller went away before its outcome");
+                }
+            }
             ended = tasks.join_next() => {
                 let name = match ended {
                     Some(Ok(name)) => name,
@@ -422,6 +346,16 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     }
     tracing::info!("stopped");
     failure.map_or(Ok(()), Err)
+}
+
+/// The next reload asked for over the admin API; never, without an admin endpoint.
+async fn next_reload(
+    rx: &mut Option<tokio::sync::mpsc::Receiver<reload::Ask>>,
+) -> Option<reload::Ask> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

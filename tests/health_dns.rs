@@ -294,7 +294,7 @@ check = {{ type = "http", port = {hport}, path = "/healthz", expect = 200, body 
 
     // The status page and metrics are served.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", admin_port)).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();

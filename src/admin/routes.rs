@@ -1,51 +1,51 @@
-//! What each admin path answers. The data comes from the running server through
-//! [`AdminState`]'s callbacks, so this module knows nothing of DNS, health or IPVS internals.
+//! What each admin path answers, and who may ask.
 //!
-//! | path | method | auth | answer |
+//! | path | methods | auth | answer |
 //! |---|---|---|---|
-//! | `/` | GET | no | HTML status page |
-//! | `/status` | GET | no | the same as JSON |
-//! | `/metrics` | GET | no | Prometheus text |
+//! | `/` | GET | none | HTML status page (it fetches `/status` itself) |
+//! | `/status` | GET | none, or token with `admin_read = "token"` | the status document (JSON) |
+//! | `/metrics` | GET | none, or token with `admin_read = "token"` | Prometheus text |
 //! | `/overrides` | GET | token | current overrides (JSON) |
 //! | `/overrides` | POST | token | `{"target": "site:hq", "state": "down"}` sets one (optional `author`, `reason`, `expires_in`) |
-//! | `/overrides?target=T` | DELETE | token | clears one |
+//! | `/overrides?target=T` | DELETE | token | clears one (optional `author`) |
+//! | `/reload` | POST | token | reload the policy file like SIGHUP: 200 and the new generation, or 422 and every error |
+//!
+//! An unknown path is 404, a known path with another method 405 with `Allow`, a missing or
+//! wrong token 401 with `WWW-Authenticate`, a body that is not the expected JSON 400 with the
+//! parser's message, a server that cannot do it now 503.
 
-use super::http::{Request, Response};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{AdminRead, AdminState, OverrideMeta, ReloadOutcome};
+use super::message::{Request, Response};
 use super::page::status_page;
 
-/// The override operations the admin API exposes.
-pub trait OverrideApi: Send + Sync {
-    fn list(&self) -> serde_json::Value;
-    fn set(&self, target: &str, state: &str, meta: &OverrideMeta) -> Result<(), String>;
-    fn clear(&self, target: &str, author: &str) -> Result<(), String>;
-}
+/// The paths and the methods each accepts.
+const ROUTES: &[(&str, &[&str])] = &[
+    ("/", &["GET"]),
+    ("/status", &["GET"]),
+    ("/metrics", &["GET"]),
+    ("/overrides", &["GET", "POST", "DELETE"]),
+    ("/reload", &["POST"]),
+];
 
-/// Who sets an override, why and for how long (all optional in the request).
-#[derive(Debug, Clone, Default)]
-pub struct OverrideMeta {
-    pub author: String,
-    pub reason: String,
-    /// `expires_in`, e.g. "30m".
-    pub expires_in: Option<String>,
-}
+/// The page without data, for `admin_read = "token"` and no token.
+/// Longest wait for a reload's outcome (a reload loads every zone file; very large zones
+/// take a while). The reload itself is not cancelled when the wait ends.
+pub const RELOAD_WAIT: Duration = Duration::from_secs(120);
 
-/// What the admin endpoint can see of the running server.
-pub struct AdminState {
-    /// Bearer token required for the override API.
-    pub token: String,
-    /// A JSON status document (config generation, zones, sites, links, health, LVS).
-    pub status: Box<dyn Fn() -> serde_json::Value + Send + Sync>,
-    pub overrides: Option<Box<dyn OverrideApi>>,
-}
-
+/// Whether `req` carries the bearer token. Compares every byte whatever the first
+/// difference, so the time taken does not tell how much of a guess was right.
 fn authorised(state: &AdminState, req: &Request) -> bool {
-    let Some(h) = req.header("authorization") else {
+    let Some(t) = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+    else {
         return false;
     };
-    let Some(t) = h.strip_prefix("Bearer ") else {
-        return false;
-    };
-    // Length first, then every byte: no early exit on the first difference.
     t.len() == state.token.len()
         && t.bytes()
             .zip(state.token.bytes())
@@ -53,186 +53,128 @@ fn authorised(state: &AdminState, req: &Request) -> bool {
             == 0
 }
 
-fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query.split('&').find_map(|kv| {
-        kv.split_once('=')
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-    })
+/// Whether this request needs the token: everything but the page and, with
+/// `admin_read = "open"`, the read-only views.
+fn needs_token(state: &AdminState, method: &str, path: &str) -> bool {
+    match (method, path) {
+        ("GET", "/") => false,
+        ("GET", "/status" | "/metrics") => state.read == AdminRead::Token,
+        _ => true,
+    }
 }
 
 /// Answer one admin request.
-pub fn handle(state: &AdminState, req: Request) -> Response {
-    match (req.method.as_str(), req.path.as_str()) {
+pub async fn handle(state: &AdminState, req: Request) -> Response {
+    let Some((path, methods)) = ROUTES.iter().find(|(p, _)| *p == req.path) else {
+        return Response::text(404, format!("no such path: {}\n", req.path));
+    };
+    if !methods.contains(&req.method.as_str()) {
+        return Response::text(405, format!("{path} takes {}\n", methods.join(", ")))
+            .with_header("allow", methods.join(", "));
+    }
+    if needs_token(state, &req.method, path) && !authorised(state, &req) {
+        return Response::text(401, "missing or wrong bearer token\n")
+            .with_header("www-authenticate", "Bearer realm=\"meridian\"");
+    }
+    match (req.method.as_str(), *path) {
+        // The page holds no data: it reads /status itself (with the token it asks for when
+        // `admin_read = "token"`), so it is the same for everyone.
+        ("GET", "/") => Response::html(status_page()),
+        ("GET", "/status") => Response::json(200, &(state.status)()),
         ("GET", "/metrics") => Response {
             status: 200,
             content_type: "text/plain; version=0.0.4",
+            headers: Vec::new(),
             body: crate::metrics::METRICS.render().into_bytes(),
         },
-        ("GET", "/status") => Response::json(200, &(state.status)()),
-        ("GET", "/") => Response::html(status_page(&(state.status)())),
-        (_, "/overrides") if !authorised(state, &req) => {
-            Response::text(401, "missing or wrong bearer token\n")
-        }
-        (m, "/overrides") => {
-            let Some(api) = &state.overrides else {
-                return Response::text(404, "overrides are not available\n");
-            };
-            match m {
-                "GET" => Response::json(200, &api.list()),
-                "POST" => {
-                    let body: serde_json::Value = match serde_json::from_slice(&req.body) {
-                        Ok(v) => v,
-                        Err(e) => return Response::text(400, format!("body is not JSON: {e}\n")),
-                    };
-                    let (Some(t), Some(s)) = (body["target"].as_str(), body["state"].as_str())
-                    else {
-                        return Response::text(400, "expected {\"target\": ..., \"state\": ...}\n");
-                    };
-                    let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-                    let meta = OverrideMeta {
-                        author: text("author"),
-                        reason: text("reason"),
-                        expires_in: body["expires_in"].as_str().map(str::to_owned),
-                    };
-                    match api.set(t, s, &meta) {
-                        Ok(()) => Response::json(200, &api.list()),
-                        Err(e) => Response::text(400, format!("{e}\n")),
-                    }
-                }
-                "DELETE" => match query_param(&req.query, "target") {
-                    Some(t) => match api.clear(
-                        &percent_decode(t),
-                        &percent_decode(query_param(&req.query, "author").unwrap_or_default()),
-                    ) {
-                        Ok(()) => Response::json(200, &api.list()),
-                        Err(e) => Response::text(400, format!("{e}\n")),
-                    },
-                    None => Response::text(400, "DELETE /overrides?target=...\n"),
-                },
-                _ => Response::text(405, "use GET, POST or DELETE\n"),
-            }
-        }
-        ("GET", _) => Response::text(404, "not found\n"),
+        ("POST", "/reload") => reload(state).await,
+        (m, "/overrides") => overrides(state, m, &req).await,
         _ => Response::text(405, "method not allowed\n"),
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).and_then(|c| hex(*c)),
-            b.get(i + 2).and_then(|c| hex(*c)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
+/// The body of `POST /overrides`.
+#[derive(Debug, Deserialize)]
+struct SetOverride {
+    target: String,
+    state: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    reason: String,
+    expires_in: Option<String>,
+}
+
+async fn overrides(state: &AdminState, method: &str, req: &Request) -> Response {
+    let Some(api) = &state.overrides else {
+        return Response::text(503, "overrides are not available on this server\n");
+    };
+    let done = match method {
+        "GET" => return Response::json(200, &api.list()),
+        "POST" => {
+            let body: SetOverride = match serde_json::from_slice(&req.body) {
+                Ok(b) => b,
+                Err(e) => {
+                    return Response::text(
+                        400,
+                        format!(
+                            "body: {e}; expected {{\"target\": \"site:hq\", \"state\": \"down\"}}\n"
+                        ),
+                    );
+                }
+            };
+            let meta = OverrideMeta {
+                author: body.author,
+                reason: body.reason,
+                expires_in: body.expires_in,
+            };
+            api.set(&body.target, &body.state, &meta).await
         }
+        _ => {
+            let Some(target) = req.query_param("target") else {
+                return Response::text(400, "DELETE /overrides?target=...\n");
+            };
+            let author = req.query_param("author").unwrap_or_default();
+            api.clear(&target, &author).await
+        }
+    };
+    match done {
+        Ok(()) => Response::json(200, &api.list()),
+        Err(e) => Response::text(400, format!("{e}\n")),
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn reload(state: &AdminState) -> Response {
+    let Some(api) = &state.reload else {
+        return Response::text(503, "reload is not available on this server\n");
+    };
+    let outcome = match tokio::time::timeout(RELOAD_WAIT, api.reload()).await {
+        Ok(o) => o,
+        Err(_) => {
+            return Response::text(
+                503,
+                format!(
+                    "the reload did not finish within {} s; its outcome will be logged\n",
+                    RELOAD_WAIT.as_secs()
+                ),
+            );
+        }
+    };
+    match outcome {
+        ReloadOutcome::Applied {
+            generation,
+            digest,
+            loaded_at_ms,
+            zone_errors,
+        } => Response::json(
+            200,
+            &json!({"generation": generation, "digest": digest, "loaded_at_ms": loaded_at_ms,
+                    "zone_errors": zone_errors}),
+        ),
+        ReloadOutcome::Refused(errors) => Response::json(422, &json!({"errors": errors})),
+        ReloadOutcome::Unavailable(why) => Response::text(503, format!("{why}\n")),
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use std::sync::Mutex;
-
-    struct Fake(Mutex<Vec<(String, String)>>);
-    impl OverrideApi for Fake {
-        fn list(&self) -> serde_json::Value {
-            serde_json::json!(self.0.lock().unwrap().clone())
-        }
-        fn set(&self, t: &str, s: &str, _: &OverrideMeta) -> Result<(), String> {
-            if !t.contains(':') {
-                return Err(format!("bad target {t}"));
-            }
-            self.0.lock().unwrap().push((t.into(), s.into()));
-            Ok(())
-        }
-        fn clear(&self, t: &str, _: &str) -> Result<(), String> {
-            self.0.lock().unwrap().retain(|(x, _)| x != t);
-            Ok(())
-        }
-    }
-
-    fn req(method: &str, path: &str, token: Option<&str>, body: &str) -> Request {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let mut headers = Vec::new();
-        if let Some(t) = token {
-            headers.push(("authorization".into(), format!("Bearer {t}")));
-        }
-        Request {
-            method: method.into(),
-            path: path.into(),
-            query: query.into(),
-            headers,
-            body: body.into(),
-        }
-    }
-
-    #[test]
-    fn overrides_need_the_token_and_work_with_it() {
-        let st = AdminState {
-            token: "s3cret".into(),
-            status: Box::new(
-                || serde_json::json!({"generation": 3, "sites": [{"site": "hq", "state": "up"}]}),
-            ),
-            overrides: Some(Box::new(Fake(Mutex::new(Vec::new())))),
-        };
-        assert_eq!(handle(&st, req("GET", "/overrides", None, "")).status, 401);
-        assert_eq!(
-            handle(&st, req("GET", "/overrides", Some("s3creT"), "")).status,
-            401
-        );
-        let r = handle(
-            &st,
-            req(
-                "POST",
-                "/overrides",
-                Some("s3cret"),
-                r#"{"target":"site:hq","state":"down"}"#,
-            ),
-        );
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        assert!(String::from_utf8_lossy(&r.body).contains("site:hq"));
-        assert_eq!(
-            handle(
-                &st,
-                req(
-                    "POST",
-                    "/overrides",
-                    Some("s3cret"),
-                    r#"{"target":"x","state":"down"}"#
-                )
-            )
-            .status,
-            400
-        );
-        let r = handle(
-            &st,
-            req("DELETE", "/overrides?target=site%3Ahq", Some("s3cret"), ""),
-        );
-        assert_eq!(String::from_utf8_lossy(&r.body), "[]");
-        let page = String::from_utf8(handle(&st, req("GET", "/", None, "")).body).unwrap();
-        assert!(
-            page.contains("<td class=\"hq\">hq</td>") && page.contains("generation"),
-            "{page}"
-        );
-        assert!(
-            String::from_utf8(handle(&st, req("GET", "/metrics", None, "")).body)
-                .unwrap()
-                .contains("meridian_")
-        );
-    }
-}
+mod tests;

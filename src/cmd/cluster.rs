@@ -43,13 +43,10 @@ impl Cluster {
 
     fn peers(&self) -> anyhow::Result<()> {
         let cfg = crate::config::load(&self.config.path())?;
-        let addr = cfg.server.admin.ok_or_else(|| {
-            UsageError(format!(
-                "{}: [server] admin is not set, so the running server cannot be asked",
-                cfg.source.display()
-            ))
-        })?;
-        let status = super::admin_status(addr)?;
+        let client =
+            super::admin_client::AdminClient::new(&cfg, std::time::Duration::from_secs(5))?;
+        let addr = client.addr();
+        let status = client.status()?;
         let c = &status["cluster"];
         if c.is_null() {
             return Err(UsageError(format!("the node at {addr} runs without [cluster]")).into());

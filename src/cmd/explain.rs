@@ -110,7 +110,7 @@ fn health_view(
 ) -> (Table, String, HashMap<IpAddr, Value>) {
     let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
     if !offline && let Some(addr) = cfg.server.admin {
-        match live_verdicts(addr) {
+        match live_verdicts(cfg) {
             Ok((live, generation, vantage)) => {
                 // A target the server does not list (another configuration) reads as the
                 // configuration's overrides say.
@@ -169,8 +169,8 @@ fn source_named(name: &str) -> Option<Source> {
     .find(|s| s.as_str() == name)
 }
 
-fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
-    let body = super::admin_status(addr)?;
+fn live_verdicts(cfg: &Config) -> anyhow::Result<Live> {
+    let body = super::admin_client::status(cfg)?;
     let mut out = HashMap::new();
     let mut vantage = HashMap::new();
     for t in body["targets"].as_array().into_iter().flatten() {

@@ -89,8 +89,8 @@ impl Show {
 /// endpoint that answers (a table without it is still shown).
 fn director_status(cfg: &ConfigArg) -> Option<serde_json::Value> {
     let config = crate::config::load(&cfg.path()).ok()?;
-    let addr = config.server.admin?;
-    match crate::cmd::admin_status(addr) {
+    config.server.admin?;
+    match crate::cmd::admin_client::status(&config) {
         Ok(mut v) => Some(v["lvs"].take()).filter(|v| !v.is_null()),
         Err(e) => {
             tracing::debug!(error = %e, "no director states from the running server");

@@ -3,7 +3,10 @@
 
 use clap::{Args, Subcommand};
 
-use super::{ConfigArg, UsageError};
+use reqwest::Method;
+
+use super::ConfigArg;
+use super::admin_client::AdminClient;
 
 /// Force a site, link or address up, down or drain on the running server.
 #[derive(Debug, Args)]
@@ -44,16 +47,8 @@ pub enum Action {
 impl Override {
     pub fn run(self) -> anyhow::Result<()> {
         let cfg = crate::config::load(&self.config.path())?;
-        let addr = cfg.server.admin.ok_or_else(|| {
-            UsageError(format!(
-                "{}: [server] admin is not set, so the running server has no admin endpoint",
-                cfg.source.display()
-            ))
-        })?;
-        let token_file = &cfg.server.admin_token_file;
-        let token = crate::serve::token::read(token_file).map_err(|e| {
-            anyhow::anyhow!("cannot use the admin token: {e} (is the server running?)")
-        })?;
+        let client = AdminClient::new(&cfg, std::time::Duration::from_secs(5))?;
+        client.require_token()?;
         if matches!(self.action, Action::Set { .. }) && cfg.health.state_file.is_none() {
             eprintln!(
                 "warning: {} has no [health] state_file: this override lasts until the server \
@@ -61,53 +56,40 @@ impl Override {
                 cfg.source.display()
             );
         }
-        let base = format!("http://{addr}/overrides");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let body = rt.block_on(async {
-            let client = reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(5))
-                // plain http to a loopback endpoint: no system CA roots needed (a minimal host
-                // has none, and the default verifier refuses to build without them)
-                .tls_certs_only([])
-                // the bearer token must never travel through `http_proxy`, even to loopback
-                .no_proxy()
-                .build()?;
-            let req = match &self.action {
-                Action::List => client.get(&base),
-                Action::Set {
-                    target,
-                    state,
-                    reason,
-                    author,
-                    expires_in,
-                } => {
-                    let author = author.clone().unwrap_or_else(default_author);
-                    let mut body = serde_json::json!({"target": target, "state": state,
-                        "author": author, "reason": reason});
-                    if let Some(e) = expires_in {
-                        body["expires_in"] = serde_json::Value::from(e.as_str());
-                    }
-                    client.post(&base).body(body.to_string())
+        let (method, path, body) = match &self.action {
+            Action::List => (Method::GET, "/overrides".to_owned(), None),
+            Action::Set {
+                target,
+                state,
+                reason,
+                author,
+                expires_in,
+            } => {
+                let author = author.clone().unwrap_or_else(default_author);
+                let mut body = serde_json::json!({"target": target, "state": state,
+                    "author": author, "reason": reason});
+                if let Some(e) = expires_in {
+                    body["expires_in"] = serde_json::Value::from(e.as_str());
                 }
-                Action::Clear { target, author } => {
-                    let author = author.clone().unwrap_or_else(default_author);
-                    client.delete(format!(
-                        "{base}?target={}&author={}",
-                        percent_encode(target),
-                        percent_encode(&author)
-                    ))
-                }
-            };
-            let resp = req.bearer_auth(&token).send().await?;
-            let status = resp.status();
-            let text = resp.text().await?;
-            if !status.is_success() {
-                anyhow::bail!("the server refused: {status}: {}", text.trim());
+                (
+                    Method::POST,
+                    "/overrides".to_owned(),
+                    Some(body.to_string()),
+                )
             }
-            Ok::<_, anyhow::Error>(text)
-        })?;
+            Action::Clear { target, author } => {
+                let author = author.clone().unwrap_or_else(default_author);
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("target", target)
+                    .append_pair("author", &author)
+                    .finish();
+                (Method::DELETE, format!("/overrides?{query}"), None)
+            }
+        };
+        let (status, body) = client.call(method, &path, body)?;
+        if !status.is_success() {
+            anyhow::bail!("the server refused: {status}: {}", body.trim());
+        }
         let list: serde_json::Value = serde_json::from_str(&body)?;
         match list.as_array() {
             Some(items) if items.is_empty() => println!("no overrides"),
@@ -130,7 +112,7 @@ fn default_author() -> String {
 }
 
 /// One override: target, state, where from; for run-time ones who, when, why, until when.
-fn list_line(o: &serde_json::Value) -> String {
+pub(super) fn list_line(o: &serde_json::Value) -> String {
     let s = |k: &str| o[k].as_str().unwrap_or("").to_owned();
     let mut line = format!("{:<32} {:<6}", s("target"), s("state"));
     if s("source") != "runtime" {
@@ -167,15 +149,4 @@ fn list_line(o: &serde_json::Value) -> String {
         line.push_str(&format!(": {}", s("reason")));
     }
     line
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

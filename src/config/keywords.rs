@@ -60,7 +60,35 @@ macro_rules! keyword_traits {
     )*};
 }
 
-keyword_traits!(HttpMethod, Scheduler, LvsFlag);
+keyword_traits!(HttpMethod, Scheduler, LvsFlag, AdminRead);
+
+/// Who may read the admin endpoint's `/status` and `/metrics` (`[server] admin_read`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum AdminRead {
+    /// Anyone who can reach the loopback address.
+    #[default]
+    Open,
+    /// Only with the bearer token, like the state-changing calls.
+    Token,
+}
+
+impl AdminRead {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Token => "token",
+        }
+    }
+}
+
+impl Keyword for AdminRead {
+    const ALL: &'static [Self] = &[Self::Open, Self::Token];
+    const IGNORE_CASE: bool = false;
+
+    fn keyword(self) -> &'static str {
+        self.as_str()
+    }
+}
 
 /// The request method of an http/https check (`method = "GET"`, any case).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -337,6 +365,9 @@ mod tests {
         }
         for &s in Scheduler::ALL {
             assert_eq!(s.as_str().parse::<Scheduler>(), Ok(s));
+        }
+        for &a in AdminRead::ALL {
+            assert_eq!(a.keyword().parse::<AdminRead>(), Ok(a));
         }
         for &f in LvsFlag::ALL {
             assert_eq!(f.to_string().parse::<LvsFlag>(), Ok(f));

@@ -48,6 +48,8 @@ pub struct ServerSpec {
     pub udp_threads: Option<Spanned<i64>>,
     pub admin: Option<Spanned<String>>,
     pub admin_token_file: Option<Spanned<String>>,
+    /// `open` or `token`: who may read `/status` and `/metrics`.
+    pub admin_read: Option<Spanned<String>>,
     /// Refused with a pointer to the admin endpoint, which serves `/metrics`. Any TOML value,
     /// so that `metrics = true` gets that message rather than a type error.
     pub metrics: Option<Spanned<toml::Value>>,

@@ -50,6 +50,8 @@ pub struct Server {
     pub admin: Option<SocketAddr>,
     /// File holding the admin API's bearer token (created with a random token if missing).
     pub admin_token_file: PathBuf,
+    /// Who may read `/status` and `/metrics`: anyone on loopback, or token holders.
+    pub admin_read: super::AdminRead,
     /// Log one line per query.
     pub query_log: bool,
     /// DNS over TCP: connection caps and timeouts.
@@ -73,6 +75,7 @@ impl Default for Server {
             udp_threads: 0,
             admin: None,
             admin_token_file: PathBuf::from("meridian-admin.token"),
+            admin_read: super::AdminRead::Open,
             query_log: false,
             tcp: super::TcpSettings::default(),
             admin_conn: super::AdminSettings::default(),

@@ -77,6 +77,19 @@ impl KeyTable {
         }
     }
 
+    /// The first address (IPv4 first, then IPv6) whose key is `key`: a client that gets
+    /// that key, for status views. None when no block has it.
+    pub fn first_with(&self, key: u32) -> Option<IpAddr> {
+        let v4 = self.v4.blocks().find(|b| b.2 == key);
+        if let Some((start, _, _)) = v4 {
+            return Some(IpAddr::V4(std::net::Ipv4Addr::from(start)));
+        }
+        self.v6
+            .blocks()
+            .find(|b| b.2 == key)
+            .map(|(start, _, _)| IpAddr::V6(std::net::Ipv6Addr::from(start)))
+    }
+
     /// Number of blocks (IPv4, IPv6).
     pub fn sizes(&self) -> (usize, usize) {
         (self.v4.block_count(), self.v6.block_count())

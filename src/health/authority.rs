@@ -24,6 +24,7 @@ use crate::cluster::{ClusterView, Liveness, vantage};
 use crate::config::{Lvs, OverrideState, OverrideTarget, Vantage, VirtualKey};
 use crate::lvs::VipState;
 
+use super::changes::ChangeLog;
 use super::overrides::Overrides;
 use super::targets::ProbeKey;
 use super::verdict::{Evidence, Level, ProbeEvidence, Status, Table, Verdict, resolve};
@@ -338,6 +339,8 @@ pub struct Authority {
     registry: watch::Receiver<Arc<Registry>>,
     cluster: Option<ClusterFeed>,
     out: watch::Sender<Arc<Published>>,
+    /// The last status changes published (the status page's "recent changes").
+    changes: watch::Sender<Arc<ChangeLog>>,
 }
 
 impl Authority {
@@ -354,11 +357,17 @@ impl Authority {
             registry,
             cluster,
             out: watch::channel(Arc::new(Published::default())).0,
+            changes: watch::channel(Arc::default()).0,
         };
         let first = a.compute(1);
         let (out, rx) = watch::channel(Arc::new(first));
         a.out = out;
         (a, rx)
+    }
+
+    /// The recent status changes, updated with every publication that changes a status.
+    pub fn changes(&self) -> watch::Receiver<Arc<ChangeLog>> {
+        self.changes.subscribe()
     }
 
     fn compute(&mut self, generation: u64) -> Published {
@@ -405,6 +414,12 @@ impl Authority {
                 && cur.lvs == next.lvs;
             if !same {
                 generation += 1;
+                let at_ms = super::statefile::unix_ms(std::time::SystemTime::now());
+                let changed = super::changes::diff(&cur, &next, at_ms);
+                if !changed.is_empty() {
+                    self.changes
+                        .send_modify(|log| Arc::make_mut(log).extend(changed));
+                }
                 self.out.send_replace(Arc::new(next));
             }
         }

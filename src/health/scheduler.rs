@@ -279,7 +279,18 @@ impl Scheduler {
             added.push(id);
         }
         self.statuses = statuses;
-        self.index = Arc::new(ProbeIndex::new(set.iter().cloned().collect()));
+        let index = ProbeIndex::new(set.iter().cloned().collect());
+        // Probes that stay keep their last probe time.
+        for (slot, key) in set.iter().enumerate() {
+            if let Some(ms) = self
+                .index
+                .slot(key)
+                .and_then(|old| self.index.last_probe_ms(old))
+            {
+                index.record_probe(slot, ms);
+            }
+        }
+        self.index = Arc::new(index);
         if !first {
             self.restored.clear();
         }
@@ -329,6 +340,11 @@ impl Scheduler {
             return false;
         };
         let now = tokio::time::Instant::now().into_std();
+        let started = SystemTime::now()
+            .checked_sub(result.elapsed)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.index
+            .record_probe(probe.slot, statefile::unix_ms(started));
         crate::metrics::inc(&crate::metrics::METRICS.health_probes);
         let changed = match probe.health.observe(result, now) {
             None => false,

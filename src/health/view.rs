@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::overrides::Overrides;
@@ -17,11 +18,16 @@ use super::targets::ProbeKey;
 use super::verdict::Status;
 
 /// Key -> slot; rebuilt only when the target set changes.
+///
+/// It also keeps when each probe last started (Unix milliseconds, 0 for never): written by
+/// the scheduler after every result, read by the status document. That changes with every
+/// probe, so it is not part of the views, which are published only on state changes.
 #[derive(Debug, Default)]
 pub struct ProbeIndex {
     slots: HashMap<ProbeKey, usize>,
     by_ip: HashMap<IpAddr, Vec<usize>>,
     keys: Vec<ProbeKey>,
+    last_probe_ms: Vec<AtomicU64>,
 }
 
 impl ProbeIndex {
@@ -35,7 +41,28 @@ impl ProbeIndex {
         for (i, k) in keys.iter().enumerate() {
             by_ip.entry(k.addr.ip()).or_default().push(i);
         }
-        ProbeIndex { slots, by_ip, keys }
+        let last_probe_ms = keys.iter().map(|_| AtomicU64::new(0)).collect();
+        ProbeIndex {
+            slots,
+            by_ip,
+            keys,
+            last_probe_ms,
+        }
+    }
+
+    /// Notes that the probe at `slot` started at `unix_ms`.
+    pub fn record_probe(&self, slot: usize, unix_ms: u64) {
+        if let Some(a) = self.last_probe_ms.get(slot) {
+            a.store(unix_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// When the probe at `slot` last started (Unix milliseconds); None before its first.
+    pub fn last_probe_ms(&self, slot: usize) -> Option<u64> {
+        self.last_probe_ms
+            .get(slot)
+            .map(|a| a.load(Ordering::Relaxed))
+            .filter(|&ms| ms != 0)
     }
 
     pub fn slot(&self, key: &ProbeKey) -> Option<usize> {
@@ -184,6 +211,17 @@ impl HealthView {
             .filter_map(|&slot| Some((self.index.keys.get(slot)?, self.statuses.get(slot)?)))
     }
 
+    /// Every check run against an address with its slot (for the probe times of
+    /// [`ProbeIndex::last_probe_ms`]).
+    pub fn ip_slots(&self, ip: IpAddr) -> impl Iterator<Item = (usize, &ProbeKey, &ProbeStatus)> {
+        self.index
+            .by_ip
+            .get(&ip)
+            .into_iter()
+            .flatten()
+            .filter_map(|&slot| Some((slot, self.index.keys.get(slot)?, self.statuses.get(slot)?)))
+    }
+
     /// Every probe with its status, in slot order (for status pages and `explain`).
     pub fn iter(&self) -> impl Iterator<Item = (&ProbeKey, &ProbeStatus)> {
         self.index.keys().iter().zip(self.statuses.iter())
@@ -246,5 +284,38 @@ mod tests {
         );
         assert_eq!(v.ip_state(ip("192.0.2.1")), Some(Status::Down));
         assert_eq!(v.generation(), 7);
+    }
+}
+
+#[cfg(test)]
+mod probe_time_tests {
+    use super::*;
+    use crate::config::{Check, CheckKind, StartState};
+    use std::time::Duration;
+
+    #[test]
+    fn probe_times_are_per_slot_and_seen_through_ip_slots() {
+        let check = Check {
+            kind: CheckKind::Tcp,
+            port: Some(80),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            rise: 2,
+            fall: 2,
+            start: StartState::Down,
+        };
+        let k = |a: &str| ProbeKey::for_service(a.parse().unwrap(), &check).unwrap();
+        let index = Arc::new(ProbeIndex::new(vec![k("192.0.2.1"), k("192.0.2.2")]));
+        assert_eq!(index.last_probe_ms(0), None);
+        index.record_probe(1, 1_700_000_000_123);
+        index.record_probe(7, 1); // outside the index: ignored
+        let statuses = vec![ProbeStatus::initial(Status::Unknown); 2];
+        let v = HealthView::new(1, index, statuses, Arc::new(Overrides::default()));
+        let seen: Vec<(usize, Option<u64>)> = v
+            .ip_slots("192.0.2.2".parse().unwrap())
+            .map(|(slot, _, _)| (slot, v.index().last_probe_ms(slot)))
+            .collect();
+        assert_eq!(seen, vec![(1, Some(1_700_000_000_123))]);
+        assert_eq!(v.index().last_probe_ms(0), None);
     }
 }

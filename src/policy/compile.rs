@@ -74,6 +74,8 @@ pub(super) struct CService {
     /// Each route's match as written, for `explain`.
     pub route_text: Vec<String>,
     pub plans: Vec<Plan>,
+    /// Per plan, the routes that lead to it (None: the service's default), for status views.
+    pub plan_routes: Vec<Vec<Option<u16>>>,
     pub table: KeyTable,
 }
 
@@ -205,6 +207,7 @@ impl Compiled {
                 })
                 .collect();
             let mut plans: Vec<Plan> = Vec::new();
+            let mut plan_routes: Vec<Vec<Option<u16>>> = Vec::new();
             let mut plan_ids: HashMap<Plan, u32> = HashMap::new();
             let mut key_of_attr = Vec::with_capacity(classifier.attributes().len());
             for attrs in classifier.attributes() {
@@ -233,9 +236,15 @@ impl Compiled {
                         let id = plans.len() as u32;
                         plan_ids.insert(plan.clone(), id);
                         plans.push(plan);
+                        plan_routes.push(Vec::new());
                         id
                     }
                 };
+                if let Some(list) = plan_routes.get_mut(id as usize)
+                    && !list.contains(&route)
+                {
+                    list.push(route);
+                }
                 key_of_attr.push(id);
             }
             let table = classifier
@@ -254,6 +263,7 @@ impl Compiled {
                 routes,
                 route_text: svc.routes.iter().map(|r| match_text(&r.matcher)).collect(),
                 plans,
+                plan_routes,
                 table,
             });
         }

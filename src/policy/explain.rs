@@ -120,7 +120,7 @@ impl Trace for Recorder {
     }
 }
 
-fn mode_name(m: Mode) -> &'static str {
+pub(super) fn mode_name(m: Mode) -> &'static str {
     match m {
         Mode::Failover => "failover",
         Mode::All => "all",

@@ -80,6 +80,10 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
     let admin_token_file = s
         .and_then(|s| s.admin_token_file.as_ref())
         .map_or_else(|| cx.path("meridian-admin.token"), |p| cx.path(p.get_ref()));
+    let admin_read = s
+        .and_then(|s| s.admin_read.as_ref())
+        .and_then(|v| cx.parsed(v, "server.admin_read"))
+        .unwrap_or_default();
     let query_log = s.and_then(|s| s.query_log).unwrap_or(false);
     if let Some(m) = s.and_then(|s| s.metrics.as_ref()) {
         cx.err(
@@ -109,6 +113,7 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         udp_threads,
         admin,
         admin_token_file,
+        admin_read,
         query_log,
         tcp,
         admin_conn,

@@ -219,3 +219,44 @@ fn an_address_in_two_links_is_two_targets() {
     c.select(sid, "10.0.0.1".parse().unwrap(), false, &short, &mut out);
     assert_eq!(out, ips(&["192.0.2.20"]));
 }
+
+/// The status view's answer per plan is the query path's answer for a client of that plan,
+/// every rule leads to a plan, and a health change moves the answers.
+#[test]
+fn current_answers_follow_routes_and_health() {
+    let f = Fixture::new();
+    let c = Compiled::new(&config(&f)).unwrap();
+    let sid = c.service_id("www.example.test").unwrap();
+    let up = Table::all_up(c.targets().len());
+    let (plans, total) = c.current_answers(sid, &up, 100);
+    assert_eq!(plans.len(), total);
+    assert!(
+        plans
+            .iter()
+            .any(|p| p.routes.contains(&"default".to_string()))
+    );
+    let mut out = Vec::new();
+    for p in &plans {
+        c.select(sid, p.client, false, &up, &mut out);
+        assert_eq!(p.a, out, "{p:?}");
+        assert_eq!(p.mode, "failover");
+    }
+    let to_us = plans
+        .iter()
+        .find(|p| p.sites == ["us"])
+        .expect("a plan for the rules that send clients to us");
+    assert_eq!(to_us.a, ips(&["192.0.2.30"]));
+    // hq down: the default plan (hq, dr) answers from dr with the degraded TTL.
+    let down = health(&c, &["site:hq=down"]);
+    let (plans, _) = c.current_answers(sid, &down, 100);
+    let default = plans
+        .iter()
+        .find(|p| p.routes.contains(&"default".to_string()) && p.isp.is_none())
+        .unwrap();
+    assert_eq!(default.sites, ["hq", "dr"]);
+    assert_eq!(default.a, ips(&["192.0.2.20"]));
+    assert_eq!(default.aaaa, ips(&["2001:db8::20"]));
+    assert_eq!(default.ttl, 10);
+    assert!(default.why.starts_with("failover"), "{}", default.why);
+    assert_eq!(c.current_answers(sid, &up, 1).0.len(), 1);
+}

@@ -183,3 +183,21 @@ fn rrl_and_the_cookie_secret_file() {
         "{e:?}"
     );
 }
+
+#[test]
+fn admin_read_is_open_by_default_and_refuses_other_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.test.zone"), ZONE).unwrap();
+    let base = "[server]\nzones = \"a.test.zone\"\n";
+    let cfg = parse(base, &dir.path().join("m.toml")).unwrap();
+    assert_eq!(cfg.server.admin_read, crate::config::AdminRead::Open);
+    let text = format!("{base}admin_read = \"token\"\n");
+    let cfg = parse(&text, &dir.path().join("m.toml")).unwrap();
+    assert_eq!(cfg.server.admin_read, crate::config::AdminRead::Token);
+    let e = errors(dir.path(), &format!("{base}admin_read = \"closed\"\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].ends_with("m.toml:3:14: server.admin_read: `closed` is not one of open, token"),
+        "{e:?}"
+    );
+}
