@@ -171,16 +171,18 @@ impl SiteStates {
             .push((addr.to_string(), st));
     }
 
+    /// Up when one serves; otherwise full (serving, over capacity) before drain before down.
     fn combine(states: impl Iterator<Item = Status>) -> Status {
-        let mut out = Status::Down;
-        for s in states {
-            match s {
-                Status::Up => return Status::Up,
-                Status::Drain => out = Status::Drain,
-                Status::Down | Status::Unknown => {}
-            }
-        }
-        out
+        let rank = |s: Status| match s {
+            Status::Up => 3,
+            Status::Full => 2,
+            Status::Drain => 1,
+            Status::Down | Status::Unknown => 0,
+        };
+        states
+            .filter(|s| rank(*s) > 0)
+            .max_by_key(|s| rank(*s))
+            .unwrap_or(Status::Down)
     }
 
     pub(super) fn json(&self) -> Value {
@@ -318,5 +320,21 @@ mod tests {
         assert_eq!(j[1]["links"][1]["state"], "down");
         assert_eq!(j[1]["links"][0]["addresses"][0]["address"], "192.0.2.1");
         assert_eq!(j[2]["state"], "down");
+    }
+
+    #[test]
+    fn a_full_address_makes_a_full_link_unless_another_serves() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let mut s = SiteStates::default();
+        s.add("dr", "default", ip("192.0.2.1"), Status::Full);
+        s.add("dr", "default", ip("192.0.2.2"), Status::Drain);
+        s.add("hq", "default", ip("192.0.2.3"), Status::Full);
+        s.add("hq", "default", ip("192.0.2.4"), Status::Up);
+        let j = s.json();
+        assert_eq!(
+            (j[0]["state"].as_str(), j[1]["state"].as_str()),
+            (Some("full"), Some("up"))
+        );
+        assert_eq!(j[0]["links"][0]["addresses"][0]["state"], "full");
     }
 }
