@@ -36,7 +36,7 @@ use crate::health::{
     TargetSet,
 };
 use crate::lvs::{self, VipState};
-use crate::metrics::{METRICS, inc};
+use crate::metrics::{self, METRICS, Reload};
 use crate::policy::PolicyError;
 use crate::state::{SharedState, Snapshot};
 use director::LvsInputs;
@@ -120,19 +120,19 @@ impl Server {
         let (cfg, targets, snapshot, errors) = match built {
             Ok(Ok(x)) => x,
             Ok(Err(ServeError::Config(ConfigError::Invalid(diags)))) => {
-                inc(&METRICS.reloads_failed);
+                metrics::reload(Reload::Invalid);
                 for d in diags {
                     tracing::error!("reload refused, keeping the running configuration: {d}");
                 }
                 return;
             }
             Ok(Err(e)) => {
-                inc(&METRICS.reloads_failed);
+                metrics::reload(Reload::Failed);
                 tracing::error!("reload refused, keeping the running configuration: {e}");
                 return;
             }
             Err(e) => {
-                inc(&METRICS.reloads_failed);
+                metrics::reload(Reload::Failed);
                 tracing::error!(error = %e, "reload task failed");
                 return;
             }
@@ -175,7 +175,7 @@ impl Server {
         METRICS
             .config_generation
             .store(generation, Ordering::Relaxed);
-        inc(&METRICS.reloads_ok);
+        metrics::reload(Reload::Ok);
         tracing::info!(generation, zones, refused = errors.len(), "reloaded");
     }
 

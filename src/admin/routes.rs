@@ -66,8 +66,8 @@ pub fn handle(state: &AdminState, req: Request) -> Response {
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/metrics") => Response {
             status: 200,
-            content_type: "text/plain; version=0.0.4",
-            body: crate::metrics::METRICS.render().into_bytes(),
+            content_type: crate::metrics::CONTENT_TYPE,
+            body: crate::metrics::render().into_bytes(),
         },
         ("GET", "/status") => Response::json(200, &(state.status)()),
         ("GET", "/") => Response::html(status_page(&(state.status)())),

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::answer::{Limited, Outcome, Transport};
-use crate::metrics::{METRICS, inc};
+use crate::metrics::{DNS, METRICS, TCP, UDP, inc};
 
 /// Count one query; log it when `[server] query_log` is on. `sent` = a response went out.
 #[inline]
@@ -16,10 +16,14 @@ pub fn record(
     sent: bool,
     log: bool,
 ) {
-    inc(match transport {
-        Transport::Udp => &METRICS.queries_udp,
-        Transport::Tcp => &METRICS.queries_tcp,
-    });
+    let via = match transport {
+        Transport::Udp => UDP,
+        Transport::Tcp => TCP,
+    };
+    DNS.query(via, outcome.qtype);
+    if outcome.ecs {
+        inc(&METRICS.ecs_queries);
+    }
     match outcome.limited {
         Limited::No => {}
         Limited::Slipped => {
@@ -35,7 +39,7 @@ pub fn record(
         inc(&METRICS.dropped);
         return;
     }
-    METRICS.response(outcome.rcode);
+    DNS.response(via, outcome.qtype, outcome.rcode);
     if outcome.truncated {
         inc(&METRICS.truncated);
     }

@@ -329,11 +329,11 @@ impl Scheduler {
             return false;
         };
         let now = tokio::time::Instant::now().into_std();
-        crate::metrics::inc(&crate::metrics::METRICS.health_probes);
+        crate::metrics::probe(probe.key.kind_name(), result.up, result.elapsed);
         let changed = match probe.health.observe(result, now) {
             None => false,
             Some(tr) => {
-                crate::metrics::inc(&crate::metrics::METRICS.health_transitions);
+                crate::metrics::transition(probe.key.kind_name(), tr.to.as_str());
                 tracing::info!(
                     addr = %probe.key.addr,
                     check = probe.key.kind_name(),
