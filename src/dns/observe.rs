@@ -20,7 +20,6 @@ pub fn record(
         Transport::Udp => UDP,
         Transport::Tcp => TCP,
     };
-    DNS.query(via, outcome.qtype);
     if outcome.ecs {
         inc(&METRICS.ecs_queries);
     }
@@ -32,14 +31,16 @@ pub fn record(
         }
         Limited::Dropped => {
             inc(&METRICS.rrl_limited);
+            DNS.query(via, outcome.qtype, None);
             return;
         }
     }
     if !sent {
         inc(&METRICS.dropped);
+        DNS.query(via, outcome.qtype, None);
         return;
     }
-    DNS.response(via, outcome.qtype, outcome.rcode);
+    DNS.query(via, outcome.qtype, Some(outcome.rcode));
     if outcome.truncated {
         inc(&METRICS.truncated);
     }

@@ -53,28 +53,42 @@ pub const RCODES: [&str; 18] = [
 const NQ: usize = QTYPES.len();
 const NR: usize = RCODES.len();
 
-/// The slot of a query type in [`QTYPES`].
+/// The slot of a query type in [`QTYPES`]: a table for the types below 256, CAA apart.
 #[inline]
-pub const fn qtype_index(qtype: u16) -> usize {
-    match qtype {
-        1 => 0,
-        28 => 1,
-        5 => 2,
-        15 => 3,
-        2 => 4,
-        6 => 5,
-        16 => 6,
-        33 => 7,
-        12 => 8,
-        255 => 9,
-        257 => 10,
-        65 => 11,
-        64 => 12,
-        43 => 13,
-        48 => 14,
-        _ => 15,
+pub fn qtype_index(qtype: u16) -> usize {
+    match QTYPE_SLOT.get(usize::from(qtype)) {
+        Some(&i) => usize::from(i),
+        None if qtype == 257 => 10,
+        None => NQ - 1,
     }
 }
+
+/// [`qtype_index`] of the types 0..=255.
+static QTYPE_SLOT: [u8; 256] = {
+    let mut t = [(NQ - 1) as u8; 256];
+    let known: [(usize, u8); 14] = [
+        (1, 0),
+        (28, 1),
+        (5, 2),
+        (15, 3),
+        (2, 4),
+        (6, 5),
+        (16, 6),
+        (33, 7),
+        (12, 8),
+        (255, 9),
+        (65, 11),
+        (64, 12),
+        (43, 13),
+        (48, 14),
+    ];
+    let mut i = 0;
+    while i < known.len() {
+        t[known[i].0] = known[i].1;
+        i += 1;
+    }
+    t
+};
 
 /// The slot of a (full, extended) RCODE in [`RCODES`].
 #[inline]
@@ -111,27 +125,20 @@ impl DnsCounters {
         }
     }
 
-    /// Count one query received over `transport` ([`UDP`] or [`TCP`]).
+    /// Count one query received over `transport` ([`UDP`] or [`TCP`]), and its response
+    /// when one was sent (`rcode`).
     #[inline]
-    pub fn query(&self, transport: usize, qtype: u16) {
-        if let Some(c) = self
-            .queries
-            .get(transport)
-            .and_then(|t| t.get(qtype_index(qtype)))
-        {
+    pub fn query(&self, transport: usize, qtype: u16, rcode: Option<u16>) {
+        let q = qtype_index(qtype);
+        if let Some(c) = self.queries.get(transport).and_then(|t| t.get(q)) {
             c.fetch_add(1, Relaxed);
         }
-    }
-
-    /// Count one response sent over `transport`.
-    #[inline]
-    pub fn response(&self, transport: usize, qtype: u16, rcode: u16) {
-        if let Some(c) = self
-            .responses
-            .get(transport)
-            .and_then(|t| t.get(qtype_index(qtype)))
-            .and_then(|q| q.get(rcode_index(rcode)))
-        {
+        if let Some(c) = rcode.and_then(|r| {
+            self.responses
+                .get(transport)
+                .and_then(|t| t.get(q))
+                .and_then(|by_r| by_r.get(rcode_index(r)))
+        }) {
             c.fetch_add(1, Relaxed);
         }
     }

@@ -30,19 +30,19 @@ fn every_qtype_label_names_its_type() {
     }
     assert_eq!(QTYPES[qtype_index(99)], "other");
     assert_eq!(QTYPES[qtype_index(0)], "other");
+    assert_eq!(QTYPES[qtype_index(256)], "other");
+    assert_eq!(QTYPES[qtype_index(u16::MAX)], "other");
 }
 
 #[test]
 fn dns_counters_render_by_transport_qtype_and_rcode() {
     let c: &'static DnsCounters = Box::leak(Box::new(DnsCounters::new()));
-    c.query(UDP, 1);
-    c.query(UDP, 1);
-    c.query(TCP, 28);
-    c.query(TCP, 4242);
-    c.response(UDP, 1, 3);
-    c.response(TCP, 28, 0);
-    c.response(UDP, 16, 23);
-    c.response(UDP, 16, 16);
+    c.query(UDP, 1, Some(3));
+    c.query(UDP, 1, None);
+    c.query(TCP, 28, Some(0));
+    c.query(TCP, 4242, None);
+    c.query(UDP, 16, Some(23));
+    c.query(UDP, 16, Some(16));
     if let Some(h) = c.latency(UDP) {
         h.observe_n(3_000, 4);
     }
@@ -52,6 +52,7 @@ fn dns_counters_render_by_transport_qtype_and_rcode() {
         "meridian_dns_queries_total{transport=\"udp\",qtype=\"A\"} 2\n",
         "meridian_dns_queries_total{transport=\"tcp\",qtype=\"AAAA\"} 1\n",
         "meridian_dns_queries_total{transport=\"tcp\",qtype=\"other\"} 1\n",
+        "meridian_dns_queries_total{transport=\"udp\",qtype=\"TXT\"} 2\n",
         "meridian_dns_responses_total{transport=\"udp\",qtype=\"A\",rcode=\"NXDOMAIN\"} 1\n",
         "meridian_dns_responses_total{transport=\"tcp\",qtype=\"AAAA\",rcode=\"NOERROR\"} 1\n",
         "meridian_dns_responses_total{transport=\"udp\",qtype=\"TXT\",rcode=\"BADCOOKIE\"} 1\n",
