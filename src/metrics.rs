@@ -28,7 +28,7 @@ use std::sync::LazyLock;
 
 use prometheus_client::registry::{Registry, Unit};
 
-pub use answers::{AnswerCounters, Path as AnswerPath};
+pub use answers::{AnswerCounters, AnswerFamilies, Path as AnswerPath};
 pub use counters::{METRICS, Metrics, inc};
 pub use dns::{DNS, DnsCounters, QTYPES, RCODES, TCP, TRANSPORTS, UDP, qtype_index};
 pub use events::{Reload, probe, reload, transition};
@@ -46,12 +46,12 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
         "dns_service_answers",
         "Service answers by the service, site and link they handed out (an answer of mode \
          \"all\" counts once for each of its sites)",
-        answers::ANSWERS.clone(),
+        answers::FAMILIES.answers.clone(),
     );
     r.register(
         "dns_service_fallbacks",
         "Service answers made by the service's fallback because nothing was usable",
-        answers::FALLBACKS.clone(),
+        answers::FAMILIES.fallbacks.clone(),
     );
     r.register(
         "health_probes",

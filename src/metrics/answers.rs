@@ -28,10 +28,19 @@ pub struct ServiceLabel {
     pub service: String,
 }
 
-/// `meridian_dns_service_answers_total{service, site, link}`.
-pub static ANSWERS: LazyLock<Family<LinkLabels, Counter>> = LazyLock::new(Family::default);
-/// `meridian_dns_service_fallbacks_total{service}`.
-pub static FALLBACKS: LazyLock<Family<ServiceLabel, Counter>> = LazyLock::new(Family::default);
+/// The two families and the label sets of the last policy made into counters (a `Family`
+/// cannot be listed, so the pruning needs its own record).
+#[derive(Debug, Default)]
+pub struct AnswerFamilies {
+    /// `meridian_dns_service_answers_total{service, site, link}`.
+    pub answers: Family<LinkLabels, Counter>,
+    /// `meridian_dns_service_fallbacks_total{service}`.
+    pub fallbacks: Family<ServiceLabel, Counter>,
+    live: Mutex<(Vec<LinkLabels>, Vec<String>)>,
+}
+
+/// The process's families, the ones `/metrics` renders.
+pub static FAMILIES: LazyLock<AnswerFamilies> = LazyLock::new(AnswerFamilies::default);
 
 /// One (service, site, link) a policy can choose: indexes and names.
 #[derive(Debug, Clone, Copy)]
@@ -52,43 +61,13 @@ pub struct AnswerCounters {
 }
 
 impl AnswerCounters {
-    /// Counters for `services` (names by id), `links` link ids and every `paths` entry;
-    /// then the families keep only these label sets.
+    /// [`AnswerFamilies::counters`] of the process's [`FAMILIES`].
     pub fn new<'a>(
         services: &[&str],
         links: usize,
         paths: impl IntoIterator<Item = Path<'a>>,
     ) -> AnswerCounters {
-        let mut table: Vec<Box<[Option<Counter>]>> = services
-            .iter()
-            .map(|_| vec![None; links].into_boxed_slice())
-            .collect();
-        let mut keep = HashSet::new();
-        for p in paths {
-            let labels = LinkLabels {
-                service: p.service_name.to_string(),
-                site: p.site_name.to_string(),
-                link: p.link_name.to_string(),
-            };
-            let counter = ANSWERS.get_or_create_owned(&labels);
-            if let Some(slot) = table.get_mut(p.service).and_then(|r| r.get_mut(p.link)) {
-                *slot = Some(counter);
-            }
-            keep.insert(labels);
-        }
-        let fallbacks = services
-            .iter()
-            .map(|s| {
-                FALLBACKS.get_or_create_owned(&ServiceLabel {
-                    service: s.to_string(),
-                })
-            })
-            .collect();
-        prune(keep, services);
-        AnswerCounters {
-            links: table,
-            fallbacks,
-        }
+        FAMILIES.counters(services, links, paths)
     }
 
     /// Count one answer of `service` that took `link`.
@@ -108,22 +87,61 @@ impl AnswerCounters {
     }
 }
 
-/// The label sets of the last policy compiled (a `Family` cannot be listed).
-static LIVE: Mutex<(Vec<LinkLabels>, Vec<String>)> = Mutex::new((Vec::new(), Vec::new()));
+impl AnswerFamilies {
+    /// Counters for `services` (names by id), `links` link ids and every `paths` entry;
+    /// then the families keep only these label sets.
+    pub fn counters<'a>(
+        &self,
+        services: &[&str],
+        links: usize,
+        paths: impl IntoIterator<Item = Path<'a>>,
+    ) -> AnswerCounters {
+        let mut table: Vec<Box<[Option<Counter>]>> = services
+            .iter()
+            .map(|_| vec![None; links].into_boxed_slice())
+            .collect();
+        let mut keep = HashSet::new();
+        for p in paths {
+            let labels = LinkLabels {
+                service: p.service_name.to_string(),
+                site: p.site_name.to_string(),
+                link: p.link_name.to_string(),
+            };
+            let counter = self.answers.get_or_create_owned(&labels);
+            if let Some(slot) = table.get_mut(p.service).and_then(|r| r.get_mut(p.link)) {
+                *slot = Some(counter);
+            }
+            keep.insert(labels);
+        }
+        let fallbacks = services
+            .iter()
+            .map(|s| {
+                self.fallbacks.get_or_create_owned(&ServiceLabel {
+                    service: s.to_string(),
+                })
+            })
+            .collect();
+        self.prune(keep, services);
+        AnswerCounters {
+            links: table,
+            fallbacks,
+        }
+    }
 
-/// Remove from the families the label sets of the last policy that `links` and `services`
-/// no longer have; their counters, if an old snapshot still holds them, keep counting but
-/// are no longer rendered.
-fn prune(links: HashSet<LinkLabels>, services: &[&str]) {
-    let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
-    for l in live.0.iter().filter(|l| !links.contains(*l)) {
-        ANSWERS.remove(l);
+    /// Remove from the families the label sets of the last policy that `links` and
+    /// `services` no longer have; their counters, if an old snapshot still holds them, keep
+    /// counting but are no longer rendered.
+    fn prune(&self, links: HashSet<LinkLabels>, services: &[&str]) {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        for l in live.0.iter().filter(|l| !links.contains(*l)) {
+            self.answers.remove(l);
+        }
+        for s in live.1.iter().filter(|s| !services.contains(&s.as_str())) {
+            self.fallbacks.remove(&ServiceLabel { service: s.clone() });
+        }
+        *live = (
+            links.into_iter().collect(),
+            services.iter().map(|s| s.to_string()).collect(),
+        );
     }
-    for s in live.1.iter().filter(|s| !services.contains(&s.as_str())) {
-        FALLBACKS.remove(&ServiceLabel { service: s.clone() });
-    }
-    *live = (
-        links.into_iter().collect(),
-        services.iter().map(|s| s.to_string()).collect(),
-    );
 }

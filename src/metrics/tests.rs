@@ -116,6 +116,11 @@ fn unlabelled_counters_and_gauges_render_with_their_types() {
 
 #[test]
 fn answer_counters_count_by_index_keep_counts_and_prune() {
+    // Families of its own: other tests compile policies into the process's families.
+    let fams = AnswerFamilies::default();
+    let mut r = Registry::with_prefix("meridian");
+    r.register("dns_service_answers", "", fams.answers.clone());
+    r.register("dns_service_fallbacks", "", fams.fallbacks.clone());
     let path = |service, service_name, site_name, link, link_name| AnswerPath {
         service,
         service_name,
@@ -123,42 +128,50 @@ fn answer_counters_count_by_index_keep_counts_and_prune() {
         link,
         link_name,
     };
-    let a = AnswerCounters::new(
-        &["t_www", "t_api"],
+    let a = fams.counters(
+        &["www", "api"],
         3,
         [
-            path(0, "t_www", "hq", 0, "default"),
-            path(0, "t_www", "dr", 2, "default"),
-            path(1, "t_api", "hq", 1, "telecom"),
+            path(0, "www", "hq", 0, "default"),
+            path(0, "www", "dr", 2, "default"),
+            path(1, "api", "hq", 1, "telecom"),
         ],
     );
     a.chosen(0, 2);
     a.chosen(0, 2);
     a.chosen(1, 1);
-    a.chosen(1, 0); // not a path of t_api: ignored
+    a.chosen(1, 0); // not a path of api: ignored
     a.chosen(9, 9);
     a.fallback(1);
-    let text = render();
+    let text = encode(&r);
     for line in [
-        "meridian_dns_service_answers_total{service=\"t_www\",site=\"dr\",link=\"default\"} 2\n",
-        "meridian_dns_service_answers_total{service=\"t_www\",site=\"hq\",link=\"default\"} 0\n",
-        "meridian_dns_service_answers_total{service=\"t_api\",site=\"hq\",link=\"telecom\"} 1\n",
-        "meridian_dns_service_fallbacks_total{service=\"t_api\"} 1\n",
+        "meridian_dns_service_answers_total{service=\"www\",site=\"dr\",link=\"default\"} 2\n",
+        "meridian_dns_service_answers_total{service=\"www\",site=\"hq\",link=\"default\"} 0\n",
+        "meridian_dns_service_answers_total{service=\"api\",site=\"hq\",link=\"telecom\"} 1\n",
+        "meridian_dns_service_fallbacks_total{service=\"api\"} 1\n",
+        "meridian_dns_service_fallbacks_total{service=\"www\"} 0\n",
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }
-    // A reload without t_api: its series go, t_www's count carries over.
-    let b = AnswerCounters::new(&["t_www"], 1, [path(0, "t_www", "dr", 0, "default")]);
+    assert_eq!(
+        text.matches("meridian_dns_service_answers_total{").count(),
+        3
+    );
+    // A reload without api: its series go, www's count carries over.
+    let b = fams.counters(&["www"], 1, [path(0, "www", "dr", 0, "default")]);
     b.chosen(0, 0);
-    let text = render();
+    let text = encode(&r);
     assert!(
         text.contains(
-            "meridian_dns_service_answers_total{service=\"t_www\",site=\"dr\",link=\"default\"} 3\n"
+            "meridian_dns_service_answers_total{service=\"www\",site=\"dr\",link=\"default\"} 3\n"
         ),
         "{text}"
     );
-    assert!(!text.contains("t_api"), "{text}");
+    assert!(!text.contains("api"), "{text}");
     assert!(!text.contains("site=\"hq\""), "{text}");
+    // The old snapshot's counters still count, unrendered.
+    a.chosen(1, 1);
+    assert!(!encode(&r).contains("api"));
 }
 
 #[test]
