@@ -2,7 +2,9 @@
 //! (with and without ECS), a health transition (a loopback TCP listener stopped), one good and
 //! one bad SIGHUP reload; two scrapes, and the named series must have moved by exactly what
 //! was done between them. Both scrapes must pass `promtool check metrics` (Debian package
-//! `prometheus`; the test fails when promtool is missing).
+//! `prometheus`; the test fails when promtool is missing). The director's per-service and
+//! per-real-server families, which need IPVS to appear in a live scrape (the VM tests read
+//! them), go through promtool from a status built here.
 #![allow(clippy::disallowed_methods)] // a test harness measures wall time
 
 use std::collections::HashMap;
@@ -400,4 +402,92 @@ fn metrics_move_and_pass_promtool() {
     assert!(delta("meridian_health_probe_duration_seconds_count{check=\"tcp\"}") >= 2.0);
     assert_eq!(after.get("meridian_config_generation"), Some(&2.0));
     drop(server);
+}
+
+/// The director's families (per virtual service and real server) as `/metrics` renders them
+/// pass promtool too: a status with a TCP service (one real server up, one draining, one not
+/// in the kernel) and a firewall-mark service.
+#[test]
+fn director_metrics_pass_promtool() {
+    use meridian::config::{Protocol, VirtualKey};
+    use meridian::lvs::status::{RealState, RealStatus, ServiceStatus};
+    use meridian::lvs::{DirectorStatus, Stats, VipLoad};
+
+    let stats = |n: u64| Stats {
+        conns: n,
+        inpkts: 10 * n,
+        outpkts: 0,
+        inbytes: 1000 * n,
+        outbytes: 0,
+        cps: 1,
+        inpps: 2,
+        outpps: 0,
+        inbps: 300,
+        outbps: 0,
+    };
+    let real = |addr: &str, state, weight, n| RealStatus {
+        addr: addr.parse().unwrap(),
+        state,
+        weight,
+        configured_weight: 5,
+        active_conns: 3,
+        inactive_conns: 1,
+        persist_conns: 0,
+        stats: stats(n),
+        drain: None,
+    };
+    let st = DirectorStatus {
+        services: vec![
+            ServiceStatus {
+                key: VirtualKey::Addr {
+                    protocol: Protocol::Tcp,
+                    addr: "10.0.0.1:80".parse().unwrap(),
+                },
+                up: Some(true),
+                load: VipLoad {
+                    healthy_weight: 5,
+                    total_weight: 10,
+                    active_conns: 6,
+                    conn_rate: 1,
+                    capacity: 100,
+                },
+                present: true,
+                stats: stats(42),
+                reals: vec![
+                    real("10.1.0.1:80", RealState::Up, Some(5), 40),
+                    real("10.1.0.2:80", RealState::Draining, Some(0), 2),
+                    real("10.1.0.3:80", RealState::Removed, None, 0),
+                ],
+            },
+            ServiceStatus {
+                key: VirtualKey::Fwmark {
+                    fwmark: 7,
+                    ipv6: false,
+                },
+                up: None,
+                load: VipLoad::default(),
+                present: false,
+                stats: Stats::default(),
+                reals: vec![],
+            },
+        ],
+    };
+    let text = st.prometheus();
+    for line in [
+        "meridian_lvs_service_connections_total{service=\"TCP 10.0.0.1:80\"} 42\n",
+        "meridian_lvs_service_packets_in_total{service=\"TCP 10.0.0.1:80\"} 420\n",
+        "meridian_lvs_service_bytes_in_total{service=\"TCP 10.0.0.1:80\"} 42000\n",
+        "meridian_lvs_service_connections_total{service=\"FWM 7\"} 0\n",
+        "meridian_lvs_real_connections_total{service=\"TCP 10.0.0.1:80\",real=\"10.1.0.1:80\"} 40\n",
+        "meridian_lvs_real_bytes_in_total{service=\"TCP 10.0.0.1:80\",real=\"10.1.0.1:80\"} 40000\n",
+        "meridian_lvs_real_draining{service=\"TCP 10.0.0.1:80\",real=\"10.1.0.2:80\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    assert!(
+        !text
+            .contains("meridian_lvs_real_weight{service=\"TCP 10.0.0.1:80\",real=\"10.1.0.3:80\"}")
+    );
+    assert!(!text.contains("meridian_lvs_service_up{service=\"FWM 7\"}"));
+    promtool(&text);
 }
