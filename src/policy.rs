@@ -27,6 +27,7 @@ mod hrw;
 mod ids;
 mod rules;
 mod select;
+mod tally;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +37,7 @@ pub use decision::{Decision, LinkRole, Outcome, TtlReason};
 pub use explain::{AddrInfo, ClientInfo, Explanation, LinkInfo, LinkStep, SiteInfo};
 pub use ids::{LinkId, SiteId, Target, TargetId};
 pub use select::{WEIGHT_PREFIX_V4, WEIGHT_PREFIX_V6};
+pub use tally::{AnswerPath, Tally};
 
 use crate::geo::GeoError;
 

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub services: Arc<NameMap<u32>>,
     /// The compiled per-client policy (None when no service is configured).
     pub policy: Option<Arc<Compiled>>,
+    /// Answer counters by (service, link), made with the policy (see [`crate::metrics`]).
+    pub answers: Arc<crate::metrics::AnswerCounters>,
     /// The health authority's verdict on every target of the policy, indexed by
     /// [`crate::policy::TargetId`] (see [`Compiled::targets`]).
     pub health: Arc<Table>,
@@ -48,6 +50,7 @@ impl Snapshot {
             max_udp_payload: max_udp_payload.max(512),
             services: Arc::default(),
             policy: None,
+            answers: Arc::default(),
             health: Arc::new(Table::default()),
             query_log: false,
             registry: Arc::default(),
@@ -66,6 +69,7 @@ impl Snapshot {
             }
         }
         self.services = Arc::new(names);
+        self.answers = Arc::new(crate::dns::service::answer_counters(&policy));
         self.policy = Some(policy);
         self.health = health;
         self

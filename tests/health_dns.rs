@@ -298,7 +298,10 @@ check = {{ type = "http", port = {hport}, path = "/healthz", expect = 200, body 
         .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
-    assert!(text.contains("meridian_dns_queries_udp_total"), "{text}");
+    assert!(
+        text.contains("meridian_dns_queries_total{transport=\"udp\""),
+        "{text}"
+    );
     drop(server);
     drop(a);
 }

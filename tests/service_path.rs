@@ -115,9 +115,13 @@ fn service_answers_follow_the_subnet_and_do_not_allocate() {
     let queries: Vec<Vec<u8>> = (0..2000u16)
         .map(|k| query(k, [20, (k % 3) as u8, (k >> 2) as u8, 0], 24))
         .collect();
+    let ap = "meridian_dns_service_answers_total{service=\"www\",site=\"ap\",link=\"default\"}";
+    let ap_before = metric(ap);
     COUNTING.with(|c| c.set(true));
     for q in &queries {
-        meridian::dns::answer(&snap, q, source, udp, &mut out);
+        let o = meridian::dns::answer(&snap, q, source, udp, &mut out);
+        // Counting it into the metrics (query type, RCODE, ECS) allocates nothing either.
+        meridian::dns::observe::record(&o, udp, source, q, true, false);
     }
     COUNTING.with(|c| c.set(false));
     assert_eq!(
@@ -125,6 +129,11 @@ fn service_answers_follow_the_subnet_and_do_not_allocate() {
         0,
         "allocations while answering service queries"
     );
+    // 20.0.x.x and 20.2.0-63.x are steered to ap (the third octet is (k >> 2) as u8).
+    let to_ap = (0..2000u16)
+        .filter(|k| k % 3 == 0 || (k % 3 == 2 && ((k >> 2) as u8) < 64))
+        .count() as u64;
+    assert_eq!(metric(ap) - ap_before, to_ap);
 
     // The UDP shell's extra steps: a COOKIE option checked and answered, each answer passed
     // through the rate limiter, and the slipped reply (BADCOOKIE here) written.
@@ -174,6 +183,14 @@ fn service_answers_follow_the_subnet_and_do_not_allocate() {
         0,
         "allocations on the cookie and rate-limiting path"
     );
+}
+
+/// The value of one series in this process's metrics (0 when absent).
+fn metric(series: &str) -> u64 {
+    meridian::metrics::render()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Counts heap allocations made on the current thread while `COUNTING` is set.

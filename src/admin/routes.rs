@@ -83,9 +83,9 @@ pub async fn handle(state: &AdminState, req: Request) -> Response {
         ("GET", "/status") => Response::json(200, &(state.status)()),
         ("GET", "/metrics") => Response {
             status: 200,
-            content_type: "text/plain; version=0.0.4",
+            content_type: crate::metrics::CONTENT_TYPE,
             headers: Vec::new(),
-            body: crate::metrics::METRICS.render().into_bytes(),
+            body: crate::metrics::render().into_bytes(),
         },
         ("POST", "/reload") => reload(state).await,
         (m, "/overrides") => overrides(state, m, &req).await,

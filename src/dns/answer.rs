@@ -75,6 +75,10 @@ pub struct Outcome {
     pub cookie: Option<Verdict>,
     /// Set by the UDP shell when rate limiting replaced or dropped the answer.
     pub limited: Limited,
+    /// The question's type (0 when the query had no readable question).
+    pub qtype: u16,
+    /// The query carried a well-formed EDNS Client Subnet option.
+    pub ecs: bool,
 }
 
 /// What rate limiting did to a UDP answer.
@@ -95,6 +99,8 @@ impl Outcome {
             truncated: false,
             cookie: None,
             limited: Limited::No,
+            qtype: 0,
+            ecs: false,
         }
     }
 }
@@ -163,7 +169,11 @@ pub fn answer_at(
             );
             Outcome::new(Kind::FormErr, RCODE_FORMERR)
         }
-        Ok(q) => answer_query(snapshot, &q, client, transport, now, out),
+        Ok(q) => Outcome {
+            qtype: q.qtype,
+            ecs: q.edns.as_ref().is_some_and(|e| e.ecs.is_some()),
+            ..answer_query(snapshot, &q, client, transport, now, out)
+        },
     }
 }
 

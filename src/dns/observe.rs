@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::answer::{Limited, Outcome, Transport};
-use crate::metrics::{METRICS, inc};
+use crate::metrics::{DNS, METRICS, TCP, UDP, inc};
 
 /// Count one query; log it when `[server] query_log` is on. `sent` = a response went out.
 #[inline]
@@ -16,10 +16,13 @@ pub fn record(
     sent: bool,
     log: bool,
 ) {
-    inc(match transport {
-        Transport::Udp => &METRICS.queries_udp,
-        Transport::Tcp => &METRICS.queries_tcp,
-    });
+    let via = match transport {
+        Transport::Udp => UDP,
+        Transport::Tcp => TCP,
+    };
+    if outcome.ecs {
+        inc(&METRICS.ecs_queries);
+    }
     match outcome.limited {
         Limited::No => {}
         Limited::Slipped => {
@@ -28,14 +31,16 @@ pub fn record(
         }
         Limited::Dropped => {
             inc(&METRICS.rrl_limited);
+            DNS.query(via, outcome.qtype, None);
             return;
         }
     }
     if !sent {
         inc(&METRICS.dropped);
+        DNS.query(via, outcome.qtype, None);
         return;
     }
-    METRICS.response(outcome.rcode);
+    DNS.query(via, outcome.qtype, Some(outcome.rcode));
     if outcome.truncated {
         inc(&METRICS.truncated);
     }

@@ -7,11 +7,14 @@
 //! allocated once, so the call never allocates afterwards and there is no fixed cap: every
 //! address the policy gives is offered to the encoder, which writes the whole set if it fits
 //! the response size limit and otherwise sets TC (the client retries over TCP, where the
-//! limit is 64 KiB). The decision itself is [`crate::policy::Compiled::select`].
+//! limit is 64 KiB). The decision itself is [`crate::policy::Compiled::select_tallied`],
+//! which also counts the (service, site, link) it chose into the snapshot's
+//! [`AnswerCounters`].
 
 use std::net::IpAddr;
 
-use crate::policy::{Outcome, ServiceId};
+use crate::metrics::{AnswerCounters, AnswerPath};
+use crate::policy::{Compiled, LinkId, Outcome, ServiceId, SiteId, Tally};
 use crate::state::Snapshot;
 
 /// What a service resolves to for one client.
@@ -57,7 +60,6 @@ pub fn resolve<R>(
     let Some(policy) = snapshot.policy.as_deref() else {
         return f(&ServiceAnswer::EMPTY);
     };
-    crate::metrics::inc(&crate::metrics::METRICS.service_answers);
     let v6 = qtype == crate::dns::zone::TYPE_AAAA;
     SCRATCH.with(|scratch| {
         let Ok(mut addrs) = scratch.try_borrow_mut() else {
@@ -66,7 +68,18 @@ pub fn resolve<R>(
         if addrs.capacity() < INITIAL_ADDRS {
             addrs.reserve(INITIAL_ADDRS);
         }
-        let d = policy.select(ServiceId(service), client, v6, &snapshot.health, &mut addrs);
+        let mut tally = Count {
+            counters: &snapshot.answers,
+            service: service as usize,
+        };
+        let d = policy.select_tallied(
+            ServiceId(service),
+            client,
+            v6,
+            &snapshot.health,
+            &mut addrs,
+            &mut tally,
+        );
         let answer = ServiceAnswer {
             addrs: if d.outcome == Outcome::Answer {
                 &addrs
@@ -78,6 +91,43 @@ pub fn resolve<R>(
         };
         f(&answer)
     })
+}
+
+/// Counts what a decision chose into the snapshot's answer counters.
+struct Count<'a> {
+    counters: &'a AnswerCounters,
+    service: usize,
+}
+
+impl Tally for Count<'_> {
+    #[inline]
+    fn chosen(&mut self, _site: SiteId, link: LinkId) {
+        self.counters.chosen(self.service, link.index());
+    }
+    #[inline]
+    fn fallback(&mut self) {
+        self.counters.fallback(self.service);
+    }
+}
+
+/// The answer counters of every (service, site, link) `policy` can choose, made (or found
+/// again) once per compile so the query path only indexes them.
+pub fn answer_counters(policy: &Compiled) -> AnswerCounters {
+    let names: Vec<&str> = (0..policy.service_count())
+        .map(|i| policy.service_name(ServiceId(i as u32)).unwrap_or(""))
+        .collect();
+    let paths = policy.answer_paths();
+    AnswerCounters::new(
+        &names,
+        policy.link_count(),
+        paths.iter().map(|p| AnswerPath {
+            service: p.service.0 as usize,
+            service_name: p.service_name,
+            site_name: p.site_name,
+            link: p.link.index(),
+            link_name: p.link_name,
+        }),
+    )
 }
 
 /// Services whose name lies at or below a delegation (zone cut) or a DNAME of the zone that

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::TcpSettings;
 use crate::dns::answer::{self, Transport};
 use crate::dns::observe;
+use crate::metrics;
 use crate::netlimit::Limiter;
 use crate::state::SharedState;
 
@@ -91,6 +92,7 @@ async fn connection(
             Err(_) => return Err(timed_out("reading a query")),
             Ok(r) => r?,
         };
+        let started = metrics::clock();
         let snapshot = state.load();
         let outcome = answer::answer(&snapshot, &query, peer, Transport::Tcp, &mut out);
         observe::record(
@@ -111,6 +113,9 @@ async fn connection(
         match tokio::time::timeout(limits.io_timeout, stream.write_all(&framed)).await {
             Err(_) => return Err(timed_out("writing an answer (the client does not read)")),
             Ok(r) => r?,
+        }
+        if let Some(h) = metrics::DNS.latency(metrics::TCP) {
+            h.since(started, 1);
         }
     }
 }

@@ -6,6 +6,9 @@
 //! over its rate is dropped or slipped (a truncated reply, or BADCOOKIE) unless the query
 //! carried a valid server cookie. TCP never passes here, so it is never limited.
 //!
+//! One batch in [`TIME_EVERY`] is timed, from the receive's return to the send's, into the
+//! answer latency histogram (each of its answers counted with the batch's time).
+//!
 //! All buffers are allocated once per thread, so answering allocates nothing. A thread
 //! blocks in `recvmmsg` without a timeout (a timed wait arms a kernel timer each time, and at
 //! moderate load the thread waits before nearly every query); at shutdown [`wake`] shuts the
@@ -23,11 +26,15 @@ use crate::dns::answer::{self, Limited, Outcome, Transport};
 use crate::dns::cookie::Verdict;
 use crate::dns::observe;
 use crate::dns::rrl::{self, Class, Decision};
+use crate::metrics;
 use crate::state::SharedState;
 use crate::state::Snapshot;
 
 /// Queries per `recvmmsg` batch.
 const BATCH: usize = 32;
+/// One receive batch in this many is timed for the answer latency histogram: a precise
+/// clock read costs about 40 ns here, two per batch would add up to 8 % to a lone query.
+const TIME_EVERY: u32 = 16;
 /// Largest query accepted (longer datagrams are dropped).
 const RECV_BUF: usize = 4096;
 
@@ -138,6 +145,7 @@ pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, 
     let mut b = Buffers::new();
     let mut table = rrl::Table::new(rand::random());
     let mut used = 0usize;
+    let mut batches = 0u32;
     while !shutdown.is_cancelled() {
         b.prepare_recv(used);
         // A failed receive may have touched any header: reset them all next time.
@@ -171,6 +179,9 @@ pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, 
         }
         let n = (n as usize).min(BATCH);
         used = n;
+        // The first batch, then one in TIME_EVERY: from the receive's return to the send's.
+        let started = batches.is_multiple_of(TIME_EVERY).then(metrics::clock);
+        batches = batches.wrapping_add(1);
         let snapshot = state.load();
         let limit = rrl::Limit::new(&snapshot.rrl, siblings);
         // Coarse clocks (a few ns, where a precise read costs about 50 ns on these VMs):
@@ -229,6 +240,9 @@ pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, 
         }
         drop(snapshot);
         send_batch(fd, &mut b, out_n);
+        if let (Some(t), Some(h)) = (started, metrics::DNS.latency(metrics::UDP)) {
+            h.since(t, out_n as u64);
+        }
     }
 }
 

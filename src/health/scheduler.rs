@@ -345,11 +345,11 @@ impl Scheduler {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         self.index
             .record_probe(probe.slot, statefile::unix_ms(started));
-        crate::metrics::inc(&crate::metrics::METRICS.health_probes);
+        crate::metrics::probe(probe.key.kind_name(), result.up, result.elapsed);
         let changed = match probe.health.observe(result, now) {
             None => false,
             Some(tr) => {
-                crate::metrics::inc(&crate::metrics::METRICS.health_transitions);
+                crate::metrics::transition(probe.key.kind_name(), tr.to.as_str());
                 tracing::info!(
                     addr = %probe.key.addr,
                     check = probe.key.kind_name(),

@@ -236,7 +236,7 @@ fn real_json(r: &RealStatus) -> Value {
 
 mod prom;
 
-pub use prom::{latest, publish};
+pub use prom::{LvsCollector, latest, publish};
 
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,7 @@ use super::{ServeError, Server, build_snapshot, cluster, log_zone_errors, restar
 use crate::admin::{BoxFuture, ReloadApi, ReloadOutcome};
 use crate::config::{self, ConfigError};
 use crate::health::TargetSet;
-use crate::metrics::{METRICS, inc};
+use crate::metrics::{self, METRICS, Reload};
 
 /// The configuration in force: its generation (1 at start, +1 per reload), digest and
 /// load time.
@@ -56,19 +56,19 @@ impl Server {
         let (cfg, targets, snapshot, errors, digest) = match built {
             Ok(Ok(x)) => x,
             Ok(Err(ServeError::Config(ConfigError::Invalid(diags)))) => {
-                inc(&METRICS.reloads_failed);
+                metrics::reload(Reload::Invalid);
                 for d in &diags {
                     tracing::error!("reload refused, keeping the running configuration: {d}");
                 }
                 return ReloadOutcome::Refused(diags.iter().map(ToString::to_string).collect());
             }
             Ok(Err(e)) => {
-                inc(&METRICS.reloads_failed);
+                metrics::reload(Reload::Failed);
                 tracing::error!("reload refused, keeping the running configuration: {e}");
                 return ReloadOutcome::Refused(vec![e.to_string()]);
             }
             Err(e) => {
-                inc(&METRICS.reloads_failed);
+                metrics::reload(Reload::Failed);
                 tracing::error!(error = %e, "reload task failed");
                 return ReloadOutcome::Unavailable(format!("the reload task failed: {e}"));
             }
@@ -112,7 +112,7 @@ impl Server {
             .config_generation
             .store(loaded.generation, std::sync::atomic::Ordering::Relaxed);
         self.loaded.store(Arc::new(loaded.clone()));
-        inc(&METRICS.reloads_ok);
+        metrics::reload(Reload::Ok);
         tracing::info!(
             generation = loaded.generation,
             digest = %loaded.digest,

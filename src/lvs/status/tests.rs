@@ -97,6 +97,15 @@ fn states_drains_load_json_and_metrics() {
         text.contains("meridian_lvs_service_active_connections{service=\"TCP 10.0.0.1:80\"} 40\n")
     );
     assert!(text.contains("meridian_lvs_service_capacity{service=\"TCP 10.0.0.1:80\"} 200\n"));
+    // no spill mark, no full series
+    assert!(!text.contains("meridian_lvs_service_full{"), "{text}");
+    let mut st = st;
+    st.services[0].load.spill = Some(crate::config::SpillAt { at: 90, resume: 80 });
+    st.services[0].load.full = true;
+    assert!(
+        st.prometheus()
+            .contains("meridian_lvs_service_full{service=\"TCP 10.0.0.1:80\"} 1\n")
+    );
     // the removed real server has no weight line
     assert!(
         !text
