@@ -36,6 +36,10 @@ pub struct Metrics {
     pub cluster_peers_alive: AtomicU64,
     pub cluster_peers_divergent: AtomicU64,
     pub cluster_packets_rejected: AtomicU64,
+    pub cluster_packets_sent: AtomicU64,
+    pub cluster_packets_received: AtomicU64,
+    pub cluster_bytes_sent: AtomicU64,
+    pub cluster_bytes_received: AtomicU64,
     pub anycast_announced: AtomicU64,
     pub anycast_announcements: AtomicU64,
     pub anycast_demotions: AtomicU64,
@@ -106,6 +110,10 @@ impl Metrics {
             cluster_peers_alive: Z,
             cluster_peers_divergent: Z,
             cluster_packets_rejected: Z,
+            cluster_packets_sent: Z,
+            cluster_packets_received: Z,
+            cluster_bytes_sent: Z,
+            cluster_bytes_received: Z,
             anycast_announced: Z,
             anycast_announcements: Z,
             anycast_demotions: Z,
@@ -270,6 +278,30 @@ impl Metrics {
             "Gossip packets dropped: bad tag, too short or unknown version.",
             &self.cluster_packets_rejected,
         );
+        one(
+            "cluster_packets_sent_total",
+            "counter",
+            "Gossip datagrams sealed and sent.",
+            &self.cluster_packets_sent,
+        );
+        one(
+            "cluster_packets_received_total",
+            "counter",
+            "Gossip datagrams opened and handed to chitchat.",
+            &self.cluster_packets_received,
+        );
+        one(
+            "cluster_bytes_sent_total",
+            "counter",
+            "Bytes of the gossip datagrams sent (sealed UDP payload).",
+            &self.cluster_bytes_sent,
+        );
+        one(
+            "cluster_bytes_received_total",
+            "counter",
+            "Bytes of the gossip datagrams received and opened (sealed UDP payload).",
+            &self.cluster_bytes_received,
+        );
         for (name, kind, help, v) in [
             (
                 "anycast_prefixes_announced",
@@ -362,8 +394,8 @@ mod tests {
         assert!(text.contains("meridian_dns_responses_total{rcode=\"BADCOOKIE\"} 1\n"));
         assert!(text.contains("meridian_cluster_packets_rejected"), "{text}");
         assert!(text.contains("# TYPE meridian_anycast_withdrawals_total counter\n"));
-        // 19 families, 3 for the cluster, 6 for anycast, 2 for rate limiting, 1 for drains
+        // 19 families, 7 for the cluster, 6 for anycast, 2 for rate limiting, 1 for drains
         // (the director's labelled families come only with [lvs]).
-        assert_eq!(text.matches("# TYPE").count(), 31);
+        assert_eq!(text.matches("# TYPE").count(), 35);
     }
 }
