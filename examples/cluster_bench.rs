@@ -34,7 +34,7 @@ const FLIP_NAME: &str = "flip.bench.test.";
 /// Longest wait for one propagation or flip trial.
 const TRIAL_LIMIT: Duration = Duration::from_secs(20);
 /// Longest wait for the cluster to be ready (every node sees every other, answers agree).
-const READY_LIMIT: Duration = Duration::from_secs(90);
+const READY_LIMIT: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(10);
 
 struct Opts {

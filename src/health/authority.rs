@@ -156,9 +156,15 @@ impl ClusterInput<'_> {
         found
     }
 
-    /// The vantage decision on one probe.
+    /// The vantage decision on one probe, with its explanation.
     pub fn decide(&self, key: &ProbeKey) -> vantage::Decision {
         self.view.decide(&key.id(), self.rule, self.now)
+    }
+
+    /// The vantage verdict on one probe without allocating; `id` is a scratch buffer.
+    pub fn tally(&self, key: &ProbeKey, id: &mut String) -> vantage::Tally {
+        key.write_id(id);
+        self.view.tally(id, self.rule, self.now)
     }
 }
 
@@ -168,13 +174,14 @@ fn probe_evidence(
     probes: &HealthView,
     ip: IpAddr,
     cluster: Option<&ClusterInput<'_>>,
+    id: &mut String,
 ) -> ProbeEvidence {
     let mut e = ProbeEvidence::default();
     for (key, status) in probes.ip_probes(ip) {
         let mut state = status.state;
         if let Some(c) = cluster {
-            let d = c.decide(key);
-            let by_quorum = d.explanation.basis == vantage::Basis::Quorum;
+            let d = c.tally(key, id);
+            let by_quorum = d.by_quorum;
             match d.verdict {
                 vantage::Verdict::Up if by_quorum => state = Status::Up,
                 vantage::Verdict::Down if by_quorum => state = Status::Down,
@@ -197,6 +204,7 @@ pub fn dns_table(
     cluster: Option<&ClusterInput<'_>>,
 ) -> Table {
     let overrides = probes.overrides();
+    let mut id = String::new();
     Table::new(
         targets
             .iter()
@@ -208,7 +216,7 @@ pub fn dns_table(
                 resolve(&Evidence {
                     forced: dns_override(overrides, t),
                     director,
-                    probe: probe_evidence(probes, t.addr, remote),
+                    probe: probe_evidence(probes, t.addr, remote, &mut id),
                 })
             })
             .collect(),
