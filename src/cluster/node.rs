@@ -3,7 +3,7 @@
 //! runs chitchat over the sealed transport, writes this node's report into its own keys and
 //! publishes a new [`ClusterView`] whenever something changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::key::ClusterKey;
-use super::publish::{Op, Publisher};
+use super::publish::{Changed, Op, Publisher};
 use super::report::{self, Observation, OverrideEntry, Report, Role, VipStatus};
 use super::transport::{AeadTransport, Counters, TransportStats};
 use super::view::{ClusterView, Tracker};
@@ -73,7 +73,9 @@ impl Cluster {
         let shared = Arc::new(Shared {
             own: Mutex::new(Own {
                 report,
-                confirmed: BTreeMap::new(),
+                confirmed: HashMap::new(),
+                dirty: BTreeSet::new(),
+                all_dirty: true,
             }),
             changed: Notify::new(),
             counters: Arc::new(Counters::default()),
@@ -99,7 +101,33 @@ impl Cluster {
 struct Own {
     report: Report,
     /// When the caller last confirmed each observation and VIP report, by chitchat key.
-    confirmed: BTreeMap<String, Instant>,
+    confirmed: HashMap<String, Instant>,
+    /// Chitchat keys changed since the task last planned.
+    dirty: BTreeSet<String>,
+    /// Anything may have changed (a generic [`ClusterHandle::update`]).
+    all_dirty: bool,
+}
+
+impl Own {
+    /// Record a confirmation of `key` and, when `changed`, that it needs publishing. O(1)
+    /// apart from the set of changed keys.
+    fn touch(&mut self, key: String, now: Instant, changed: bool) -> bool {
+        match self.confirmed.get_mut(&key) {
+            Some(at) => *at = now,
+            None => {
+                self.confirmed.insert(key.clone(), now);
+            }
+        }
+        if changed {
+            self.dirty.insert(key);
+        }
+        changed
+    }
+
+    fn forget(&mut self, key: String) {
+        self.confirmed.remove(&key);
+        self.dirty.insert(key);
+    }
 }
 
 struct Shared {
@@ -150,8 +178,10 @@ impl ClusterHandle {
         self.shared.counters.snapshot()
     }
 
-    /// Change this node's report. Every observation and VIP status present afterwards counts
-    /// as confirmed now (see [`ClusterHandle::set_observation`]).
+    /// Change this node's report in any way. Every observation and VIP status present
+    /// afterwards counts as confirmed now (see [`ClusterHandle::set_observation`]), and every
+    /// item is compared at the next publication: O(n), for rare changes. The setters below
+    /// touch only their own item.
     pub fn update(&self, f: impl FnOnce(&mut Report)) {
         let now = Instant::now();
         {
@@ -163,53 +193,91 @@ impl ClusterHandle {
                 .map(report::Item::key)
                 .collect();
             own.confirmed = keys.into_iter().map(|k| (k, now)).collect();
+            own.all_dirty = true;
+        }
+        self.shared.changed.notify_one();
+    }
+
+    /// Apply `f` to the report and mark `key` changed (no confirmation involved).
+    fn change(&self, key: String, f: impl FnOnce(&mut Report)) {
+        {
+            let mut own = self.shared.own();
+            f(&mut own.report);
+            own.dirty.insert(key);
         }
         self.shared.changed.notify_one();
     }
 
     pub fn set_digest(&self, digest: impl Into<String>) {
         let digest = digest.into();
-        self.update(|r| r.digest = digest);
+        self.change(report::Item::Digest(String::new()).key(), |r| {
+            r.digest = digest
+        });
     }
 
     pub fn set_role(&self, role: Role) {
-        self.update(|r| r.role = role);
+        self.change(report::Item::Role(role).key(), |r| r.role = role);
     }
 
     /// Record this node's observation of `target`. Call it after every probe result, changed
-    /// or not: an observation that is no longer confirmed stops being refreshed and goes stale
-    /// on the other nodes.
+    /// or not: it confirms the observation, and one that is no longer confirmed expires (the
+    /// other nodes stop counting it). O(1); only a change wakes the gossip task.
     pub fn set_observation(&self, target: impl Into<String>, obs: Observation) {
         let target = target.into();
-        self.update(|r| {
-            r.observations.insert(target, obs);
-        });
+        let key = report::obs_key(&target);
+        let changed = {
+            let mut own = self.shared.own();
+            let changed = own.report.observations.get(&target) != Some(&obs);
+            if changed {
+                own.report.observations.insert(target, obs);
+            }
+            own.touch(key, Instant::now(), changed)
+        };
+        if changed {
+            self.shared.changed.notify_one();
+        }
     }
 
     pub fn remove_observation(&self, target: &str) {
-        self.update(|r| {
-            r.observations.remove(target);
-        });
+        {
+            let mut own = self.shared.own();
+            own.report.observations.remove(target);
+            own.forget(report::obs_key(target));
+        }
+        self.shared.changed.notify_one();
     }
 
     /// Record the status of one of this director's VIPs (confirmed like an observation).
     pub fn set_vip(&self, vip: impl Into<String>, status: VipStatus) {
         let vip = vip.into();
-        self.update(|r| {
-            r.vips.insert(vip, status);
-        });
+        let key = report::vip_key(&vip);
+        let changed = {
+            let mut own = self.shared.own();
+            let changed = own.report.vips.get(&vip) != Some(&status);
+            if changed {
+                own.report.vips.insert(vip, status);
+            }
+            own.touch(key, Instant::now(), changed)
+        };
+        if changed {
+            self.shared.changed.notify_one();
+        }
     }
 
     pub fn remove_vip(&self, vip: &str) {
-        self.update(|r| {
-            r.vips.remove(vip);
-        });
+        {
+            let mut own = self.shared.own();
+            own.report.vips.remove(vip);
+            own.forget(report::vip_key(vip));
+        }
+        self.shared.changed.notify_one();
     }
 
     /// Set (or, with `state: None`, clear) an override on `target` cluster-wide.
     pub fn set_override(&self, target: impl Into<String>, entry: OverrideEntry) {
         let target = target.into();
-        self.update(|r| {
+        let key = report::Item::Ovr(target.clone(), entry.clone()).key();
+        self.change(key, |r| {
             r.overrides.insert(target, entry);
         });
     }
@@ -256,11 +324,19 @@ impl ClusterTask {
             protocol_version: ProtocolVersion::V0,
         };
         let refresh = (self.config.vantage.stale_after / 3).max(interval);
-        let mut publisher = Publisher::new(refresh);
-        let initial = {
-            let own = self.shared.own();
-            let items = report::items(&own.report);
-            publisher.plan(&items, &own.confirmed, Instant::now(), unix_ms())
+        let mut publisher = Publisher::new(refresh, self.config.vantage.stale_after);
+        let (initial, mut own_report) = {
+            let mut own = self.shared.own();
+            own.dirty.clear();
+            own.all_dirty = false;
+            let ops = publisher.plan(
+                &own.report,
+                Changed::All,
+                &own.confirmed,
+                Instant::now(),
+                unix_ms(),
+            );
+            (ops, Arc::new(own.report.clone()))
         };
         let initial = initial
             .into_iter()
@@ -296,15 +372,21 @@ impl ClusterTask {
                 _ = tick.tick() => {}
             }
             let now = Instant::now();
-            let (items, confirmed, own_report) = {
-                let own = self.shared.own();
-                (
-                    report::items(&own.report),
-                    own.confirmed.clone(),
-                    own.report.clone(),
-                )
+            let ops = {
+                let mut own = self.shared.own();
+                let dirty = std::mem::take(&mut own.dirty);
+                let all = std::mem::replace(&mut own.all_dirty, false);
+                let changed = if all {
+                    Changed::All
+                } else {
+                    Changed::Keys(&dirty)
+                };
+                // The view's copy of this node's report: renewed only when it changed.
+                if all || !dirty.is_empty() {
+                    own_report = Arc::new(own.report.clone());
+                }
+                publisher.plan(&own.report, changed, &own.confirmed, now, unix_ms())
             };
-            let ops = publisher.plan(&items, &confirmed, now, unix_ms());
             let view = {
                 let mut cc = chitchat.lock().await;
                 let state = cc.self_node_state();

@@ -1,7 +1,9 @@
 //! What a node publishes, and how it maps onto chitchat's key/values.
 //!
 //! One key per item so that a change costs one key in the next delta: `m1/digest`, `m1/role`,
-//! `m1/obs/<target>`, `m1/vip/<vip>`, `m1/ovr/<target>`. `m1/` is format 1 of Meridian's report:
+//! `m1/obs/<target>`, `m1/vip/<vip>`, `m1/ovr/<target>`, and `m1/fresh`: one heartbeat for
+//! all of a node's observations (the time it last confirmed them), so that an observation is
+//! republished only when it changes and a steady state gossips one small key per refresh. `m1/` is format 1 of Meridian's report:
 //! keys with another prefix are skipped (a later format may publish beside this one), while a
 //! malformed value under `m1/` is junk, ignored and counted. Values are compact JSON. Nothing
 //! here panics on what a peer sends.
@@ -102,6 +104,57 @@ pub(crate) enum Item {
     Obs(String, Observation),
     Vip(String, VipStatus),
     Ovr(String, OverrideEntry),
+    /// This node's observations are confirmed as of now (published by the publisher, never
+    /// part of a [`Report`]).
+    Fresh,
+}
+
+/// The chitchat key of this node's observation of `target`.
+pub(crate) fn obs_key(target: &str) -> String {
+    format!("{PREFIX}obs/{target}")
+}
+
+/// The chitchat key of this director's report on `vip`.
+pub(crate) fn vip_key(vip: &str) -> String {
+    format!("{PREFIX}vip/{vip}")
+}
+
+/// What a chitchat key of format 1 names, without reading its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind<'a> {
+    Digest,
+    Role,
+    Fresh,
+    Obs(&'a str),
+    Vip(&'a str),
+    Ovr(&'a str),
+}
+
+/// The kind of `key`, or None for another format's key or a malformed one.
+pub(crate) fn key_kind(key: &str) -> Option<KeyKind<'_>> {
+    let rest = key.strip_prefix(PREFIX)?;
+    let (kind, name) = rest.split_once('/').unwrap_or((rest, ""));
+    match (kind, name.is_empty()) {
+        ("digest", true) => Some(KeyKind::Digest),
+        ("role", true) => Some(KeyKind::Role),
+        ("fresh", true) => Some(KeyKind::Fresh),
+        ("obs", false) => Some(KeyKind::Obs(name)),
+        ("vip", false) => Some(KeyKind::Vip(name)),
+        ("ovr", false) => Some(KeyKind::Ovr(name)),
+        _ => None,
+    }
+}
+
+/// The item of `report` that `key` names, if the report holds it.
+pub(crate) fn item_for(report: &Report, key: &str) -> Option<Item> {
+    Some(match key_kind(key)? {
+        KeyKind::Digest => Item::Digest(report.digest.clone()),
+        KeyKind::Role => Item::Role(report.role),
+        KeyKind::Fresh => return None,
+        KeyKind::Obs(t) => Item::Obs(t.to_string(), report.observations.get(t)?.clone()),
+        KeyKind::Vip(v) => Item::Vip(v.to_string(), report.vips.get(v)?.clone()),
+        KeyKind::Ovr(t) => Item::Ovr(t.to_string(), report.overrides.get(t)?.clone()),
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -157,9 +210,10 @@ impl Item {
         match self {
             Item::Digest(_) => format!("{PREFIX}digest"),
             Item::Role(_) => format!("{PREFIX}role"),
-            Item::Obs(t, _) => format!("{PREFIX}obs/{t}"),
-            Item::Vip(v, _) => format!("{PREFIX}vip/{v}"),
+            Item::Obs(t, _) => obs_key(t),
+            Item::Vip(v, _) => vip_key(v),
             Item::Ovr(t, _) => format!("{PREFIX}ovr/{t}"),
+            Item::Fresh => format!("{PREFIX}fresh"),
         }
     }
 
@@ -192,13 +246,14 @@ impl Item {
                 expires: o.expires_ms,
                 origin: clip(&o.origin),
             }),
+            Item::Fresh => serde_json::to_string(&at_ms),
         };
         // Serialising these plain structs cannot fail; an empty value would read back as junk.
         json.unwrap_or_default()
     }
 
-    /// Whether peers judge this item's freshness by its republication (observations and VIP
-    /// status are republished while the caller keeps confirming them).
+    /// Whether the caller confirms this item (observations and VIP status); peers judge a VIP
+    /// report's freshness by its republication, an observation's by `m1/fresh`.
     pub(crate) fn refreshable(&self) -> bool {
         matches!(self, Item::Obs(..) | Item::Vip(..))
     }
@@ -228,21 +283,26 @@ pub(crate) enum Decoded {
 
 /// Read one chitchat key/value of a peer.
 pub(crate) fn decode(key: &str, value: &str) -> Decoded {
-    let Some(rest) = key.strip_prefix(PREFIX) else {
+    if !key.starts_with(PREFIX) {
         return Decoded::Foreign;
-    };
+    }
     if value.len() > MAX_VALUE {
         return Decoded::Junk;
     }
-    let (kind, name) = rest.split_once('/').unwrap_or((rest, ""));
-    let item = match (kind, name.is_empty()) {
-        ("digest", true) => serde_json::from_str::<String>(value)
+    let Some(kind) = key_kind(key) else {
+        return Decoded::Junk;
+    };
+    let item = match kind {
+        KeyKind::Digest => serde_json::from_str::<String>(value)
             .ok()
             .map(|d| (Item::Digest(d), 0)),
-        ("role", true) => serde_json::from_str::<Role>(value)
+        KeyKind::Role => serde_json::from_str::<Role>(value)
             .ok()
             .map(|r| (Item::Role(r), 0)),
-        ("obs", false) => serde_json::from_str::<ObsWire>(value).ok().map(|w| {
+        KeyKind::Fresh => serde_json::from_str::<u64>(value)
+            .ok()
+            .map(|at| (Item::Fresh, at)),
+        KeyKind::Obs(name) => serde_json::from_str::<ObsWire>(value).ok().map(|w| {
             let o = Observation {
                 state: w.state,
                 since_ms: w.since,
@@ -250,7 +310,7 @@ pub(crate) fn decode(key: &str, value: &str) -> Decoded {
             };
             (Item::Obs(name.to_string(), o), w.at)
         }),
-        ("vip", false) => serde_json::from_str::<VipWire>(value).ok().map(|w| {
+        KeyKind::Vip(name) => serde_json::from_str::<VipWire>(value).ok().map(|w| {
             let v = VipStatus {
                 quorum: w.quorum,
                 healthy_weight: w.healthy,
@@ -262,7 +322,7 @@ pub(crate) fn decode(key: &str, value: &str) -> Decoded {
             };
             (Item::Vip(name.to_string(), v), w.at)
         }),
-        ("ovr", false) => serde_json::from_str::<OvrWire>(value).ok().and_then(|w| {
+        KeyKind::Ovr(name) => serde_json::from_str::<OvrWire>(value).ok().and_then(|w| {
             let state = match w.state.as_str() {
                 "clear" => None,
                 s => Some(OverrideState::parse(s)?),
@@ -277,7 +337,6 @@ pub(crate) fn decode(key: &str, value: &str) -> Decoded {
             };
             Some((Item::Ovr(name.to_string(), o), 0))
         }),
-        _ => None,
     };
     item.map_or(Decoded::Junk, |(i, at)| Decoded::Item(i, at))
 }

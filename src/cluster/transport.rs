@@ -55,6 +55,10 @@ pub struct TransportStats {
     pub rejected_undecodable: u64,
     /// Envelopes that could not be encoded or sent.
     pub send_failed: u64,
+    /// Bytes of the sealed datagrams sent (UDP payload: header, ciphertext and tag).
+    pub bytes_sent: u64,
+    /// Bytes of the sealed datagrams opened and handed to chitchat.
+    pub bytes_received: u64,
 }
 
 impl TransportStats {
@@ -76,6 +80,8 @@ pub(crate) struct Counters {
     bad_tag: AtomicU64,
     undecodable: AtomicU64,
     send_failed: AtomicU64,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
 }
 
 impl Counters {
@@ -89,11 +95,17 @@ impl Counters {
             rejected_bad_tag: g(&self.bad_tag),
             rejected_undecodable: g(&self.undecodable),
             send_failed: g(&self.send_failed),
+            bytes_sent: g(&self.bytes_sent),
+            bytes_received: g(&self.bytes_received),
         }
     }
 
     fn bump(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add(c: &AtomicU64, n: usize) {
+        c.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     fn reject(&self, r: Reject) {
@@ -245,6 +257,7 @@ impl Socket for AeadSocket {
         match result {
             Ok(n) => {
                 Counters::bump(&self.counters.sent);
+                Counters::add(&self.counters.bytes_sent, n);
                 Ok(SendOutcome { num_bytes_sent: n })
             }
             Err(e) => {
@@ -309,6 +322,7 @@ impl Decoder {
             match self.decode(&plaintext).await {
                 Some(envelope) => {
                     Counters::bump(&self.counters.received);
+                    Counters::add(&self.counters.bytes_received, n);
                     let outcome = RecvOutcome {
                         from_addr: from,
                         envelope,
@@ -374,7 +388,10 @@ mod tests {
         c.reject(Reject::BadTag);
         c.reject(Reject::BadVersion);
         Counters::bump(&c.undecodable);
+        Counters::add(&c.bytes_sent, 1200);
+        Counters::add(&c.bytes_sent, 34);
         let s = c.snapshot();
         assert_eq!((s.rejected_bad_tag, s.rejected(), s.received), (2, 5, 0));
+        assert_eq!((s.bytes_sent, s.bytes_received), (1234, 0));
     }
 }

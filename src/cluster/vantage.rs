@@ -118,6 +118,48 @@ pub fn needed(quorum: Quorum, fresh: usize) -> usize {
     n.max(1)
 }
 
+/// The vantage rule's outcome without its explanation: what the health authority needs for
+/// every target on every recomputation, so it is computed without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub verdict: Verdict,
+    /// At least one fresh peer voted ([`Basis::Quorum`]); false when this node's own probe
+    /// decided alone or nobody had a fresh observation.
+    pub by_quorum: bool,
+}
+
+/// [`decide`]'s verdict and basis from this node's own state and, for each peer, its liveness
+/// and its observation with that observation's age. Allocation-free.
+pub fn tally(
+    own: Option<ProbeState>,
+    peers: impl IntoIterator<Item = (Liveness, Option<(ProbeState, Duration)>)>,
+    rule: &Vantage,
+) -> Tally {
+    let mut fresh = usize::from(own.is_some());
+    let mut down = usize::from(own == Some(ProbeState::Down));
+    let mut fresh_peers = 0;
+    for (liveness, observation) in peers {
+        match (liveness, observation) {
+            (Liveness::Dead, _) | (_, None) => {}
+            (_, Some((_, age))) if age >= rule.stale_after => {}
+            (_, Some((state, _))) => {
+                fresh += 1;
+                fresh_peers += 1;
+                down += usize::from(state == ProbeState::Down);
+            }
+        }
+    }
+    let verdict = match fresh {
+        0 => Verdict::Unknown,
+        n if down >= needed(rule.quorum, n) => Verdict::Down,
+        _ => Verdict::Up,
+    };
+    Tally {
+        verdict,
+        by_quorum: fresh_peers > 0,
+    }
+}
+
 /// The vantage rule over this node's and its peers' observations.
 pub fn decide(own: &OwnInput, peers: &[PeerInput], rule: &Vantage) -> Decision {
     let mut votes = Vec::new();

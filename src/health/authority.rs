@@ -180,9 +180,15 @@ impl ClusterInput<'_> {
         found
     }
 
-    /// The vantage decision on one probe.
+    /// The vantage decision on one probe, with its explanation.
     pub fn decide(&self, key: &ProbeKey) -> vantage::Decision {
         self.view.decide(&key.id(), self.rule, self.now)
+    }
+
+    /// The vantage verdict on one probe without allocating; `id` is a scratch buffer.
+    pub fn tally(&self, key: &ProbeKey, id: &mut String) -> vantage::Tally {
+        key.write_id(id);
+        self.view.tally(id, self.rule, self.now)
     }
 }
 
@@ -192,13 +198,14 @@ fn probe_evidence(
     probes: &HealthView,
     ip: IpAddr,
     cluster: Option<&ClusterInput<'_>>,
+    id: &mut String,
 ) -> ProbeEvidence {
     let mut e = ProbeEvidence::default();
     for (key, status) in probes.ip_probes(ip) {
         let mut state = status.state;
         if let Some(c) = cluster {
-            let d = c.decide(key);
-            let by_quorum = d.explanation.basis == vantage::Basis::Quorum;
+            let d = c.tally(key, id);
+            let by_quorum = d.by_quorum;
             match d.verdict {
                 vantage::Verdict::Up if by_quorum => state = Status::Up,
                 vantage::Verdict::Down if by_quorum => state = Status::Down,
@@ -221,6 +228,7 @@ pub fn dns_table(
     cluster: Option<&ClusterInput<'_>>,
 ) -> Table {
     let overrides = probes.overrides();
+    let mut id = String::new();
     Table::new(
         targets
             .iter()
@@ -233,7 +241,7 @@ pub fn dns_table(
                     forced: dns_override(overrides, t),
                     director: director.map(|d| d.up),
                     full: director.is_some_and(|d| d.full),
-                    probe: probe_evidence(probes, t.addr, remote),
+                    probe: probe_evidence(probes, t.addr, remote, &mut id),
                 })
             })
             .collect(),
@@ -327,7 +335,9 @@ pub struct ClusterFeed {
 
 /// How often the authority re-judges the cluster's observations when nothing was heard:
 /// an observation goes stale without any message.
-const CLUSTER_TICK: std::time::Duration = std::time::Duration::from_millis(250);
+/// Ages move by whole seconds against a `stale_after` of seconds; at 1 000 targets each pass
+/// costs a lookup per target and peer, so a slower tick is the cheaper one.
+const CLUSTER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The authority's task: recomputes and publishes both tables whenever the probe view
 /// (probe states, overrides), the local director's VIP states, the cluster's view or a

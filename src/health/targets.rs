@@ -47,13 +47,32 @@ impl ProbeKey {
     /// asks (two http checks of one address with different paths differ in it). Timing
     /// (interval, timeout, rise, fall) is not part of it: retuning a check keeps its state.
     pub fn id(&self) -> String {
-        // FNV-1a over the check kind's debug form: stable for a given build and configuration.
-        let text = format!("{:?}", self.check.kind);
-        let mut h: u32 = 0x811c_9dc5;
-        for b in text.bytes() {
-            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        let mut out = String::new();
+        self.write_id(&mut out);
+        out
+    }
+
+    /// [`ProbeKey::id`] into `out` (cleared first): no allocation once `out` is large enough,
+    /// for code that looks up every target's id on every pass.
+    pub fn write_id(&self, out: &mut String) {
+        use std::fmt::Write;
+        /// FNV-1a over what is written: the check kind's debug form, stable for a given build
+        /// and configuration.
+        struct Fnv(u32);
+        impl Write for Fnv {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                for b in s.bytes() {
+                    self.0 = (self.0 ^ u32::from(b)).wrapping_mul(0x0100_0193);
+                }
+                Ok(())
+            }
         }
-        format!("{} {} {h:08x}", self.kind_name(), self.addr)
+        let mut h = Fnv(0x811c_9dc5);
+        // Neither writer can fail: both always return Ok.
+        let hashed = write!(h, "{:?}", self.check.kind);
+        out.clear();
+        let written = write!(out, "{} {} {:08x}", self.kind_name(), self.addr, h.0);
+        debug_assert!(hashed.is_ok() && written.is_ok());
     }
 
     /// A short name of the check kind for logs.
@@ -182,6 +201,21 @@ mod tests {
             fall: 2,
             start: StartState::Down,
         }
+    }
+
+    #[test]
+    fn ids_are_the_state_files_names_and_reuse_the_buffer() {
+        let key = ProbeKey::for_real("192.0.2.7:8080".parse().unwrap(), &tcp(None));
+        // The name state files hold: FNV-1a 32 over the kind's debug form.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in format!("{:?}", key.check.kind).bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        assert_eq!(key.id(), format!("tcp 192.0.2.7:8080 {h:08x}"));
+        let mut buf = String::from("left over from another key, longer than an id");
+        let cap = buf.capacity();
+        key.write_id(&mut buf);
+        assert_eq!((buf.as_str(), buf.capacity()), (key.id().as_str(), cap));
     }
 
     #[test]

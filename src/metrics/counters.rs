@@ -34,6 +34,10 @@ pub struct Metrics {
     pub cluster_peers_alive: AtomicU64,
     pub cluster_peers_divergent: AtomicU64,
     pub cluster_packets_rejected: AtomicU64,
+    pub cluster_packets_sent: AtomicU64,
+    pub cluster_packets_received: AtomicU64,
+    pub cluster_bytes_sent: AtomicU64,
+    pub cluster_bytes_received: AtomicU64,
     pub anycast_announced: AtomicU64,
     pub anycast_announcements: AtomicU64,
     pub anycast_demotions: AtomicU64,
@@ -78,6 +82,10 @@ impl Metrics {
             cluster_peers_alive: Z,
             cluster_peers_divergent: Z,
             cluster_packets_rejected: Z,
+            cluster_packets_sent: Z,
+            cluster_packets_received: Z,
+            cluster_bytes_sent: Z,
+            cluster_bytes_received: Z,
             anycast_announced: Z,
             anycast_announcements: Z,
             anycast_demotions: Z,
@@ -89,7 +97,7 @@ impl Metrics {
 
     /// Every metric: name (after `meridian_`; counters without `_total`, which the encoder
     /// adds), type, help, value.
-    fn table(&self) -> [(&'static str, MetricType, &'static str, &AtomicU64); 23] {
+    fn table(&self) -> [(&'static str, MetricType, &'static str, &AtomicU64); 27] {
         [
             (
                 "dns_truncated",
@@ -187,6 +195,30 @@ impl Metrics {
                 COUNTER,
                 "Gossip packets dropped: bad tag, too short or unknown version.",
                 &self.cluster_packets_rejected,
+            ),
+            (
+                "cluster_packets_sent",
+                COUNTER,
+                "Gossip datagrams sealed and sent.",
+                &self.cluster_packets_sent,
+            ),
+            (
+                "cluster_packets_received",
+                COUNTER,
+                "Gossip datagrams opened and handed to chitchat.",
+                &self.cluster_packets_received,
+            ),
+            (
+                "cluster_bytes_sent",
+                COUNTER,
+                "Bytes of the gossip datagrams sent (sealed UDP payload).",
+                &self.cluster_bytes_sent,
+            ),
+            (
+                "cluster_bytes_received",
+                COUNTER,
+                "Bytes of the gossip datagrams received and opened (sealed UDP payload).",
+                &self.cluster_bytes_received,
             ),
             (
                 "anycast_prefixes_announced",

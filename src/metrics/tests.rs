@@ -110,8 +110,9 @@ fn unlabelled_counters_and_gauges_render_with_their_types() {
         text.contains("# TYPE meridian_config_generation gauge\nmeridian_config_generation 7\n")
     );
     assert!(text.contains("meridian_cluster_packets_rejected_total 0\n"));
+    assert!(text.contains("# TYPE meridian_cluster_bytes_sent_total counter\n"));
     assert!(text.contains("# TYPE meridian_anycast_withdrawals_total counter\n"));
-    assert_eq!(text.matches("# TYPE").count(), 23);
+    assert_eq!(text.matches("# TYPE").count(), 27);
 }
 
 #[test]

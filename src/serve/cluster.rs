@@ -238,8 +238,13 @@ fn watch_peers(handle: &ClusterHandle, view: &ClusterView) {
             tracing::info!("every live peer runs this node's configuration");
         }
     }
-    m.cluster_packets_rejected
-        .store(handle.transport_stats().rejected(), Relaxed);
+    let stats = handle.transport_stats();
+    m.cluster_packets_rejected.store(stats.rejected(), Relaxed);
+    m.cluster_packets_sent.store(stats.sent, Relaxed);
+    m.cluster_packets_received.store(stats.received, Relaxed);
+    m.cluster_bytes_sent.store(stats.bytes_sent, Relaxed);
+    m.cluster_bytes_received
+        .store(stats.bytes_received, Relaxed);
 }
 
 /// Publishes (and so confirms) the local director's VIP states.

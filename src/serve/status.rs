@@ -242,6 +242,17 @@ pub fn cluster_json(g: &ClusterHandle) -> Value {
         "divergent": divergent,
         "peers": peers,
         "rejected_packets": stats.rejected(),
+        "transport": {
+            "packets_sent": stats.sent,
+            "packets_received": stats.received,
+            "bytes_sent": stats.bytes_sent,
+            "bytes_received": stats.bytes_received,
+            "send_failed": stats.send_failed,
+            "rejected_too_short": stats.rejected_too_short,
+            "rejected_bad_version": stats.rejected_bad_version,
+            "rejected_bad_tag": stats.rejected_bad_tag,
+            "rejected_undecodable": stats.rejected_undecodable,
+        },
         "junk_values": view.junk_values,
     })
 }

@@ -148,3 +148,31 @@ fn a_vip_value_without_capacity_reads_as_unsized() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn fresh_reads_back_and_keys_name_their_items() {
+    let f = Item::Fresh;
+    assert_eq!(f.key(), "m1/fresh");
+    assert_eq!(
+        decode(&f.key(), &f.value(77)),
+        Decoded::Item(Item::Fresh, 77)
+    );
+    assert_eq!(decode("m1/fresh", "\"x\""), Decoded::Junk);
+    assert_eq!(decode("m1/fresh/x", "1"), Decoded::Junk);
+    let mut r = Report::new("d", Role::Dns);
+    for item in sample() {
+        if let Item::Obs(t, o) = &item {
+            r.observations.insert(t.clone(), o.clone());
+        }
+    }
+    let key = obs_key("tcp 192.0.2.10:80");
+    assert!(matches!(item_for(&r, &key), Some(Item::Obs(t, _)) if t == "tcp 192.0.2.10:80"));
+    assert_eq!(item_for(&r, &obs_key("tcp 192.0.2.99:80")), None);
+    assert_eq!(item_for(&r, "m1/role"), Some(Item::Role(Role::Dns)));
+    assert_eq!(item_for(&r, "m1/fresh"), None);
+    assert_eq!(key_kind("m2/obs/x"), None);
+    assert_eq!(
+        key_kind("m1/vip/tcp 1.2.3.4:80"),
+        Some(KeyKind::Vip("tcp 1.2.3.4:80"))
+    );
+}

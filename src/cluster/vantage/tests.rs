@@ -271,3 +271,55 @@ fn the_explanation_names_every_node_and_why() {
         assert!(text.contains(want), "{want:?} not in:\n{text}");
     }
 }
+
+/// `tally` (no allocation, used for every target) agrees with `decide` (with the
+/// explanation) on every mix of own state, liveness, freshness and quorum.
+#[test]
+fn tally_agrees_with_decide_everywhere() {
+    let states = [None, Some(Up), Some(Down)];
+    let lives = [Liveness::Alive, Liveness::Suspect, Liveness::Dead];
+    let obs = [
+        None,
+        Some((Up, 1)),
+        Some((Down, 1)),
+        Some((Down, 20)),
+        Some((Up, 15)),
+    ];
+    let quorums = [
+        Quorum::Majority,
+        Quorum::All,
+        Quorum::Any,
+        Quorum::AtLeast(2),
+    ];
+    let mut cases = 0;
+    for q in quorums {
+        for o in states {
+            // Three peers, each one of 3 x 5 kinds: 3375 peer sets per own state and quorum.
+            let kinds: Vec<(Liveness, Option<(ProbeState, u64)>)> = lives
+                .iter()
+                .flat_map(|l| obs.iter().map(move |ob| (*l, *ob)))
+                .collect();
+            for a in &kinds {
+                for b in &kinds {
+                    for c in &kinds {
+                        let peers: Vec<PeerInput> = [a, b, c]
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (l, ob))| peer(&format!("p{i}"), *l, *ob))
+                            .collect();
+                        let d = decide(&own(o), &peers, &rule(q));
+                        let t = tally(
+                            o,
+                            peers.iter().map(|p| (p.liveness, p.observation)),
+                            &rule(q),
+                        );
+                        assert_eq!(t.verdict, d.verdict, "{o:?} {peers:?} {q:?}");
+                        assert_eq!(t.by_quorum, d.explanation.basis == Basis::Quorum);
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 4 * 3 * 3375);
+}
