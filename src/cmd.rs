@@ -129,7 +129,10 @@ pub fn already_reported(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Reported>().is_some()
 }
 
+/// Logs go to standard error; colour only when it is a terminal, so that journald, files
+/// and pipes get plain text.
 pub fn init_logging(format: LogFormat, verbose: u8) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "info",
@@ -139,7 +142,8 @@ pub fn init_logging(format: LogFormat, verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second initialisation (tests) is harmless; keep the first subscriber.
     let installed = match format {
         LogFormat::Human => builder.try_init(),

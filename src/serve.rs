@@ -11,6 +11,7 @@ mod check;
 mod cluster;
 mod director;
 mod glue;
+mod notify;
 mod restart;
 mod snapshot;
 pub mod token;
@@ -105,7 +106,9 @@ impl Server {
         self.state.swap(Arc::new(snapshot))
     }
 
-    async fn reload(&self) {
+    /// Loads the policy file again; false when the reload was refused (the running
+    /// configuration stays).
+    async fn reload(&self) -> bool {
         let path = self.path.clone();
         let probes = self.probes.view();
         let vips = self.vips.borrow().clone();
@@ -124,17 +127,17 @@ impl Server {
                 for d in diags {
                     tracing::error!("reload refused, keeping the running configuration: {d}");
                 }
-                return;
+                return false;
             }
             Ok(Err(e)) => {
                 inc(&METRICS.reloads_failed);
                 tracing::error!("reload refused, keeping the running configuration: {e}");
-                return;
+                return false;
             }
             Err(e) => {
                 inc(&METRICS.reloads_failed);
                 tracing::error!(error = %e, "reload task failed");
-                return;
+                return false;
             }
         };
         log_zone_errors(&errors, "reload");
@@ -177,6 +180,7 @@ impl Server {
             .store(generation, Ordering::Relaxed);
         inc(&METRICS.reloads_ok);
         tracing::info!(generation, zones, refused = errors.len(), "reloaded");
+        true
     }
 
     /// Apply every table the health authority publishes: the DNS table to the snapshot in
@@ -387,19 +391,32 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     let mut hup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
+    notify::ready(&format!("serving on {}", listen.join(" ")));
     let mut failure = None;
+    let mut told_stopping = false;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = term.recv() => {
                 tracing::info!("SIGTERM: stopping");
+                // Before the anycast drain, which may take its grace period.
+                notify::stopping();
+                told_stopping = true;
                 if let Some(a) = &anycast {
                     a.drain(&shutdown, &mut int).await;
                 }
                 break;
             }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => server.reload().await,
+            _ = hup.recv() => {
+                notify::reloading();
+                let status = if server.reload().await {
+                    "serving; reloaded"
+                } else {
+                    "serving; last reload refused (see the log)"
+                };
+                notify::ready(status);
+            }
             ended = tasks.join_next() => {
                 let name = match ended {
                     Some(Ok(name)) => name,
@@ -410,6 +427,9 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                 break;
             }
         }
+    }
+    if !told_stopping {
+        notify::stopping();
     }
     shutdown.cancel();
     let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
