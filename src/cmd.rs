@@ -3,6 +3,7 @@
 //! `main.rs` only parses [`Cli`], sets up logging and turns the result into an exit code with
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
+mod assets;
 mod check;
 mod cluster;
 mod explain;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use assets::GenerateAssets;
 pub use check::Check;
 pub use cluster::Cluster;
 pub use explain::Explain;
@@ -67,6 +69,9 @@ pub enum Command {
     Status(Status),
     /// Prepare this host as a DR/TUN real server of `[lvs]`: `up`, `down`, `--check`.
     Realserver(RealServer),
+    /// Write man pages and shell completions into a folder (for packaging).
+    #[command(hide = true)]
+    GenerateAssets(GenerateAssets),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -97,6 +102,7 @@ impl Cli {
             Some(Command::Cluster(c)) => c.run(),
             Some(Command::Status(c)) => c.run(),
             Some(Command::Realserver(c)) => c.run(),
+            Some(Command::GenerateAssets(c)) => c.run(),
             None => Serve::default().run(),
         }
     }
