@@ -83,8 +83,8 @@ fn package_contents_and_lintian() {
         .collect();
     for want in [
         "./usr/bin/meridian",
-        "./lib/systemd/system/meridian.service",
-        "./lib/systemd/system/meridian-director.service",
+        "./usr/lib/systemd/system/meridian.service",
+        "./usr/lib/systemd/system/meridian-director.service",
         "./usr/lib/sysusers.d/meridian.conf",
         "./etc/meridian/meridian.toml",
         "./etc/meridian/zones/example.test.zone",
@@ -94,6 +94,7 @@ fn package_contents_and_lintian() {
         "./usr/share/zsh/vendor-completions/_meridian",
         "./usr/share/fish/vendor_completions.d/meridian.fish",
         "./usr/share/doc/meridian/copyright",
+        "./usr/share/doc/meridian/changelog.Debian.gz",
     ] {
         assert!(files.contains(&want), "{want} missing:\n{list}");
     }
@@ -123,7 +124,7 @@ fn package_contents_and_lintian() {
 
     // lintian: no error. Warnings are printed for the record.
     let out = Command::new("lintian")
-        .args(["--no-tag-display-limit", "--display-info"])
+        .args(["--tag-display-limit", "0", "--display-info"])
         .arg(&deb)
         .output()
         .expect("lintian (Debian package lintian)");
@@ -131,9 +132,19 @@ fn package_contents_and_lintian() {
     println!("lintian:\n{report}{}", String::from_utf8_lossy(&out.stderr));
     let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("E:")).collect();
     assert!(errors.is_empty(), "lintian errors:\n{}", errors.join("\n"));
-    // lintian ran (a crash would also leave no E: line).
+    // lintian ran and passed (a crash would also leave no E: line).
+    assert!(out.status.success(), "lintian failed: {out:?}");
+}
+
+/// lintian wants a changelog whose first entry is the package's version: a version bump in
+/// Cargo.toml needs an entry in dist/changelog.
+#[test]
+fn changelog_names_the_crate_version() {
+    let text = std::fs::read_to_string(root().join("dist/changelog")).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    let want = format!("meridian ({}-1) ", env!("CARGO_PKG_VERSION"));
     assert!(
-        out.status.code().is_some_and(|c| c == 0 || c == 2),
-        "lintian failed: {out:?}"
+        first.starts_with(&want),
+        "dist/changelog starts with {first:?}, not {want:?}"
     );
 }
