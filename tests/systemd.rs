@@ -295,3 +295,125 @@ fn units_are_hardened_and_only_the_director_gets_net_admin() {
         ["AF_INET AF_INET6 AF_UNIX AF_NETLINK"]
     );
 }
+
+/// The system calls a `systemd-analyze syscall-filter` set names, nested sets expanded.
+fn expand_set(set: &str, depth: u32) -> std::collections::BTreeSet<String> {
+    assert!(depth < 10, "syscall sets nested too deep at {set}");
+    let out = Command::new("systemd-analyze")
+        .args(["syscall-filter", "--no-pager", set])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{set}: {out:?}");
+    let mut calls = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines().skip(1) {
+        let word = line.trim();
+        if word.is_empty() || word.starts_with('#') || word.contains(' ') {
+            continue;
+        }
+        match word.starts_with('@') {
+            true => calls.extend(expand_set(word, depth + 1)),
+            false => {
+                calls.insert(word.to_string());
+            }
+        }
+    }
+    calls
+}
+
+/// What the unit's `SystemCallFilter=` lines allow: the first line's sets, minus every
+/// `~` line's.
+fn unit_allows(unit: &str) -> std::collections::BTreeSet<String> {
+    let mut allowed = std::collections::BTreeSet::new();
+    for value in unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("SystemCallFilter="))
+    {
+        match value.strip_prefix('~') {
+            Some(deny) => {
+                for set in deny.split_whitespace() {
+                    for call in expand_set(set, 0) {
+                        allowed.remove(&call);
+                    }
+                }
+            }
+            None => {
+                for set in value.split_whitespace() {
+                    allowed.extend(expand_set(set, 0));
+                }
+            }
+        }
+    }
+    allowed
+}
+
+/// The unit's system-call filter admits every call Meridian makes while it starts, answers
+/// UDP and TCP (NSID, CH), serves the admin endpoint, reloads and stops: traced with strace.
+#[test]
+fn the_system_call_filter_admits_what_meridian_calls() {
+    let unit = std::fs::read_to_string(dist().join("meridian.service")).unwrap();
+    let allowed = unit_allows(&unit);
+    assert!(allowed.contains("recvmmsg") && allowed.contains("epoll_wait"));
+    assert!(!allowed.contains("setuid") && !allowed.contains("setrlimit"));
+
+    let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let admin = std::net::SocketAddr::new(ip, dnsclient::free_port(&[ip]));
+    let site = Site::new(
+        &format!(
+            "admin = \"{admin}\"\nadmin_token_file = \"token\"\nnsid = true\nchaos_id = true\n"
+        ),
+        "",
+    );
+    let trace = site.dir.path().join("syscalls.txt");
+    let trace_arg = trace.display().to_string();
+    let mut node = site.start_wrapped(&["strace", "-f", "-qq", "-c", "-o", &trace_arg], &[]);
+    node.wait_answering(site.addr);
+    for proto in [dnsclient::Proto::Udp, dnsclient::Proto::Tcp] {
+        let q = dnsclient::query(
+            7,
+            "www.example.test.",
+            hickory_proto::rr::RecordType::A,
+            None,
+        );
+        let r = dnsclient::exchange(proto, ip, site.addr, &q);
+        assert_eq!(dnsclient::rcode(&r), 0);
+    }
+    let mut http = std::net::TcpStream::connect(admin).unwrap();
+    http.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    std::io::Write::write_all(
+        &mut http,
+        b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut reply = String::new();
+    let _read = std::io::Read::read_to_string(&mut http, &mut reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    node.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !node.stderr().contains("reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{}", node.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    node.signal("TERM");
+    node.wait_exit(Duration::from_secs(20));
+
+    let summary = std::fs::read_to_string(&trace).unwrap();
+    let used: Vec<&str> = summary
+        .lines()
+        .filter(|l| !l.starts_with('%') && !l.starts_with('-'))
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|w| {
+            *w != "total"
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    assert!(
+        used.contains(&"recvmmsg") && used.contains(&"accept4"),
+        "{summary}"
+    );
+    let denied: Vec<&&str> = used.iter().filter(|c| !allowed.contains(**c)).collect();
+    assert!(
+        denied.is_empty(),
+        "calls the unit's filter refuses: {denied:?}\n{summary}"
+    );
+}

@@ -56,8 +56,21 @@ impl Site {
 
     /// Starts `meridian serve` with `env` added; standard error goes to `stderr.log`.
     pub fn start(&self, env: &[(&str, &Path)]) -> Node {
+        self.start_wrapped(&[], env)
+    }
+
+    /// [`Site::start`] under a wrapper program (`strace -f ...`) that runs meridian as its
+    /// only child: signals go to meridian, the wait is for the wrapper.
+    pub fn start_wrapped(&self, wrapper: &[&str], env: &[(&str, &Path)]) -> Node {
         let log = self.dir.path().join("stderr.log");
-        let mut cmd = Command::new(bin());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.arg("serve")
             .arg("--config")
             .arg(self.config())
@@ -69,22 +82,42 @@ impl Site {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Node {
-            child: cmd.spawn().unwrap(),
-            log,
-        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e} (is the program installed?)"));
+        let pid = match wrapper.is_empty() {
+            true => child.id(),
+            false => only_child(child.id()),
+        };
+        Node { child, log, pid }
     }
 }
 
-/// A running server, killed on drop.
+/// The one child process of `parent` (at most 10 s to appear).
+fn only_child(parent: u32) -> u32 {
+    let path = format!("/proc/{parent}/task/{parent}/children");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            return pid.parse().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{parent} started no child within 10 s");
+}
+
+/// A running server (or its wrapper), killed on drop.
 pub struct Node {
     pub child: Child,
     pub log: PathBuf,
+    /// Meridian's own process (the child's, under a wrapper).
+    pid: u32,
 }
 
 impl Node {
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Sends a signal with kill(1).
@@ -131,6 +164,12 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        if self.pid != self.child.id() && self.child.try_wait().ok().flatten().is_none() {
+            // Meridian first: the wrapper would leave it running.
+            let _killed = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .status();
+        }
         let _killed = self.child.kill();
         let _waited = self.child.wait();
     }
