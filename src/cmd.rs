@@ -135,8 +135,8 @@ pub fn already_reported(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Reported>().is_some()
 }
 
-/// Logs go to standard error; colour only when it is a terminal, so that journald, files
-/// and pipes get plain text.
+/// Logs go to standard error; colour only when it is a terminal and `NO_COLOR` is unset
+/// (no-color.org), so that journald, files and pipes get plain text.
 pub fn init_logging(format: LogFormat, verbose: u8) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
@@ -149,7 +149,10 @@ pub fn init_logging(format: LogFormat, verbose: u8) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        );
     // A second initialisation (tests) is harmless; keep the first subscriber.
     let installed = match format {
         LogFormat::Human => builder.try_init(),

@@ -146,16 +146,24 @@ fn logs_have_no_colour_when_stderr_is_not_a_terminal() {
         node::bin().display(),
         site.config().display()
     );
-    let out = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("script(1) from bsdutils");
-    let tty = String::from_utf8_lossy(&out.stdout);
-    assert!(tty.contains("serving"), "{tty}");
+    let on_tty = |no_color: Option<&str>| -> Vec<u8> {
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &cmd, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            script.env("NO_COLOR", v);
+        }
+        let out = script.output().expect("script(1) from bsdutils");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("serving"), "{text}");
+        out.stdout
+    };
+    assert!(on_tty(None).contains(&0x1b), "no colour on a terminal");
+    // NO_COLOR (no-color.org) turns it off there too.
     assert!(
-        out.stdout.contains(&0x1b),
-        "no colour on a terminal:\n{tty}"
+        !on_tty(Some("1")).contains(&0x1b),
+        "colour despite NO_COLOR"
     );
 }
 
