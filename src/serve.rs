@@ -408,15 +408,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                 break;
             }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => {
-                notify::reloading();
-                let status = if server.reload().await {
-                    "serving; reloaded"
-                } else {
-                    "serving; last reload refused (see the log)"
-                };
-                notify::ready(status);
-            }
+            _ = hup.recv() => notify::reload(server.reload()).await,
             ended = tasks.join_next() => {
                 let name = match ended {
                     Some(Ok(name)) => name,

@@ -22,7 +22,7 @@ pub(super) fn ready(status: &str) {
 
 /// A reload starts. systemd 253 and later want the monotonic time with it, to tell this
 /// reload from an earlier one.
-pub(super) fn reloading() {
+fn reloading() {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => send(
             "reloading",
@@ -40,6 +40,18 @@ pub(super) fn reloading() {
             );
         }
     }
+}
+
+/// Runs `reload` (true: applied, false: refused) between RELOADING=1 and READY=1; a
+/// refused reload keeps serving the running configuration, so it ends with READY=1 too.
+pub(super) async fn reload(reload: impl std::future::Future<Output = bool>) {
+    reloading();
+    let status = if reload.await {
+        "serving; reloaded"
+    } else {
+        "serving; last reload refused (see the log)"
+    };
+    ready(status);
 }
 
 /// Shutdown begins (SIGTERM, SIGINT, or a fatal task failure).

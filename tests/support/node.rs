@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 /// The binary under test (`MERIDIAN_BIN` overrides the one cargo built).
 pub fn bin() -> PathBuf {
     std::env::var_os("MERIDIAN_BIN")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_meridian")))
 }
