@@ -214,8 +214,12 @@ fn the_system_call_filter_admits_what_meridian_calls() {
     assert!(!allowed.contains("setuid") && !allowed.contains("setrlimit"));
 
     let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-    let admin = std::net::SocketAddr::new(ip, dnsclient::free_port(&[ip]));
-    let site = Site::new(
+    let site = Site::new("", "");
+    let admin = (0..20)
+        .map(|_| std::net::SocketAddr::new(ip, dnsclient::free_port(&[ip])))
+        .find(|a| a.port() != site.addr.port())
+        .expect("a port for the admin endpoint");
+    site.write_config(
         &format!(
             "admin = \"{admin}\"\nadmin_token_file = \"token\"\nnsid = true\nchaos_id = true\n"
         ),
@@ -235,7 +239,17 @@ fn the_system_call_filter_admits_what_meridian_calls() {
         let r = dnsclient::exchange(proto, ip, site.addr, &q);
         assert_eq!(dnsclient::rcode(&r), 0);
     }
-    let mut http = std::net::TcpStream::connect(admin).unwrap();
+    // The admin endpoint binds after the DNS sockets: wait for it (at most 10 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut http = loop {
+        match std::net::TcpStream::connect(admin) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("admin endpoint {admin}: {e}\n{}", node.stderr()),
+        }
+    };
     http.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     std::io::Write::write_all(
         &mut http,

@@ -88,24 +88,31 @@ impl Site {
             .unwrap_or_else(|e| panic!("{cmd:?}: {e} (is the program installed?)"));
         let pid = match wrapper.is_empty() {
             true => child.id(),
-            false => only_child(child.id()),
+            false => meridian_child(child.id()),
         };
         Node { child, log, pid }
     }
 }
 
-/// The one child process of `parent` (at most 10 s to appear).
-fn only_child(parent: u32) -> u32 {
+/// The child of `parent` that runs meridian (at most 10 s to appear). A wrapper may start
+/// short-lived helpers first (strace forks one to test ptrace options), so the command line
+/// is checked too.
+fn meridian_child(parent: u32) -> u32 {
     let path = format!("/proc/{parent}/task/{parent}/children");
+    let want = bin().display().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if let Some(pid) = text.split_whitespace().next() {
-            return pid.parse().unwrap();
+        for pid in text.split_whitespace() {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let first = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+            if first == want.as_bytes() {
+                return pid.parse().unwrap();
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("{parent} started no child within 10 s");
+    panic!("{parent} started no {want} within 10 s");
 }
 
 /// A running server (or its wrapper), killed on drop.
@@ -123,12 +130,17 @@ impl Node {
 
     /// Sends a signal with kill(1).
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
+        let out = Command::new("kill")
             .args([format!("-{sig}"), self.pid().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{sig} {}", self.pid());
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kill -{sig} {}: {}\n{}",
+            self.pid(),
+            String::from_utf8_lossy(&out.stderr),
+            self.stderr()
+        );
     }
 
     pub fn stderr(&self) -> String {
