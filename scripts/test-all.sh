@@ -27,7 +27,7 @@ fi
 # The Debian nsd package may start a system nsd on port 53; the tests run their own on
 # loopback high ports, so the system one does not matter.
 
-# tests/package.rs builds the Debian package with cargo-deb (a few minutes to install once).
+# tests/ops/package.rs builds the Debian package with cargo-deb (a few minutes to install once).
 if ! cargo deb --version >/dev/null 2>&1; then
   echo "test-all: installing cargo-deb"
   cargo install cargo-deb@3.8.0 --locked   # builds with rustc 1.95

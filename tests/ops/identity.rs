@@ -2,15 +2,10 @@
 //! `id.server.` / `hostname.bind.`, answered with the configured name when turned on; when
 //! off (the default), no NSID option and CH queries refused, as before.
 
-#[path = "support/dnsclient.rs"]
-mod dnsclient;
-#[path = "support/node.rs"]
-mod node;
-
 use std::net::SocketAddr;
 use std::process::Command;
 
-use node::Site;
+use crate::node::Site;
 
 fn dig(addr: SocketAddr, args: &[&str]) -> String {
     let out = Command::new("dig")

@@ -2,20 +2,15 @@
 //! (READY=1 only once DNS answers, RELOADING=1 with MONOTONIC_USEC then READY=1 around
 //! SIGHUP, refused reloads included, STOPPING=1 at SIGTERM), and plain logs (no ANSI
 //! colour) when standard error is not a terminal. The units themselves are checked in
-//! `tests/systemd_units.rs`.
+//! `units`.
 
 #![allow(clippy::disallowed_methods)] // a test harness measures wall time
-
-#[path = "support/dnsclient.rs"]
-mod dnsclient;
-#[path = "support/node.rs"]
-mod node;
 
 use std::os::unix::net::UnixDatagram;
 use std::process::Command;
 use std::time::Duration;
 
-use node::Site;
+use crate::node::{self, Site};
 
 /// The next notification, as its `KEY=value` lines (at most 20 s).
 fn next(sock: &UnixDatagram, node: &node::Node) -> Vec<String> {

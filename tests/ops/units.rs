@@ -6,16 +6,12 @@
 
 #![allow(clippy::disallowed_methods)] // a test harness measures wall time
 
-#[path = "support/dnsclient.rs"]
-mod dnsclient;
-#[path = "support/node.rs"]
-mod node;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use node::Site;
+use crate::dnsclient;
+use crate::node::{self, Site};
 
 /// dist/ in the repository.
 fn dist() -> PathBuf {
