@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(nsd knot-dnsutils dnsutils dnsperf gdnsd qemu-system-x86 busybox-static ipvsadm bird2 exabgp
-      iproute2 cpio xz-utils file kmod python3-venv ca-certificates chromium chromium-driver prometheus)
+      iproute2 cpio xz-utils file kmod python3-venv ca-certificates chromium chromium-driver prometheus
+      systemd man-db procps bsdutils lintian strace)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -25,6 +26,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian nsd package may start a system nsd on port 53; the tests run their own on
 # loopback high ports, so the system one does not matter.
+
+# tests/ops/package.rs builds the Debian package with cargo-deb (a few minutes to install once).
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "test-all: installing cargo-deb"
+  cargo install cargo-deb@3.8.0 --locked   # builds with rustc 1.95
+fi
 
 cargo build --release --locked
 MERIDIAN_BIN="$PWD/target/release/meridian" cargo test --locked --all-targets -- --test-threads=2

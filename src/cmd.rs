@@ -4,6 +4,7 @@
 //! [`exit_code`]: configuration errors exit 2, runtime failures 1.
 
 mod admin_client;
+mod assets;
 mod check;
 mod cluster;
 mod explain;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use assets::GenerateAssets;
 pub use check::Check;
 pub use cluster::Cluster;
 pub use explain::Explain;
@@ -74,6 +76,9 @@ pub enum Command {
     Reload(Reload),
     /// Prepare this host as a DR/TUN real server of `[lvs]`: `up`, `down`, `--check`.
     Realserver(RealServer),
+    /// Write man pages and shell completions into a folder (for packaging).
+    #[command(hide = true)]
+    GenerateAssets(GenerateAssets),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -105,6 +110,7 @@ impl Cli {
             Some(Command::Status(c)) => c.run(),
             Some(Command::Reload(c)) => c.run(),
             Some(Command::Realserver(c)) => c.run(),
+            Some(Command::GenerateAssets(c)) => c.run(),
             None => Serve::default().run(),
         }
     }
@@ -143,7 +149,10 @@ pub fn already_reported(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Reported>().is_some() || e.downcast_ref::<ConfigRefused>().is_some()
 }
 
+/// Logs go to standard error; colour only when it is a terminal and `NO_COLOR` is unset
+/// (no-color.org), so that journald, files and pipes get plain text.
 pub fn init_logging(format: LogFormat, verbose: u8) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "info",
@@ -153,7 +162,11 @@ pub fn init_logging(format: LogFormat, verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        );
     // A second initialisation (tests) is harmless; keep the first subscriber.
     let installed = match format {
         LogFormat::Human => builder.try_init(),

@@ -13,6 +13,7 @@
 pub mod answer;
 pub mod cookie;
 pub mod encode;
+pub mod identity;
 pub mod name;
 pub mod observe;
 pub mod rrl;

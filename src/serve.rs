@@ -12,6 +12,7 @@ mod check;
 mod cluster;
 mod director;
 mod glue;
+mod notify;
 mod reload;
 mod restart;
 mod snapshot;
@@ -303,12 +304,17 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     let mut hup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
+    notify::ready(&format!("serving on {}", listen.join(" ")));
     let mut failure = None;
+    let mut told_stopping = false;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = term.recv() => {
                 tracing::info!("SIGTERM: stopping");
+                // Before the anycast drain, which may take its grace period.
+                notify::stopping();
+                told_stopping = true;
                 if let Some(a) = &anycast {
                     a.drain(&shutdown, &mut int).await;
                 }
@@ -316,10 +322,10 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
             }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = hup.recv() => {
-                server.reload().await;
+                let _ = notify::reload(server.reload()).await;
             }
             Some(reply) = next_reload(&mut reloads) => {
-                let outcome = server.reload().await;
+                let outcome = notify::reload(server.reload()).await;
                 if reply.send(outcome).is_err() {
                     tracing::debug!("the reload's caller went away before its outcome");
                 }
@@ -334,6 +340,9 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
                 break;
             }
         }
+    }
+    if !told_stopping {
+        notify::stopping();
     }
     shutdown.cancel();
     let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {

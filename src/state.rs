@@ -40,6 +40,8 @@ pub struct Snapshot {
     pub rrl: crate::config::RrlSettings,
     /// The DNS Cookies secret; None: cookies are ignored (no COOKIE in replies).
     pub cookie_secret: Option<crate::dns::cookie::CookieSecret>,
+    /// What the node says about itself (NSID, CH TXT `id.server.`); off by default.
+    pub identity: crate::dns::identity::Identity,
 }
 
 impl Snapshot {
@@ -57,6 +59,7 @@ impl Snapshot {
             tcp: crate::config::TcpSettings::default(),
             rrl: crate::config::RrlSettings::off(),
             cookie_secret: None,
+            identity: crate::dns::identity::Identity::default(),
         }
     }
 

@@ -67,6 +67,9 @@ pub struct ServerSpec {
     pub max_zone_file_bytes: Option<Spanned<i64>>,
     pub rrl: Option<Spanned<RrlSpec>>,
     pub cookie_secret_file: Option<Spanned<String>>,
+    pub identity: Option<Spanned<String>>,
+    pub nsid: Option<Spanned<bool>>,
+    pub chaos_id: Option<Spanned<bool>>,
 }
 
 /// `rrl = { rate = 1000, slip = 2, window = "1s", exempt = ["127.0.0.0/8", "::1"] }`

@@ -64,6 +64,19 @@ pub struct Server {
     pub rrl: super::RrlSettings,
     /// The DNS Cookies secret read from `cookie_secret_file` (None: a random one per process).
     pub cookie_secret: Option<crate::dns::cookie::CookieSecret>,
+    /// The node's name in NSID options and CH TXT answers, and which of them are on.
+    pub identity: IdentitySettings,
+}
+
+/// `[server] identity`, `nsid`, `chaos_id` (both answers off by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentitySettings {
+    /// 1..=64 printable ASCII bytes; empty when neither answer is on.
+    pub name: String,
+    /// Answer the EDNS NSID option (RFC 5001).
+    pub nsid: bool,
+    /// Answer CH TXT `id.server.` and `hostname.bind.`.
+    pub chaos: bool,
 }
 
 impl Default for Server {
@@ -82,6 +95,7 @@ impl Default for Server {
             zone_rules: super::ZoneFileRules::default(),
             rrl: super::RrlSettings::default(),
             cookie_secret: None,
+            identity: IdentitySettings::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 mod anycast;
 mod check;
 mod cluster;
+mod identity;
 mod lenient;
 mod lvs;
 mod server;
@@ -210,7 +211,7 @@ pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         base,
         diags: unknown,
     };
-    let server = server::server(&mut cx, spec.server.as_ref());
+    let mut server = server::server(&mut cx, spec.server.as_ref());
     let geo = geo(&mut cx, spec.geo.as_ref());
     let isps = isps(&mut cx, &spec.isp);
     let sites = sites(&mut cx, &spec.site, &isps);
@@ -229,6 +230,7 @@ pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         .cluster
         .as_ref()
         .and_then(|c| cluster::cluster(&mut cx, c));
+    server.identity = identity::identity(&mut cx, spec.server.as_ref(), cluster.as_ref());
     let anycast = spec
         .anycast
         .as_ref()

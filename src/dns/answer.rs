@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::dns::cookie::{self, Verdict};
 use crate::dns::encode::Writer;
+use crate::dns::identity::{self, CLASS_CH};
 use crate::dns::name::{self, MAX_NAME};
 use crate::dns::wire::{
     self, Edns, FLAG_AA, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_LEN, Header, ParseError, Query,
@@ -296,7 +297,13 @@ fn answer_query(
             None => 512,
         },
     };
-    let reserve = q.edns.as_ref().map_or(0, |e| opt_len(e, cookie));
+    // The identity goes out only when the query asked for it and the operator turned it on.
+    let nsid = q
+        .edns
+        .as_ref()
+        .filter(|e| e.nsid)
+        .and(snapshot.identity.nsid.as_deref());
+    let reserve = q.edns.as_ref().map_or(0, |e| opt_len(e, cookie, nsid));
     let mut lname_buf = [0u8; MAX_NAME];
     let lname = name::lower_into(q.qname, &mut lname_buf);
     let zone = snapshot.zones.find(lname);
@@ -315,11 +322,22 @@ fn answer_query(
             };
             (res.kind, res.rcode, res.aa, tc, scope)
         }
+        // CH TXT id.server. / hostname.bind. when turned on; any other CH query is refused.
+        _ if q.qclass == CLASS_CH
+            && identity::chaos_answer(
+                snapshot.identity.chaos.as_deref(),
+                lname,
+                q.qtype,
+                &mut w,
+            ) =>
+        {
+            (Kind::Answer, RCODE_NOERROR, true, false, 0)
+        }
         _ => (Kind::Refused, RCODE_REFUSED, false, false, 0),
     };
     let mut flags = FLAG_QR | (q.header.flags & FLAG_RD) | (rcode & 0x000F);
     // Class ANY gets IN data, never marked authoritative (as NSD).
-    if aa && q.qclass == CLASS_IN {
+    if aa && q.qclass != CLASS_ANY {
         flags |= FLAG_AA;
     }
     if truncated {
@@ -328,7 +346,7 @@ fn answer_query(
     w.set_u16(2, flags);
     if let Some(e) = &q.edns {
         // The OPT always fits: its space was reserved from the limit above.
-        write_opt_scoped(&mut w, max_udp, rcode, e, scope, cookie);
+        write_opt_scoped(&mut w, max_udp, rcode, e, scope, cookie, nsid);
         let ar = w.get_u16(10);
         w.set_u16(10, ar + 1);
     }

@@ -1,12 +1,13 @@
 //! Query parsing in place: header, the one question, the OPT record (EDNS version, flags,
 //! payload), the EDNS Client Subnet option (RFC 7871) and the COOKIE option (RFC 7873),
-//! validated strictly.
+//! validated strictly, and whether the NSID option (RFC 5001) was asked for.
 //!
 //! Nothing here allocates: a [`Query`] borrows the packet and copies the few fixed-size
 //! fields it needs. What cannot be answered normally is a [`ParseError`] that says how the
 //! answer core must reply (drop, NOTIMP or FORMERR).
 
 use crate::dns::cookie::{Cookie, OPT_COOKIE};
+use crate::dns::identity::OPT_NSID;
 
 /// Length of the DNS header.
 pub const HEADER_LEN: usize = 12;
@@ -90,6 +91,8 @@ pub struct Edns {
     pub ecs: Option<Ecs>,
     /// The COOKIE option (RFC 7873), well formed.
     pub cookie: Option<Cookie>,
+    /// The query carries an NSID option (RFC 5001; its payload, normally empty, is ignored).
+    pub nsid: bool,
 }
 
 impl Edns {
@@ -209,6 +212,7 @@ fn parse_opt(pkt: &[u8], pos: usize, header: Header) -> Result<(usize, Edns), Pa
         flags,
         ecs: None,
         cookie: None,
+        nsid: false,
     };
     let mut i = 0usize;
     while i < rdata.len() {
@@ -227,6 +231,8 @@ fn parse_opt(pkt: &[u8], pos: usize, header: Header) -> Result<(usize, Edns), Pa
                 return Err(formerr);
             }
             edns.cookie = Some(Cookie::parse(data).ok_or(formerr)?);
+        } else if code == OPT_NSID {
+            edns.nsid = true;
         }
         i += 4 + len;
     }
@@ -336,6 +342,19 @@ mod tests {
                 .addr_len,
             0
         );
+    }
+
+    #[test]
+    fn nsid_is_noticed() {
+        let p = query(0, 1, 1, &opt(1232, 0, &[0, 3, 0, 0]));
+        assert!(parse_query(&p).unwrap().edns.unwrap().nsid);
+        let p = query(
+            0,
+            1,
+            1,
+            &opt(1232, 0, &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]),
+        );
+        assert!(!parse_query(&p).unwrap().edns.unwrap().nsid);
     }
 
     #[test]

@@ -126,6 +126,8 @@ async fn exec(command: &[String], key: &ProbeKey, timeout: Duration) -> Result<S
         .env("MERIDIAN_TARGET", key.addr.to_string())
         .env("MERIDIAN_TARGET_ADDR", key.addr.ip().to_string())
         .env("MERIDIAN_TARGET_PORT", key.addr.port().to_string())
+        // The service manager's socket is the server's own (sd_notify): not a check's.
+        .env_remove("NOTIFY_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

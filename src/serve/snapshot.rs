@@ -75,6 +75,8 @@ pub fn build_snapshot(
             .clone()
             .unwrap_or_else(|| process_cookie_secret().clone()),
     );
+    let id = &cfg.server.identity;
+    snapshot.identity = dns::identity::Identity::new(&id.name, id.nsid, id.chaos);
     let registry = Arc::new(registry(cfg, policy.as_deref()));
     let offline;
     let (probes, vips) = match evidence {

@@ -120,6 +120,8 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         zone_rules,
         rrl,
         cookie_secret,
+        // Resolved after `[cluster]`, whose node name is the default.
+        identity: Default::default(),
     }
 }
 

@@ -1,20 +1,25 @@
 //! The reply's OPT record: our payload size, the extended RCODE bits, DO echoed, the ECS
-//! option echoed with its SCOPE, and the COOKIE option (client cookie and server cookie).
-//! Assembled on the stack and appended once, since it runs for every EDNS query.
+//! option echoed with its SCOPE, the COOKIE option (client cookie and server cookie) and,
+//! when asked for and turned on, the NSID option (RFC 5001). Assembled on the stack and
+//! appended once, since it runs for every EDNS query; NSID follows it when present.
 
 use crate::dns::cookie::{CLIENT_LEN, OPT_COOKIE, SERVER_LEN};
 use crate::dns::encode::Writer;
+use crate::dns::identity::OPT_NSID;
 use crate::dns::wire::{self, Edns};
 
 /// The COOKIE option body of a reply.
 pub(super) type CookieReply = [u8; CLIENT_LEN + SERVER_LEN];
 
 /// Bytes the OPT record will take in the reply.
-pub(super) fn opt_len(e: &Edns, cookie: Option<&CookieReply>) -> usize {
-    11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize) + cookie.map_or(0, |c| 4 + c.len())
+pub(super) fn opt_len(e: &Edns, cookie: Option<&CookieReply>, nsid: Option<&[u8]>) -> usize {
+    11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize)
+        + cookie.map_or(0, |c| 4 + c.len())
+        + nsid.map_or(0, |n| 4 + n.len())
 }
 
-/// Writes the OPT; SCOPE as given (RFC 7871 section 7.2.1: 0 for static data).
+/// Writes the OPT; SCOPE as given (RFC 7871 section 7.2.1: 0 for static data). `nsid` is
+/// the identity to send, already checked against the query's NSID option.
 pub(super) fn write_opt_scoped(
     w: &mut Writer<'_>,
     max_udp: u16,
@@ -22,6 +27,7 @@ pub(super) fn write_opt_scoped(
     e: &Edns,
     scope: u8,
     cookie: Option<&CookieReply>,
+    nsid: Option<&[u8]>,
 ) {
     let mut b = [0u8; 11 + (4 + 4 + 16) + (4 + CLIENT_LEN + SERVER_LEN)];
     b[1..3].copy_from_slice(&wire::TYPE_OPT.to_be_bytes());
@@ -46,8 +52,14 @@ pub(super) fn write_opt_scoped(
         b[n + 4..n + 4 + c.len()].copy_from_slice(c);
         n += 4 + c.len();
     }
-    b[9..11].copy_from_slice(&((n - 11) as u16).to_be_bytes());
+    let nsid_len = nsid.map_or(0, |id| 4 + id.len());
+    b[9..11].copy_from_slice(&((n - 11 + nsid_len) as u16).to_be_bytes());
     w.bytes(&b[..n]);
+    if let Some(id) = nsid {
+        w.u16(OPT_NSID);
+        w.u16(id.len() as u16);
+        w.bytes(id);
+    }
 }
 
 pub(super) fn write_opt(
@@ -57,5 +69,5 @@ pub(super) fn write_opt(
     e: &Edns,
     cookie: Option<&CookieReply>,
 ) {
-    write_opt_scoped(w, max_udp, rcode, e, 0, cookie);
+    write_opt_scoped(w, max_udp, rcode, e, 0, cookie, None);
 }

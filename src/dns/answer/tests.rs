@@ -269,6 +269,7 @@ fn unused_private_ecs_gets_the_private_block_as_scope() {
     }
 }
 
+mod identity;
 mod robust;
 
 /// The reply's OPT with both ECS and COOKIE, read back option by option; BADVERS carries the
