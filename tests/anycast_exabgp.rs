@@ -139,6 +139,34 @@ disable_file = "{dir}/maintenance"
         "TIMING ExaBGP: acknowledged within {} ms",
         status.as_millis()
     );
+    // explain shows the same prefix, state and conditions, live from the admin endpoint.
+    let out = node.exec(&[
+        &bin,
+        "explain",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--client",
+        "192.0.2.9",
+        "example.test",
+        "SOA",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Anycast:  live from the admin endpoint 127.0.0.1:8053"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains(PREFIX)
+            && l.contains("announced")
+            && l.contains("why: every condition holds")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("dns") && l.ends_with(" ok")),
+        "{text}"
+    );
 
     node.ip(&["addr", "del", &format!("{LISTEN}/32"), "dev", "lo"]);
     let t0 = Instant::now();

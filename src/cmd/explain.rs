@@ -4,7 +4,10 @@
 //!
 //! Health comes from the running server's admin endpoint when it answers (live), else from
 //! the configuration's and the state file's overrides (offline: probes are not known and
-//! checked targets count as up).
+//! checked targets count as up). With `[anycast]`, each prefix's state, why and conditions
+//! come from the same `/status` document (`meridian status` prints them the same way);
+//! without it, the configured prefixes are listed and the output says why their state is
+//! not known.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -59,8 +62,9 @@ impl Explain {
         let mut source =
             String::from("offline: configuration and state-file overrides; probes not known");
         let mut vantage = HashMap::new();
+        let live = live_status(&cfg, self.offline);
         if let Some(policy) = snapshot.policy.clone() {
-            let (view, src, v) = health_view(&cfg, &policy, self.offline);
+            let (view, src, v) = health_view(&cfg, &policy, &live);
             source = src;
             vantage = v;
             snapshot.health = Arc::new(view);
@@ -82,6 +86,7 @@ impl Explain {
                 "policy": explanation,
                 "vantage": vantage.iter().map(|(ip, v)| (ip.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
                 "response": response_json(&response),
+                "anycast": anycast_json(&cfg, &live),
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
@@ -96,8 +101,88 @@ impl Explain {
                     &response
                 )
             );
+            print!("{}", anycast_human(&cfg, &live));
         }
         Ok(())
+    }
+}
+
+/// The running server's `/status`, or why it was not asked or did not answer.
+type LiveStatus = Result<(SocketAddr, Value), String>;
+
+fn live_status(cfg: &Config, offline: bool) -> LiveStatus {
+    if offline {
+        return Err("--offline: the running server was not asked".into());
+    }
+    let addr = cfg.server.admin.ok_or_else(|| {
+        "[server] admin is not set, so the running server cannot be asked".to_string()
+    })?;
+    super::admin_status(addr)
+        .map(|body| (addr, body))
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Anycast as JSON: the server's own section when it answered, else the configured
+/// prefixes and why their state is not known.
+fn anycast_json(cfg: &Config, live: &LiveStatus) -> Value {
+    let Some(a) = &cfg.anycast else {
+        return Value::Null;
+    };
+    match live {
+        Ok((addr, body)) if !body["anycast"].is_null() => json!({
+            "source": format!("live: admin endpoint {addr}"),
+            "status": body["anycast"],
+        }),
+        Ok((addr, _)) => json!({
+            "source": format!("admin endpoint {addr} runs without [anycast] (restart needed?)"),
+            "configured": configured_prefixes(a),
+        }),
+        Err(why) => json!({
+            "source": format!("not known: {why}"),
+            "configured": configured_prefixes(a),
+        }),
+    }
+}
+
+fn configured_prefixes(a: &crate::config::Anycast) -> Vec<Value> {
+    a.prefixes
+        .iter()
+        .map(|p| {
+            json!({
+                "prefix": p.prefix.to_string(),
+                "when": p.when.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+/// Anycast for a person: what `meridian status` prints, or the configured prefixes with
+/// the reason their state is not known.
+fn anycast_human(cfg: &Config, live: &LiveStatus) -> String {
+    let Some(a) = &cfg.anycast else {
+        return String::new();
+    };
+    let unknown = |why: String| {
+        let mut o = format!("Anycast:  state not known: {why}\n");
+        for p in &a.prefixes {
+            let when: Vec<String> = p.when.iter().map(ToString::to_string).collect();
+            o.push_str(&format!(
+                "  {:<20} when {}\n",
+                p.prefix.to_string(),
+                when.join(", ")
+            ));
+        }
+        o
+    };
+    match live {
+        Ok((addr, body)) if !body["anycast"].is_null() => format!(
+            "Anycast:  live from the admin endpoint {addr}\n{}",
+            super::status::anycast_text(&body["anycast"])
+        ),
+        Ok((addr, _)) => unknown(format!(
+            "the server on {addr} runs without [anycast] (it takes effect at its next start)"
+        )),
+        Err(why) => unknown(why.clone()),
     }
 }
 
@@ -106,32 +191,28 @@ impl Explain {
 fn health_view(
     cfg: &Config,
     policy: &Compiled,
-    offline: bool,
+    live: &LiveStatus,
 ) -> (Table, String, HashMap<IpAddr, Value>) {
     let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
-    if !offline && let Some(addr) = cfg.server.admin {
-        match live_verdicts(addr) {
-            Ok((live, generation, vantage)) => {
-                // A target the server does not list (another configuration) reads as the
-                // configuration's overrides say.
-                let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
-                let verdicts = policy
-                    .targets()
-                    .iter()
-                    .map(|t| {
-                        live.get(&(t.site.clone(), t.link.clone(), t.addr))
-                            .copied()
-                            .unwrap_or_else(|| offline.get(t.id.index()))
-                    })
-                    .collect();
-                return (
-                    Table::new(verdicts),
-                    format!("live: admin endpoint {addr}, health generation {generation}"),
-                    vantage,
-                );
-            }
-            Err(e) => tracing::debug!(error = %e, "no live health"),
-        }
+    if let Ok((addr, body)) = live {
+        let (live, generation, vantage) = live_verdicts(body);
+        // A target the server does not list (another configuration) reads as the
+        // configuration's overrides say.
+        let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
+        let verdicts = policy
+            .targets()
+            .iter()
+            .map(|t| {
+                live.get(&(t.site.clone(), t.link.clone(), t.addr))
+                    .copied()
+                    .unwrap_or_else(|| offline.get(t.id.index()))
+            })
+            .collect();
+        return (
+            Table::new(verdicts),
+            format!("live: admin endpoint {addr}, health generation {generation}"),
+            vantage,
+        );
     }
     let mut note = String::from("offline: configuration overrides");
     if let Some(file) = &cfg.health.state_file {
@@ -168,8 +249,7 @@ fn source_named(name: &str) -> Option<Source> {
     .find(|s| s.as_str() == name)
 }
 
-fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
-    let body = super::admin_status(addr)?;
+fn live_verdicts(body: &Value) -> Live {
     let mut out = HashMap::new();
     let mut vantage = HashMap::new();
     for t in body["targets"].as_array().into_iter().flatten() {
@@ -193,11 +273,11 @@ fn live_verdicts(addr: SocketAddr) -> anyhow::Result<Live> {
             Verdict { status, source },
         );
     }
-    Ok((
+    (
         out,
         body["health_generation"].as_u64().unwrap_or(0),
         vantage,
-    ))
+    )
 }
 
 /// Ask the real answer core, as a query from `client` carrying ECS for `client`'s /24 or /56
