@@ -9,11 +9,12 @@
 //!                                                   backend: BIRD control socket (enable/
 //!                                                   disable + read back) | ExaBGP process API
 //!  bfd::Responder: answers BIRD's BFD sessions; its silence (kill -9, SIGSTOP) withdraws
+//!  relay (child process, ExaBGP): withdraws when Meridian's heartbeats stop or it dies
 //! ```
 //!
 //! Owns: the `[anycast]` decision core ([`decide`], pure), the condition judge
 //! ([`conditions`], pure), the DNS self-query ([`selfcheck`]), the BIRD client ([`bird`]),
-//! the ExaBGP process API ([`exabgp`]), the BFD responder ([`bfd`]) and the task that ties
+//! the ExaBGP process API ([`exabgp`]) and its relay process ([`relay`]), the BFD responder ([`bfd`]) and the task that ties
 //! them together ([`task`]). docs/anycast.md is the operator's side.
 
 pub mod backend;
@@ -22,6 +23,7 @@ pub mod bird;
 pub mod conditions;
 pub mod decide;
 pub mod exabgp;
+pub mod relay;
 pub mod selfcheck;
 pub mod task;
 

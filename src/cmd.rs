@@ -10,6 +10,7 @@ mod geo;
 mod lvs;
 mod overrides;
 mod realserver;
+mod relay;
 mod serve;
 mod status;
 
@@ -24,6 +25,7 @@ pub use geo::Geo;
 pub use lvs::Lvs;
 pub use overrides::Override;
 pub use realserver::RealServer;
+pub use relay::ExabgpRelay;
 pub use serve::Serve;
 pub use status::Status;
 
@@ -67,6 +69,9 @@ pub enum Command {
     Status(Status),
     /// Prepare this host as a DR/TUN real server of `[lvs]`: `up`, `down`, `--check`.
     Realserver(RealServer),
+    /// The ExaBGP relay `serve` starts (internal).
+    #[command(hide = true)]
+    ExabgpRelay(ExabgpRelay),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -97,6 +102,7 @@ impl Cli {
             Some(Command::Cluster(c)) => c.run(),
             Some(Command::Status(c)) => c.run(),
             Some(Command::Realserver(c)) => c.run(),
+            Some(Command::ExabgpRelay(c)) => c.run(),
             None => Serve::default().run(),
         }
     }

@@ -1,7 +1,8 @@
 //! Anycast through ExaBGP's process API: ExaBGP in a node namespace runs Meridian as its
 //! process and peers with a BIRD "router" namespace whose `birdc show route` is the oracle.
-//! When Meridian is killed, ExaBGP 4.2 respawns it; the new process withdraws the prefix at
-//! its first evaluation (start grace period) and announces it again once healthy.
+//! Meridian's relay child (`meridian exabgp-relay`) withdraws when Meridian hangs (SIGSTOP)
+//! or dies (kill -9); ExaBGP 4.2 then respawns a dead Meridian, which announces again once
+//! healthy. SIGTERM: demoted, then withdrawn, DNS answered until the drain ends, then exit.
 
 #![allow(clippy::disallowed_methods)] // a test harness waits on wall time
 
@@ -39,7 +40,7 @@ fn absent(router: &Bird) -> bool {
 
 #[test]
 fn exabgp_process_api_announces_demotes_withdraws_and_dies_with_meridian() {
-    require(&["ip", "bird", "birdc", "exabgp"]);
+    require(&["ip", "bird", "birdc", "exabgp", "dig", "pgrep"]);
     let router_ns = Netns::new("xr");
     let node = Netns::new("xn");
     veth(
@@ -74,8 +75,9 @@ admin_token_file = "{dir}/token"
 
 [anycast]
 backend = "exabgp"
+exabgp_watchdog = "1s"
 grace = "1s"
-drain = "1s"
+drain = "2s"
 
 [[anycast.prefix]]
 prefix = "{PREFIX}"
@@ -203,25 +205,62 @@ disable_file = "{dir}/maintenance"
         || present(&router, false),
     );
 
-    // kill -9 of Meridian: ExaBGP (api.terminate) exits, the session and the route go.
-    let pids = run(&["pgrep", "-f", &format!("serve --config {}", cfg.display())]);
-    let pid = pids
-        .lines()
-        .next()
-        .expect("Meridian's pid")
-        .trim()
-        .to_string();
+    // A hung Meridian (SIGSTOP): its heartbeats stop, the relay withdraws within the
+    // watchdog (1 s); SIGCONT: the relay restores the announcement at the first heartbeat.
+    let pid = meridian_pid(&cfg);
+    let relay = relay_pid(&pid);
+    run(&["kill", "-STOP", &pid]);
+    let t0 = Instant::now();
+    let t = wait_for(
+        Duration::from_millis(1000 + 1000),
+        "withdrawal of a hung Meridian (relay watchdog 1 s)",
+        || absent(&router),
+    );
+    println!(
+        "TIMING ExaBGP SIGSTOP: withdrawn after {} ms (watchdog 1 s)",
+        t.as_millis()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(absent(&router), "still withdrawn while Meridian is stopped");
+    run(&["kill", "-CONT", &pid]);
+    let t = wait_for(
+        Duration::from_secs(3),
+        "re-announcement after SIGCONT",
+        || present(&router, false),
+    );
+    println!(
+        "TIMING ExaBGP SIGCONT: announced again after {} ms (stopped {} ms)",
+        t.as_millis(),
+        (t0.elapsed() - t).as_millis()
+    );
+    // The relay matched ExaBGP's answers to its own lines: Meridian's accounting is exact.
+    wait_for(
+        Duration::from_secs(3),
+        "no speaker error after SIGCONT",
+        || {
+            let out = node.exec(&[&bin, "status", "--json", "--config", cfg.to_str().unwrap()]);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let p = &v["anycast"]["prefixes"][0];
+            p["applied"] == "announced" && p["error"].is_null()
+        },
+    );
+
+    // kill -9 of Meridian: the relay sees its socket close, withdraws and exits; ExaBGP
+    // sees its process gone and respawns it.
     run(&["kill", "-9", &pid]);
     let t0 = Instant::now();
     wait_for(
-        Duration::from_secs(10),
-        "withdrawal after kill -9 of Meridian (by the respawned process)",
+        Duration::from_secs(3),
+        "withdrawal after kill -9 of Meridian (by its relay)",
         || absent(&router),
     );
     println!(
         "TIMING ExaBGP kill -9 of Meridian: withdrawn after {} ms",
         t0.elapsed().as_millis()
     );
+    wait_for(Duration::from_secs(3), "the old relay exits", || {
+        !Path::new(&format!("/proc/{relay}")).exists()
+    });
     // ExaBGP 4.2 respawns its process: the new Meridian withdraws during its grace period
     // and announces again once healthy (docs/anycast.md, "ExaBGP").
     let t = wait_for(
@@ -237,5 +276,90 @@ disable_file = "{dir}/maintenance"
         exa_log().matches("serving").count() >= 2,
         "ExaBGP respawned Meridian"
     );
+
+    // SIGTERM: demoted at once, withdrawn at half the drain (2 s), DNS answered until the
+    // drain ends, then the process exits (and ExaBGP respawns it).
+    let pid = meridian_pid(&cfg);
+    wait_for(
+        Duration::from_secs(5),
+        "the respawned Meridian's relay",
+        || relay_pids(&pid).len() == 1,
+    );
+    run(&["kill", "-TERM", &pid]);
+    let t0 = Instant::now();
+    wait_for(Duration::from_secs(1), "demotion at SIGTERM", || {
+        present(&router, true)
+    });
+    let td = t0.elapsed();
+    assert!(dig_ok(&node), "DNS answers during the drain");
+    wait_for(
+        Duration::from_secs(2),
+        "withdrawal during the drain",
+        || absent(&router),
+    );
+    let tw = t0.elapsed();
+    assert!(
+        dig_ok(&node),
+        "DNS answers after the withdrawal, until the drain ends"
+    );
+    assert!(
+        Path::new(&format!("/proc/{pid}/stat")).exists() && tw < Duration::from_secs(2),
+        "withdrawn while Meridian still runs, before the drain ends ({tw:?})"
+    );
+    wait_for(
+        Duration::from_secs(5),
+        "Meridian exits after the drain",
+        || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z "))
+        },
+    );
+    let te = t0.elapsed();
+    assert!(
+        te >= Duration::from_secs(2),
+        "exited only after the drain: {te:?}"
+    );
+    println!(
+        "TIMING ExaBGP SIGTERM: demoted after {} ms, withdrawn after {} ms, exited after {} ms (drain 2 s)",
+        td.as_millis(),
+        tw.as_millis(),
+        te.as_millis()
+    );
     drop(exa);
+}
+
+fn meridian_pid(cfg: &Path) -> String {
+    let pids = run(&["pgrep", "-f", &format!("serve --config {}", cfg.display())]);
+    let pids: Vec<&str> = pids.lines().map(str::trim).collect();
+    assert_eq!(pids.len(), 1, "one Meridian: {pids:?}");
+    pids[0].to_string()
+}
+
+/// The relays Meridian `pid` started.
+fn relay_pids(pid: &str) -> Vec<String> {
+    let out = netns::output(&["pgrep", "-P", pid, "-f", "exabgp-relay"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+fn relay_pid(pid: &str) -> String {
+    let r = relay_pids(pid);
+    assert_eq!(r.len(), 1, "one relay under Meridian {pid}: {r:?}");
+    r[0].clone()
+}
+
+fn dig_ok(node: &Netns) -> bool {
+    let out = node.exec(&[
+        "dig",
+        "+short",
+        "+time=1",
+        "+tries=1",
+        &format!("@{LISTEN}"),
+        "example.test",
+        "SOA",
+    ]);
+    out.status.success() && !out.stdout.is_empty()
 }

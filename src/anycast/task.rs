@@ -112,7 +112,7 @@ impl Task {
     ) -> (Task, watch::Receiver<Arc<AnycastStatus>>) {
         let backend = match &cfg.backend {
             AnycastBackend::Bird { socket } => Backend::Bird(Bird::new(socket)),
-            AnycastBackend::Exabgp => Backend::Exabgp(Exabgp::start()),
+            AnycastBackend::Exabgp { watchdog } => Backend::Exabgp(Exabgp::start(*watchdog)),
         };
         let (status, rx) = watch::channel(Arc::new(AnycastStatus::default()));
         (
@@ -130,7 +130,10 @@ impl Task {
     fn backend_name(&self) -> String {
         match &self.cfg.backend {
             AnycastBackend::Bird { socket } => format!("bird ({})", socket.display()),
-            AnycastBackend::Exabgp => "exabgp".into(),
+            AnycastBackend::Exabgp { watchdog } => format!(
+                "exabgp (relay watchdog {})",
+                humantime::format_duration(*watchdog)
+            ),
         }
     }
 
