@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use netns::{Bird, Netns, require, run, veth, wait_for};
 
 const PREFIX: &str = "192.0.2.53/32";
+const PREFIX6: &str = "2001:db8:53::/48";
 const LISTEN: &str = "10.53.9.1";
 
 struct Exabgp(Child);
@@ -34,8 +35,17 @@ fn present(router: &Bird, med: bool) -> bool {
         .any(|p| p.contains("via 10.53.1.2") && p.contains("BGP.med: 200") == med)
 }
 
+/// The IPv6 prefix, over the IPv6 session, next hop the node's address there.
+fn present6(router: &Bird) -> bool {
+    router
+        .paths(PREFIX6)
+        .iter()
+        .any(|p| p.contains("via fd53:1::2"))
+}
+
+/// Neither prefix at the router.
 fn absent(router: &Bird) -> bool {
-    router.paths(PREFIX).is_empty()
+    router.paths(PREFIX).is_empty() && router.paths(PREFIX6).is_empty()
 }
 
 #[test]
@@ -51,6 +61,9 @@ fn exabgp_process_api_announces_demotes_withdraws_and_dies_with_meridian() {
         "up0",
         "10.53.1.2/30",
     );
+    // IPv6 on the same link: a second BGP session for the IPv6 prefix (nodad: usable now).
+    router_ns.ip(&["addr", "add", "fd53:1::1/64", "dev", "r1", "nodad"]);
+    node.ip(&["addr", "add", "fd53:1::2/64", "dev", "up0", "nodad"]);
     node.ip(&["addr", "add", &format!("{LISTEN}/32"), "dev", "lo"]);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -60,7 +73,9 @@ fn exabgp_process_api_announces_demotes_withdraws_and_dies_with_meridian() {
         "router",
         "router id 10.53.0.1;\nprotocol device { scan time 10; }\n\
          protocol bgp node1 { local 10.53.1.1 as 65000; neighbor 10.53.1.2 as 65001; \
-         ipv4 { import all; export none; }; }\n",
+         ipv4 { import all; export none; }; }\n\
+         protocol bgp node1v6 { local fd53:1::1 as 65000; neighbor fd53:1::2 as 65001; \
+         ipv6 { import all; export none; }; }\n",
     );
     let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
     let cfg = d.join("meridian.toml");
@@ -87,6 +102,14 @@ fall = 3
 interval = "300ms"
 demote = {{ med = 200 }}
 disable_file = "{dir}/maintenance"
+
+[[anycast.prefix]]
+prefix = "{PREFIX6}"
+when = ["dns"]
+rise = 2
+fall = 3
+interval = "300ms"
+disable_file = "{dir}/maintenance"
 "#,
             zones = zones.display(),
             dir = d.display()
@@ -101,7 +124,11 @@ disable_file = "{dir}/maintenance"
         format!(
             "process meridian {{\n  run {bin} serve --config {cfg};\n  encoder text;\n}}\n\
              neighbor 10.53.1.1 {{\n  router-id 10.53.1.2;\n  local-address 10.53.1.2;\n  \
-             local-as 65001;\n  peer-as 65000;\n  api {{ processes [ meridian ]; }}\n}}\n",
+             local-as 65001;\n  peer-as 65000;\n  family {{ ipv4 unicast; }}\n  \
+             api {{ processes [ meridian ]; }}\n}}\n\
+             neighbor fd53:1::1 {{\n  router-id 10.53.1.2;\n  local-address fd53:1::2;\n  \
+             local-as 65001;\n  peer-as 65000;\n  family {{ ipv6 unicast; }}\n  \
+             api {{ processes [ meridian ]; }}\n}}\n",
             cfg = cfg.display()
         ),
     )
@@ -130,12 +157,25 @@ disable_file = "{dir}/maintenance"
         "TIMING ExaBGP: first announcement seen by the router after {} ms",
         t.as_millis()
     );
+    let t = wait_for(
+        Duration::from_secs(10),
+        "IPv6 announcement through ExaBGP",
+        || present6(&router),
+    );
+    println!(
+        "TIMING ExaBGP: IPv6 prefix at the router {} ms after the IPv4 one",
+        t.as_millis()
+    );
     // ExaBGP acknowledged every command: the status shows the route confirmed, no error.
     let status = wait_for(Duration::from_secs(5), "confirmed announcement", || {
         let out = node.exec(&[&bin, "status", "--json", "--config", cfg.to_str().unwrap()]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let p = &v["anycast"]["prefixes"][0];
-        p["applied"] == "announced" && p["error"].is_null()
+        let p6 = &v["anycast"]["prefixes"][1];
+        p["applied"] == "announced"
+            && p["error"].is_null()
+            && p6["prefix"] == PREFIX6
+            && p6["applied"] == "announced"
     });
     println!(
         "TIMING ExaBGP: acknowledged within {} ms",
@@ -177,18 +217,28 @@ disable_file = "{dir}/maintenance"
         present(&router, true)
     });
     let td = t0.elapsed();
+    wait_for(limit, "IPv6 withdrawal after the DNS failure", || {
+        router.paths(PREFIX6).is_empty()
+    });
+    let t6 = t0.elapsed();
     wait_for(limit, "withdrawal after the DNS failure", || {
         absent(&router)
     });
     println!(
-        "TIMING ExaBGP DNS failure: demoted after {} ms, withdrawn after {} ms",
+        "TIMING ExaBGP DNS failure: demoted after {} ms, withdrawn after {} ms (IPv6 prefix: {} ms)",
         td.as_millis(),
-        t0.elapsed().as_millis()
+        t0.elapsed().as_millis(),
+        t6.as_millis()
     );
     node.ip(&["addr", "add", &format!("{LISTEN}/32"), "dev", "lo"]);
+    let t0 = Instant::now();
     wait_for(Duration::from_secs(5), "re-announcement", || {
-        present(&router, false)
+        present(&router, false) && present6(&router)
     });
+    println!(
+        "TIMING ExaBGP recovery: both prefixes announced again after {} ms (rise 2 x 300 ms)",
+        t0.elapsed().as_millis()
+    );
 
     std::fs::write(d.join("maintenance"), "").unwrap();
     let t = wait_for(limit, "withdrawal by the maintenance file", || {
@@ -261,16 +311,21 @@ disable_file = "{dir}/maintenance"
     wait_for(Duration::from_secs(3), "the old relay exits", || {
         !Path::new(&format!("/proc/{relay}")).exists()
     });
+    println!(
+        "TIMING ExaBGP kill -9: the old relay exited after {} ms (it waits up to 1 s for \
+         acknowledgements ExaBGP sends to the respawned process instead)",
+        t0.elapsed().as_millis()
+    );
     // ExaBGP 4.2 respawns its process: the new Meridian withdraws during its grace period
     // and announces again once healthy (docs/anycast.md, "ExaBGP").
-    let t = wait_for(
+    wait_for(
         Duration::from_secs(10),
         "re-announcement by the respawned Meridian",
         || present(&router, false),
     );
     println!(
-        "TIMING ExaBGP: respawned Meridian announced again after {} ms",
-        t.as_millis()
+        "TIMING ExaBGP: respawned Meridian announced again {} ms after the kill (grace 1 s)",
+        t0.elapsed().as_millis()
     );
     assert!(
         exa_log().matches("serving").count() >= 2,
