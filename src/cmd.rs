@@ -135,7 +135,20 @@ pub fn already_reported(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Reported>().is_some()
 }
 
+/// The log format this process was started with (children such as the ExaBGP relay use it).
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// The `--log-format` value as it is given on the command line.
+pub fn log_format_arg() -> &'static str {
+    match LOG_FORMAT.get() {
+        Some(LogFormat::Json) => "json",
+        _ => "human",
+    }
+}
+
 pub fn init_logging(format: LogFormat, verbose: u8) {
+    // A second initialisation (tests) keeps the first format, as it keeps the subscriber.
+    LOG_FORMAT.get_or_init(|| format);
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "info",

@@ -260,3 +260,12 @@ fn realserver_prepares_dr_and_tun_real_servers() {
 fn sync_daemons_carry_connections_to_the_other_director() {
     assert_guest("sync", &[]);
 }
+
+/// `[anycast]` on a director: a prefix conditioned on a VIP's quorum is withdrawn when two of
+/// three real servers die (the director's own checks judge the quorum) and announced again
+/// when they return; `meridian status` is the oracle, the ExaBGP API lines are recorded.
+#[test]
+fn anycast_prefix_follows_the_vip_quorum() {
+    let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
+    assert_guest("anycast", &[("example.test.zone", zone)]);
+}

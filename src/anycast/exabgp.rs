@@ -88,8 +88,15 @@ impl Exabgp {
         let (ours, theirs) =
             StdUnixStream::pair().map_err(|e| err(format!("socket pair for the relay: {e}")))?;
         let fd = theirs.as_raw_fd();
-        let mut cmd = tokio::process::Command::new("/proc/self/exe");
-        cmd.arg("exabgp-relay")
+        // This binary by name (`ps` shows it as such); /proc/self/exe when it was replaced.
+        let exe = std::env::current_exe()
+            .ok()
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| "/proc/self/exe".into());
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.arg("--log-format")
+            .arg(crate::cmd::log_format_arg())
+            .arg("exabgp-relay")
             .arg("--watchdog")
             .arg(humantime::format_duration(self.watchdog).to_string())
             .stdin(std::process::Stdio::inherit())
