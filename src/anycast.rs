@@ -14,8 +14,8 @@
 //!
 //! Owns: the `[anycast]` decision core ([`decide`], pure), the condition judge
 //! ([`conditions`], pure), the DNS self-query ([`selfcheck`]), the BIRD client ([`bird`]),
-//! the ExaBGP process API ([`exabgp`]) and its relay process ([`relay`]), the BFD responder ([`bfd`]) and the task that ties
-//! them together ([`task`]). docs/anycast.md is the operator's side.
+//! the ExaBGP process API ([`exabgp`]) and its relay process ([`relay`]), the BFD responder ([`bfd`]) the reload plan
+//! ([`reload`], pure) and the task that ties them together ([`task`]). docs/anycast.md is the operator's side.
 
 pub mod backend;
 pub mod bfd;
@@ -24,7 +24,9 @@ pub mod conditions;
 pub mod decide;
 pub mod exabgp;
 pub mod relay;
+pub mod reload;
 pub mod selfcheck;
+pub mod status;
 pub mod task;
 
 pub use task::{AnycastStatus, Task, TaskInputs};

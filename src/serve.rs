@@ -93,6 +93,8 @@ struct Server {
     gossip: Option<crate::cluster::ClusterHandle>,
     /// What the director knows (table, drains, load), when `[lvs]` is configured.
     director: watch::Receiver<Option<Arc<lvs::DirectorStatus>>>,
+    /// The running anycast task's configuration, when `[anycast]` was set at the start.
+    anycast: Option<watch::Sender<Arc<crate::config::Anycast>>>,
 }
 
 impl Server {
@@ -139,8 +141,16 @@ impl Server {
         };
         log_zone_errors(&errors, "reload");
         restart::warn(&self.cfg.load(), &cfg);
-        if cfg.anycast != self.cfg.load().anycast {
-            tracing::warn!("reload: [anycast] changed; it takes effect at the next restart");
+        if let (Some(tx), Some(a)) = (&self.anycast, &cfg.anycast)
+            && restart::anycast_reloadable(&self.cfg.load(), &cfg)
+        {
+            tx.send_if_modified(|cur| {
+                let changed = **cur != *a;
+                if changed {
+                    *cur = Arc::new(a.clone());
+                }
+                changed
+            });
         }
         if let Some(g) = &self.gossip {
             g.set_digest(cluster::digest(&cfg));
@@ -284,6 +294,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
             &shutdown,
         )
     });
+    let anycast_cfg = cfg.anycast.as_ref().map(anycast::config_channel);
     let server = Arc::new(Server {
         path: path.to_path_buf(),
         cfg: Arc::new(ArcSwap::from_pointee(cfg.clone())),
@@ -297,6 +308,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         lvs: lvs_inputs,
         gossip: gossip.clone(),
         director,
+        anycast: anycast_cfg.as_ref().map(|(tx, _)| tx.clone()),
     });
     if let Some(g) = gossip.clone() {
         let (p, v, c, sd) = (
@@ -311,15 +323,16 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         });
     }
     METRICS.config_generation.store(1, Ordering::Relaxed);
-    let anycast = match &cfg.anycast {
-        Some(a) => Some(anycast::start(
+    let anycast = match (&cfg.anycast, anycast_cfg) {
+        (Some(a), Some((_, rx))) => Some(anycast::start(
             a,
+            rx,
             &server,
             dns.local_addrs(),
             &mut tasks,
             &shutdown,
         )?),
-        None => None,
+        _ => None,
     };
     {
         let sd = shutdown.clone();

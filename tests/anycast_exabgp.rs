@@ -6,152 +6,27 @@
 
 #![allow(clippy::disallowed_methods)] // a test harness waits on wall time
 
+#[path = "support/exabgp_node.rs"]
+mod exabgp_node;
 #[path = "support/bgp_lab.rs"]
 mod netns;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use netns::{Bird, Netns, require, run, veth, wait_for};
-
-const PREFIX: &str = "192.0.2.53/32";
-const PREFIX6: &str = "2001:db8:53::/48";
-const LISTEN: &str = "10.53.9.1";
-
-struct Exabgp(Child);
-
-impl Drop for Exabgp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn present(router: &Bird, med: bool) -> bool {
-    router
-        .paths(PREFIX)
-        .iter()
-        .any(|p| p.contains("via 10.53.1.2") && p.contains("BGP.med: 200") == med)
-}
-
-/// The IPv6 prefix, over the IPv6 session, next hop the node's address there.
-fn present6(router: &Bird) -> bool {
-    router
-        .paths(PREFIX6)
-        .iter()
-        .any(|p| p.contains("via fd53:1::2"))
-}
-
-/// Neither prefix at the router.
-fn absent(router: &Bird) -> bool {
-    router.paths(PREFIX).is_empty() && router.paths(PREFIX6).is_empty()
-}
+use exabgp_node::*;
+use netns::{require, run, wait_for};
 
 #[test]
 fn exabgp_process_api_announces_demotes_withdraws_and_dies_with_meridian() {
     require(&["ip", "bird", "birdc", "exabgp", "dig", "pgrep"]);
-    let router_ns = Netns::new("xr");
-    let node = Netns::new("xn");
-    veth(
-        &router_ns,
-        "r1",
-        "10.53.1.1/30",
-        &node,
-        "up0",
-        "10.53.1.2/30",
-    );
-    // IPv6 on the same link: a second BGP session for the IPv6 prefix (nodad: usable now).
-    router_ns.ip(&["addr", "add", "fd53:1::1/64", "dev", "r1", "nodad"]);
-    node.ip(&["addr", "add", "fd53:1::2/64", "dev", "up0", "nodad"]);
-    node.ip(&["addr", "add", &format!("{LISTEN}/32"), "dev", "lo"]);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let router = Bird::start(
-        &router_ns,
-        d,
-        "router",
-        "router id 10.53.0.1;\nprotocol device { scan time 10; }\n\
-         protocol bgp node1 { local 10.53.1.1 as 65000; neighbor 10.53.1.2 as 65001; \
-         ipv4 { import all; export none; }; }\n\
-         protocol bgp node1v6 { local fd53:1::1 as 65000; neighbor fd53:1::2 as 65001; \
-         ipv6 { import all; export none; }; }\n",
-    );
-    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
-    let cfg = d.join("meridian.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"[server]
-listen = ["{LISTEN}:53"]
-zones = "{zones}"
-admin = "127.0.0.1:8053"
-admin_token_file = "{dir}/token"
-
-[anycast]
-backend = "exabgp"
-exabgp_watchdog = "1s"
-grace = "1s"
-drain = "2s"
-
-[[anycast.prefix]]
-prefix = "{PREFIX}"
-when = ["dns"]
-rise = 2
-fall = 3
-interval = "300ms"
-demote = {{ med = 200 }}
-disable_file = "{dir}/maintenance"
-
-[[anycast.prefix]]
-prefix = "{PREFIX6}"
-when = ["dns"]
-rise = 2
-fall = 3
-interval = "300ms"
-disable_file = "{dir}/maintenance"
-"#,
-            zones = zones.display(),
-            dir = d.display()
-        ),
-    )
-    .unwrap();
-    let bin = std::env::var("MERIDIAN_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_meridian").to_string());
-    let exa_conf = d.join("exabgp.conf");
-    std::fs::write(
-        &exa_conf,
-        format!(
-            "process meridian {{\n  run {bin} serve --config {cfg};\n  encoder text;\n}}\n\
-             neighbor 10.53.1.1 {{\n  router-id 10.53.1.2;\n  local-address 10.53.1.2;\n  \
-             local-as 65001;\n  peer-as 65000;\n  family {{ ipv4 unicast; }}\n  \
-             api {{ processes [ meridian ]; }}\n}}\n\
-             neighbor fd53:1::1 {{\n  router-id 10.53.1.2;\n  local-address fd53:1::2;\n  \
-             local-as 65001;\n  peer-as 65000;\n  family {{ ipv6 unicast; }}\n  \
-             api {{ processes [ meridian ]; }}\n}}\n",
-            cfg = cfg.display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(d.join("exabgp.log")).unwrap();
-    let exa = Exabgp(
-        node.command("exabgp")
-            .arg(&exa_conf)
-            .env("exabgp_daemon_user", "root")
-            .env("exabgp_daemon_drop", "false")
-            .env("exabgp_api_cli", "false")
-            .env("exabgp_api_ack", "true")
-            .env("exabgp_log_destination", "stderr")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let exa_log = || std::fs::read_to_string(d.join("exabgp.log")).unwrap_or_default();
+    let lab = Lab::start();
+    let (router, node, cfg, bin) = (&lab.router, &lab.node, &lab.cfg, &lab.bin);
+    let d = lab.dir.path();
     let t = wait_for(
         Duration::from_secs(30),
         "announcement through ExaBGP",
-        || present(&router, false),
+        || lab.present(false),
     );
     println!(
         "TIMING ExaBGP: first announcement seen by the router after {} ms",
@@ -160,7 +35,7 @@ disable_file = "{dir}/maintenance"
     let t = wait_for(
         Duration::from_secs(10),
         "IPv6 announcement through ExaBGP",
-        || present6(&router),
+        || lab.present6(),
     );
     println!(
         "TIMING ExaBGP: IPv6 prefix at the router {} ms after the IPv4 one",
@@ -168,7 +43,7 @@ disable_file = "{dir}/maintenance"
     );
     // ExaBGP acknowledged every command: the status shows the route confirmed, no error.
     let status = wait_for(Duration::from_secs(5), "confirmed announcement", || {
-        let out = node.exec(&[&bin, "status", "--json", "--config", cfg.to_str().unwrap()]);
+        let out = node.exec(&[bin, "status", "--json", "--config", cfg.to_str().unwrap()]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let p = &v["anycast"]["prefixes"][0];
         let p6 = &v["anycast"]["prefixes"][1];
@@ -183,7 +58,7 @@ disable_file = "{dir}/maintenance"
     );
     // explain shows the same prefix, state and conditions, live from the admin endpoint.
     let out = node.exec(&[
-        &bin,
+        bin,
         "explain",
         "--config",
         cfg.to_str().unwrap(),
@@ -214,16 +89,14 @@ disable_file = "{dir}/maintenance"
     let t0 = Instant::now();
     let limit = Duration::from_millis(3 * 300 + 1000);
     wait_for(limit, "demotion (MED 200) after the DNS failure", || {
-        present(&router, true)
+        lab.present(true)
     });
     let td = t0.elapsed();
     wait_for(limit, "IPv6 withdrawal after the DNS failure", || {
         router.paths(PREFIX6).is_empty()
     });
     let t6 = t0.elapsed();
-    wait_for(limit, "withdrawal after the DNS failure", || {
-        absent(&router)
-    });
+    wait_for(limit, "withdrawal after the DNS failure", || lab.absent());
     println!(
         "TIMING ExaBGP DNS failure: demoted after {} ms, withdrawn after {} ms (IPv6 prefix: {} ms)",
         td.as_millis(),
@@ -233,7 +106,7 @@ disable_file = "{dir}/maintenance"
     node.ip(&["addr", "add", &format!("{LISTEN}/32"), "dev", "lo"]);
     let t0 = Instant::now();
     wait_for(Duration::from_secs(5), "re-announcement", || {
-        present(&router, false) && present6(&router)
+        lab.present(false) && lab.present6()
     });
     println!(
         "TIMING ExaBGP recovery: both prefixes announced again after {} ms (rise 2 x 300 ms)",
@@ -241,9 +114,7 @@ disable_file = "{dir}/maintenance"
     );
 
     std::fs::write(d.join("maintenance"), "").unwrap();
-    let t = wait_for(limit, "withdrawal by the maintenance file", || {
-        absent(&router)
-    });
+    let t = wait_for(limit, "withdrawal by the maintenance file", || lab.absent());
     println!(
         "TIMING ExaBGP maintenance file: withdrawn after {} ms",
         t.as_millis()
@@ -252,31 +123,31 @@ disable_file = "{dir}/maintenance"
     wait_for(
         Duration::from_secs(5),
         "re-announcement after maintenance",
-        || present(&router, false),
+        || lab.present(false),
     );
 
     // A hung Meridian (SIGSTOP): its heartbeats stop, the relay withdraws within the
     // watchdog (1 s); SIGCONT: the relay restores the announcement at the first heartbeat.
-    let pid = meridian_pid(&cfg);
+    let pid = lab.meridian_pid();
     let relay = relay_pid(&pid);
     run(&["kill", "-STOP", &pid]);
     let t0 = Instant::now();
     let t = wait_for(
         Duration::from_millis(1000 + 1000),
         "withdrawal of a hung Meridian (relay watchdog 1 s)",
-        || absent(&router),
+        || lab.absent(),
     );
     println!(
         "TIMING ExaBGP SIGSTOP: withdrawn after {} ms (watchdog 1 s)",
         t.as_millis()
     );
     std::thread::sleep(Duration::from_millis(500));
-    assert!(absent(&router), "still withdrawn while Meridian is stopped");
+    assert!(lab.absent(), "still withdrawn while Meridian is stopped");
     run(&["kill", "-CONT", &pid]);
     let t = wait_for(
         Duration::from_secs(3),
         "re-announcement after SIGCONT",
-        || present(&router, false),
+        || lab.present(false) && lab.present6(),
     );
     println!(
         "TIMING ExaBGP SIGCONT: announced again after {} ms (stopped {} ms)",
@@ -288,12 +159,50 @@ disable_file = "{dir}/maintenance"
         Duration::from_secs(3),
         "no speaker error after SIGCONT",
         || {
-            let out = node.exec(&[&bin, "status", "--json", "--config", cfg.to_str().unwrap()]);
+            let out = node.exec(&[bin, "status", "--json", "--config", cfg.to_str().unwrap()]);
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             let p = &v["anycast"]["prefixes"][0];
             p["applied"] == "announced" && p["error"].is_null()
         },
     );
+
+    // A reload (SIGHUP) applies [anycast]: the IPv6 prefix removed from the file is
+    // withdrawn, a new prefix starts withdrawn and is announced after rise passes, the IPv4
+    // prefix (its fall changed) keeps its route without a flap.
+    let v4 = prefix_block(PREFIX, true, d).replace("fall = 3", "fall = 2");
+    let new = prefix_block(PREFIX_NEW, false, d);
+    std::fs::write(cfg, meridian_conf(d, "1s", &[v4.clone(), new.clone()])).unwrap();
+    run(&["kill", "-HUP", &pid]);
+    let t0 = Instant::now();
+    let mut flapped = false;
+    wait_for(
+        Duration::from_secs(3),
+        "reload: IPv6 out, new prefix in",
+        || {
+            flapped |= !lab.present(false);
+            !lab.has(PREFIX6) && lab.has(PREFIX_NEW)
+        },
+    );
+    let t = t0.elapsed();
+    assert!(
+        !flapped,
+        "the unchanged IPv4 prefix kept its route across the reload"
+    );
+    println!(
+        "TIMING ExaBGP reload: removed prefix withdrawn and new one announced {} ms after SIGHUP (rise 2: at once and 300 ms later)",
+        t.as_millis()
+    );
+    let v = lab.status();
+    assert_eq!(v["anycast"]["prefixes"][1]["prefix"], PREFIX_NEW, "{v}");
+    // A backend setting cannot change in place: the reload says so and keeps it all.
+    std::fs::write(cfg, meridian_conf(d, "2s", &[v4, new])).unwrap();
+    run(&["kill", "-HUP", &pid]);
+    wait_for(Duration::from_secs(3), "the restart warning", || {
+        lab.log().contains(
+            "reload: [anycast] backend, bird_socket or exabgp_watchdog (the whole [anycast] table) changed; the running value stays until the next restart",
+        )
+    });
+    assert!(lab.status()["anycast"]["backend"] == "exabgp (relay watchdog 1s)");
 
     // kill -9 of Meridian: the relay sees its socket close, withdraws and exits; ExaBGP
     // sees its process gone and respawns it.
@@ -302,7 +211,7 @@ disable_file = "{dir}/maintenance"
     wait_for(
         Duration::from_secs(3),
         "withdrawal after kill -9 of Meridian (by its relay)",
-        || absent(&router),
+        || lab.absent(),
     );
     println!(
         "TIMING ExaBGP kill -9 of Meridian: withdrawn after {} ms",
@@ -312,8 +221,8 @@ disable_file = "{dir}/maintenance"
         !Path::new(&format!("/proc/{relay}")).exists()
     });
     println!(
-        "TIMING ExaBGP kill -9: the old relay exited after {} ms (it waits up to 1 s for \
-         acknowledgements ExaBGP sends to the respawned process instead)",
+        "TIMING ExaBGP kill -9: the old relay gone from /proc after {} ms (it waits up to 1 s \
+         for acknowledgements that ExaBGP sends to the respawned process instead)",
         t0.elapsed().as_millis()
     );
     // ExaBGP 4.2 respawns its process: the new Meridian withdraws during its grace period
@@ -321,20 +230,20 @@ disable_file = "{dir}/maintenance"
     wait_for(
         Duration::from_secs(10),
         "re-announcement by the respawned Meridian",
-        || present(&router, false),
+        || lab.present(false),
     );
     println!(
         "TIMING ExaBGP: respawned Meridian announced again {} ms after the kill (grace 1 s)",
         t0.elapsed().as_millis()
     );
     assert!(
-        exa_log().matches("serving").count() >= 2,
+        lab.log().matches("serving").count() >= 2,
         "ExaBGP respawned Meridian"
     );
 
     // SIGTERM: demoted at once, withdrawn at half the drain (2 s), DNS answered until the
     // drain ends, then the process exits (and ExaBGP respawns it).
-    let pid = meridian_pid(&cfg);
+    let pid = lab.meridian_pid();
     wait_for(
         Duration::from_secs(5),
         "the respawned Meridian's relay",
@@ -343,18 +252,18 @@ disable_file = "{dir}/maintenance"
     run(&["kill", "-TERM", &pid]);
     let t0 = Instant::now();
     wait_for(Duration::from_secs(1), "demotion at SIGTERM", || {
-        present(&router, true)
+        lab.present(true)
     });
     let td = t0.elapsed();
-    assert!(dig_ok(&node), "DNS answers during the drain");
+    assert!(lab.dig_ok(), "DNS answers during the drain");
     wait_for(
         Duration::from_secs(2),
         "withdrawal during the drain",
-        || absent(&router),
+        || lab.absent(),
     );
     let tw = t0.elapsed();
     assert!(
-        dig_ok(&node),
+        lab.dig_ok(),
         "DNS answers after the withdrawal, until the drain ends"
     );
     assert!(
@@ -381,40 +290,4 @@ disable_file = "{dir}/maintenance"
         tw.as_millis(),
         te.as_millis()
     );
-    drop(exa);
-}
-
-fn meridian_pid(cfg: &Path) -> String {
-    let pids = run(&["pgrep", "-f", &format!("serve --config {}", cfg.display())]);
-    let pids: Vec<&str> = pids.lines().map(str::trim).collect();
-    assert_eq!(pids.len(), 1, "one Meridian: {pids:?}");
-    pids[0].to_string()
-}
-
-/// The relays Meridian `pid` started.
-fn relay_pids(pid: &str) -> Vec<String> {
-    let out = netns::output(&["pgrep", "-P", pid, "-f", "exabgp-relay"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().to_string())
-        .collect()
-}
-
-fn relay_pid(pid: &str) -> String {
-    let r = relay_pids(pid);
-    assert_eq!(r.len(), 1, "one relay under Meridian {pid}: {r:?}");
-    r[0].clone()
-}
-
-fn dig_ok(node: &Netns) -> bool {
-    let out = node.exec(&[
-        "dig",
-        "+short",
-        "+time=1",
-        "+tries=1",
-        &format!("@{LISTEN}"),
-        "example.test",
-        "SOA",
-    ]);
-    out.status.success() && !out.stdout.is_empty()
 }
