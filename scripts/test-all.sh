@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(nsd knot-dnsutils dnsutils dnsperf gdnsd qemu-system-x86 busybox-static ipvsadm bird2 exabgp
-      iproute2 cpio xz-utils file kmod python3-venv ca-certificates)
+      iproute2 cpio xz-utils file kmod python3-venv ca-certificates procps)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
