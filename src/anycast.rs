@@ -9,12 +9,13 @@
 //!                                                   backend: BIRD control socket (enable/
 //!                                                   disable + read back) | ExaBGP process API
 //!  bfd::Responder: answers BIRD's BFD sessions; its silence (kill -9, SIGSTOP) withdraws
+//!  relay (child process, ExaBGP): withdraws when Meridian's heartbeats stop or it dies
 //! ```
 //!
 //! Owns: the `[anycast]` decision core ([`decide`], pure), the condition judge
 //! ([`conditions`], pure), the DNS self-query ([`selfcheck`]), the BIRD client ([`bird`]),
-//! the ExaBGP process API ([`exabgp`]), the BFD responder ([`bfd`]) and the task that ties
-//! them together ([`task`]). docs/anycast.md is the operator's side.
+//! the ExaBGP process API ([`exabgp`]) and its relay process ([`relay`]), the BFD responder ([`bfd`]) the reload plan
+//! ([`reload`], pure) and the task that ties them together ([`task`]). docs/anycast.md is the operator's side.
 
 pub mod backend;
 pub mod bfd;
@@ -22,7 +23,10 @@ pub mod bird;
 pub mod conditions;
 pub mod decide;
 pub mod exabgp;
+pub mod relay;
+pub mod reload;
 pub mod selfcheck;
+pub mod status;
 pub mod task;
 
 pub use task::{AnycastStatus, Task, TaskInputs};

@@ -12,6 +12,7 @@ mod geo;
 mod lvs;
 mod overrides;
 mod realserver;
+mod relay;
 mod reload;
 mod serve;
 mod status;
@@ -28,6 +29,7 @@ pub use geo::Geo;
 pub use lvs::Lvs;
 pub use overrides::Override;
 pub use realserver::RealServer;
+pub use relay::ExabgpRelay;
 pub use reload::Reload;
 pub use serve::Serve;
 pub use status::Status;
@@ -79,6 +81,9 @@ pub enum Command {
     /// Write man pages and shell completions into a folder (for packaging).
     #[command(hide = true)]
     GenerateAssets(GenerateAssets),
+    /// The ExaBGP relay `serve` starts (internal).
+    #[command(hide = true)]
+    ExabgpRelay(ExabgpRelay),
 }
 
 /// `--config PATH`, shared by the subcommands that read a policy file.
@@ -111,6 +116,7 @@ impl Cli {
             Some(Command::Reload(c)) => c.run(),
             Some(Command::Realserver(c)) => c.run(),
             Some(Command::GenerateAssets(c)) => c.run(),
+            Some(Command::ExabgpRelay(c)) => c.run(),
             None => Serve::default().run(),
         }
     }
@@ -149,10 +155,23 @@ pub fn already_reported(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Reported>().is_some() || e.downcast_ref::<ConfigRefused>().is_some()
 }
 
+/// The log format this process was started with (children such as the ExaBGP relay use it).
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// The `--log-format` value as it is given on the command line.
+pub fn log_format_arg() -> &'static str {
+    match LOG_FORMAT.get() {
+        Some(LogFormat::Json) => "json",
+        _ => "human",
+    }
+}
+
 /// Logs go to standard error; colour only when it is a terminal and `NO_COLOR` is unset
 /// (no-color.org), so that journald, files and pipes get plain text.
 pub fn init_logging(format: LogFormat, verbose: u8) {
     use std::io::IsTerminal;
+    // A second initialisation (tests) keeps the first format, as it keeps the subscriber.
+    LOG_FORMAT.get_or_init(|| format);
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "info",

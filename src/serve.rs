@@ -101,6 +101,8 @@ struct Server {
     gossip: Option<crate::cluster::ClusterHandle>,
     /// What the director knows (table, drains, load), when `[lvs]` is configured.
     director: watch::Receiver<Option<Arc<lvs::DirectorStatus>>>,
+    /// The running anycast task's configuration, when `[anycast]` was set at the start.
+    anycast: Option<watch::Sender<Arc<crate::config::Anycast>>>,
 }
 
 impl Server {
@@ -219,6 +221,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
             &shutdown,
         )
     });
+    let anycast_cfg = cfg.anycast.as_ref().map(anycast::config_channel);
     let server = Arc::new(Server {
         path: path.to_path_buf(),
         cfg: Arc::new(ArcSwap::from_pointee(cfg.clone())),
@@ -233,6 +236,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         lvs: lvs_inputs,
         gossip: gossip.clone(),
         director,
+        anycast: anycast_cfg.as_ref().map(|(tx, _)| tx.clone()),
     });
     if let Some(g) = gossip.clone() {
         let (p, v, c, sd) = (
@@ -262,15 +266,16 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
             }
         }
     });
-    let anycast = match &cfg.anycast {
-        Some(a) => Some(anycast::start(
+    let anycast = match (&cfg.anycast, anycast_cfg) {
+        (Some(a), Some((_, rx))) => Some(anycast::start(
             a,
+            rx,
             &server,
             dns.local_addrs(),
             &mut tasks,
             &shutdown,
         )?),
-        None => None,
+        _ => None,
     };
     {
         let sd = shutdown.clone();

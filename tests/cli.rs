@@ -248,3 +248,85 @@ fn check_refuses_a_service_below_a_zone_cut_naming_its_name_key() {
     let (code, out, err) = meridian(&["check", "--config", cfg.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn explain_lists_anycast_prefixes_and_says_why_their_state_is_not_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = format!("{}/zones", env!("CARGO_MANIFEST_DIR"));
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let write = |admin: &str| {
+        let cfg = dir.path().join("m.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server]\nlisten = [\"127.0.0.1:5399\"]\nzones = \"{zones}\"\n{admin}\n\
+                 [anycast]\nbackend = \"exabgp\"\n\
+                 [[anycast.prefix]]\nprefix = \"192.0.2.53/32\"\nwhen = [\"dns\"]\n\
+                 [[anycast.prefix]]\nprefix = \"2001:db8:53::/48\"\nwhen = [\"dns\", \"site:hq\"]\n\
+                 [site.hq]\nlinks = {{ default = [\"192.0.2.10\"] }}\n"
+            ),
+        )
+        .unwrap();
+        cfg.to_str().unwrap().to_string()
+    };
+    let explain = |cfg: &str, extra: &[&str]| {
+        let mut args = vec!["explain", "--config", cfg, "--client", "192.0.2.9"];
+        args.extend_from_slice(extra);
+        args.push("example.test");
+        let (code, out, err) = meridian(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+
+    let cfg = write("");
+    let out = explain(&cfg, &[]);
+    assert!(
+        out.contains("Anycast:  state not known: [server] admin is not set"),
+        "{out}"
+    );
+    assert!(out.contains("192.0.2.53/32        when dns\n"), "{out}");
+    assert!(
+        out.contains("2001:db8:53::/48     when dns, site:hq\n"),
+        "{out}"
+    );
+
+    let cfg = write(&format!(
+        "admin = \"127.0.0.1:{port}\"\nadmin_token_file = \"{}/token\"",
+        dir.path().display()
+    ));
+    let out = explain(&cfg, &[]);
+    assert!(
+        out.contains("state not known: cannot reach the admin endpoint 127.0.0.1:"),
+        "{out}"
+    );
+    let out = explain(&cfg, &["--offline"]);
+    assert!(out.contains("state not known: --offline"), "{out}");
+    let out = explain(&cfg, &["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["anycast"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("not known: cannot reach"),
+        "{v}"
+    );
+    assert_eq!(v["anycast"]["configured"][1]["prefix"], "2001:db8:53::/48");
+    assert_eq!(v["anycast"]["configured"][1]["when"][1], "site:hq");
+
+    // No [anycast]: no section at all.
+    let (_, out, _) = meridian(&[
+        "explain",
+        "--offline",
+        "--config",
+        &example(),
+        "--client",
+        "192.0.2.9",
+        "www.example.test",
+    ]);
+    assert!(!out.contains("Anycast"), "{out}");
+}

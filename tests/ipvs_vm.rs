@@ -308,3 +308,12 @@ fn kill_mid_reconcile_converges_and_refused_operations_do_not_stop_the_rest() {
         ],
     );
 }
+
+/// `[anycast]` on a director: a prefix conditioned on a VIP's quorum is withdrawn when two of
+/// three real servers die (the director's own checks judge the quorum) and announced again
+/// when they return; `meridian status` is the oracle, the ExaBGP API lines are recorded.
+#[test]
+fn anycast_prefix_follows_the_vip_quorum() {
+    let zone = std::fs::read_to_string(root().join("zones/example.test.zone")).unwrap();
+    assert_guest("anycast", &[("example.test.zone", zone)]);
+}

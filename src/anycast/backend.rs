@@ -58,11 +58,11 @@ impl Backend {
     }
 
     /// Whether the speaker still carries what was applied (BIRD may have been restarted or
-    /// reconfigured by hand); ExaBGP cannot be asked, so it is trusted.
+    /// reconfigured by hand); ExaBGP cannot be asked: its relay must still run.
     pub async fn verify(&mut self, p: &AnycastPrefix, route: Route) -> Result<(), AnycastError> {
         match self {
             Backend::Bird(b) => Self::verify_bird(b, p, route).await,
-            Backend::Exabgp(_) => Ok(()),
+            Backend::Exabgp(x) => x.verify(),
         }
     }
 

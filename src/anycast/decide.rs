@@ -81,6 +81,11 @@ impl Decider {
         }
     }
 
+    /// New thresholds (a reload); the current health and streak are kept.
+    pub fn set_params(&mut self, params: Params) {
+        self.params = params;
+    }
+
     /// Whether rise/fall currently count the prefix healthy.
     pub fn healthy(&self) -> bool {
         self.healthy

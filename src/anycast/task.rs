@@ -1,13 +1,13 @@
 //! The anycast task: evaluates every prefix on its own interval, applies the decision
-//! through the backend (re-applying when the read-back disagrees), publishes the status and,
-//! at shutdown, withdraws everything it announced.
+//! through the backend (re-applying when the read-back disagrees), publishes the status,
+//! applies a reloaded `[anycast]` (see [`super::reload`]) and, at shutdown, withdraws
+//! everything it announced.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +19,7 @@ use super::conditions::{World, judge};
 use super::decide::{Decider, Inputs, Params, Route};
 use super::exabgp::Exabgp;
 use super::selfcheck;
+pub use super::status::{AnycastStatus, PrefixStatus};
 use crate::config::{Anycast, AnycastBackend, AnycastCondition, AnycastPrefix};
 use crate::health::Published;
 use crate::lvs::VipState;
@@ -28,56 +29,6 @@ use crate::state::SharedState;
 /// How long the final withdrawal at shutdown may take.
 const FINAL_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// One prefix as `/status` shows it.
-#[derive(Debug, Clone)]
-pub struct PrefixStatus {
-    pub prefix: String,
-    pub want: Route,
-    /// What the speaker confirmed (None: not yet, or the last attempt failed).
-    pub applied: Option<Route>,
-    pub why: String,
-    pub healthy: bool,
-    pub conditions: Vec<(String, Option<String>)>,
-    pub changed_ms_ago: u64,
-    pub error: Option<String>,
-}
-
-/// What `/status` shows of anycast.
-#[derive(Debug, Clone, Default)]
-pub struct AnycastStatus {
-    pub backend: String,
-    pub stopping: bool,
-    pub prefixes: Vec<PrefixStatus>,
-    pub bfd: Option<(String, u64, u64)>,
-}
-
-impl AnycastStatus {
-    pub fn to_json(&self) -> Value {
-        let prefixes: Vec<Value> = self
-            .prefixes
-            .iter()
-            .map(|p| {
-                json!({
-                    "prefix": p.prefix,
-                    "state": p.want.as_str(),
-                    "applied": p.applied.map(Route::as_str),
-                    "why": p.why,
-                    "healthy": p.healthy,
-                    "conditions": p.conditions.iter().map(|(c, why)| json!({"condition": c, "ok": why.is_none(), "why": why})).collect::<Vec<_>>(),
-                    "changed_ms_ago": p.changed_ms_ago,
-                    "error": p.error,
-                })
-            })
-            .collect();
-        json!({
-            "backend": self.backend,
-            "stopping": self.stopping,
-            "prefixes": prefixes,
-            "bfd": self.bfd.as_ref().map(|(addr, sessions, up)| json!({"listen": addr, "sessions": sessions, "up": up})),
-        })
-    }
-}
-
 /// What the task reads.
 pub struct TaskInputs {
     pub published: watch::Receiver<Arc<Published>>,
@@ -86,6 +37,8 @@ pub struct TaskInputs {
     pub listen: Vec<SocketAddr>,
     /// Set when SIGTERM arrives.
     pub stopping: watch::Receiver<Option<Instant>>,
+    /// `[anycast]` as reloaded (same backend and BFD settings as at the start).
+    pub config: watch::Receiver<Arc<Anycast>>,
 }
 
 pub struct Task {
@@ -112,7 +65,7 @@ impl Task {
     ) -> (Task, watch::Receiver<Arc<AnycastStatus>>) {
         let backend = match &cfg.backend {
             AnycastBackend::Bird { socket } => Backend::Bird(Bird::new(socket)),
-            AnycastBackend::Exabgp => Backend::Exabgp(Exabgp::start()),
+            AnycastBackend::Exabgp { watchdog } => Backend::Exabgp(Exabgp::start(*watchdog)),
         };
         let (status, rx) = watch::channel(Arc::new(AnycastStatus::default()));
         (
@@ -130,7 +83,30 @@ impl Task {
     fn backend_name(&self) -> String {
         match &self.cfg.backend {
             AnycastBackend::Bird { socket } => format!("bird ({})", socket.display()),
-            AnycastBackend::Exabgp => "exabgp".into(),
+            AnycastBackend::Exabgp { watchdog } => format!(
+                "exabgp (relay watchdog {})",
+                humantime::format_duration(*watchdog)
+            ),
+        }
+    }
+
+    fn params(&self, p: &AnycastPrefix, start: Instant) -> Params {
+        Params {
+            rise: p.rise,
+            fall: p.fall,
+            demote: p.demote.is_some(),
+            grace_until: start + self.cfg.grace,
+            drain: self.cfg.drain,
+        }
+    }
+
+    fn slot(&self, p: &AnycastPrefix, start: Instant, now: Instant) -> Slot {
+        Slot {
+            decider: Decider::new(self.params(p, start)),
+            due: now,
+            applied: None,
+            last: None,
+            changed: now,
         }
     }
 
@@ -140,22 +116,11 @@ impl Task {
             .cfg
             .prefixes
             .iter()
-            .map(|p| Slot {
-                decider: Decider::new(Params {
-                    rise: p.rise,
-                    fall: p.fall,
-                    demote: p.demote.is_some(),
-                    grace_until: start + self.cfg.grace,
-                    drain: self.cfg.drain,
-                }),
-                due: start,
-                applied: None,
-                last: None,
-                changed: start,
-            })
+            .map(|p| self.slot(p, start, start))
             .collect();
         let mut rows: Vec<Option<PrefixStatus>> = vec![None; slots.len()];
         let mut stopping_open = true;
+        let mut config_open = true;
         loop {
             let next = slots
                 .iter()
@@ -169,6 +134,13 @@ impl Task {
                     stopping_open = r.is_ok();
                     let now = Instant::now();
                     for s in &mut slots { s.due = now; }
+                }
+                r = self.inputs.config.changed(), if config_open => {
+                    config_open = r.is_ok();
+                    if config_open {
+                        let new = self.inputs.config.borrow_and_update().clone();
+                        (slots, rows) = self.reconfigure(&new, slots, rows, start).await;
+                    }
                 }
             }
             let now = Instant::now();
@@ -191,6 +163,73 @@ impl Task {
         }
         self.withdraw_all(&mut slots).await;
         self.publish(&rows, &slots);
+    }
+
+    /// A reloaded `[anycast]`: withdraw what left or changes its route, carry the state of
+    /// the prefixes that stay, start new ones withdrawn; every prefix is evaluated at once.
+    async fn reconfigure(
+        &mut self,
+        new: &Anycast,
+        slots: Vec<Slot>,
+        rows: Vec<Option<PrefixStatus>>,
+        start: Instant,
+    ) -> (Vec<Slot>, Vec<Option<PrefixStatus>>) {
+        let plan = super::reload::plan(&self.cfg.prefixes, &new.prefixes);
+        let settings_same = self.cfg.disable_file == new.disable_file
+            && self.cfg.drain == new.drain
+            && self.cfg.grace == new.grace;
+        if plan.is_noop(slots.len()) && settings_same && self.cfg.prefixes == new.prefixes {
+            return (slots, rows);
+        }
+        let mut old: Vec<Option<Slot>> = slots.into_iter().map(Some).collect();
+        for &i in &plan.withdraw {
+            let p = self.cfg.prefixes[i].clone();
+            let r = self.backend.apply(&p, Route::Withdraw).await;
+            if let Some(s) = old[i].as_mut() {
+                s.applied = match &r {
+                    Ok(()) => Some(Route::Withdraw),
+                    Err(_) => None,
+                };
+            }
+            match r {
+                Ok(()) => {
+                    inc(&METRICS.anycast_withdrawals);
+                    tracing::info!(prefix = %p.prefix, "anycast: withdrawn by a reload");
+                }
+                Err(e) => {
+                    inc(&METRICS.anycast_backend_errors);
+                    tracing::error!(prefix = %p.prefix, error = %e, "anycast: not withdrawn at the reload");
+                }
+            }
+        }
+        let added = plan.carry.iter().filter(|c| c.is_none()).count();
+        tracing::info!(
+            prefixes = new.prefixes.len(),
+            added,
+            withdrawn = plan.withdraw.len(),
+            "anycast: reloaded [anycast]"
+        );
+        self.cfg.grace = new.grace;
+        self.cfg.drain = new.drain;
+        self.cfg.disable_file = new.disable_file.clone();
+        self.cfg.prefixes = new.prefixes.clone();
+        let now = Instant::now();
+        let mut slots = Vec::with_capacity(new.prefixes.len());
+        let mut rows_out = Vec::with_capacity(new.prefixes.len());
+        for (p, carry) in new.prefixes.iter().zip(&plan.carry) {
+            let kept = carry.and_then(|i| old.get_mut(i).and_then(Option::take));
+            let mut slot = match kept {
+                Some(mut s) => {
+                    s.decider.set_params(self.params(p, start));
+                    s
+                }
+                None => self.slot(p, start, now),
+            };
+            slot.due = now;
+            rows_out.push(carry.and_then(|i| rows.get(i).cloned().flatten()));
+            slots.push(slot);
+        }
+        (slots, rows_out)
     }
 
     async fn self_query(&self, due: &[usize]) -> Result<(), String> {

@@ -4,7 +4,10 @@
 //!
 //! Health comes from the running server's admin endpoint when it answers (live), else from
 //! the configuration's and the state file's overrides (offline: probes are not known and
-//! checked targets count as up).
+//! checked targets count as up). With `[anycast]`, each prefix's state, why and conditions
+//! come from the same `/status` document (`meridian status` prints them the same way);
+//! without it, the configured prefixes are listed and the output says why their state is
+//! not known.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,6 +22,9 @@ use super::{ConfigArg, UsageError};
 use crate::config::Config;
 use crate::health::{Level, Source, Status, Table, Verdict};
 use crate::policy::{Compiled, Explanation};
+use anycast::{LiveStatus, anycast_human, anycast_json, live_status};
+
+mod anycast;
 
 /// Explain the answer a client gets for NAME.
 #[derive(Debug, Args)]
@@ -59,8 +65,9 @@ impl Explain {
         let mut source =
             String::from("offline: configuration and state-file overrides; probes not known");
         let mut vantage = HashMap::new();
+        let live = live_status(&cfg, self.offline);
         if let Some(policy) = snapshot.policy.clone() {
-            let (view, src, v) = health_view(&cfg, &policy, self.offline);
+            let (view, src, v) = health_view(&cfg, &policy, &live);
             source = src;
             vantage = v;
             snapshot.health = Arc::new(view);
@@ -82,6 +89,7 @@ impl Explain {
                 "policy": explanation,
                 "vantage": vantage.iter().map(|(ip, v)| (ip.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
                 "response": response_json(&response),
+                "anycast": anycast_json(&cfg, &live),
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
@@ -96,6 +104,7 @@ impl Explain {
                     &response
                 )
             );
+            print!("{}", anycast_human(&cfg, &live));
         }
         Ok(())
     }
@@ -106,32 +115,28 @@ impl Explain {
 fn health_view(
     cfg: &Config,
     policy: &Compiled,
-    offline: bool,
+    live: &LiveStatus,
 ) -> (Table, String, HashMap<IpAddr, Value>) {
     let mut overrides = crate::health::Overrides::from_config(&cfg.overrides);
-    if !offline && let Some(addr) = cfg.server.admin {
-        match live_verdicts(cfg) {
-            Ok((live, generation, vantage)) => {
-                // A target the server does not list (another configuration) reads as the
-                // configuration's overrides say.
-                let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
-                let verdicts = policy
-                    .targets()
-                    .iter()
-                    .map(|t| {
-                        live.get(&(t.site.clone(), t.link.clone(), t.addr))
-                            .copied()
-                            .unwrap_or_else(|| offline.get(t.id.index()))
-                    })
-                    .collect();
-                return (
-                    Table::new(verdicts),
-                    format!("live: admin endpoint {addr}, health generation {generation}"),
-                    vantage,
-                );
-            }
-            Err(e) => tracing::debug!(error = %e, "no live health"),
-        }
+    if let Ok((addr, body)) = live {
+        let (live, generation, vantage) = live_verdicts(body);
+        // A target the server does not list (another configuration) reads as the
+        // configuration's overrides say.
+        let offline = crate::serve::offline_table(cfg, policy, overrides.clone());
+        let verdicts = policy
+            .targets()
+            .iter()
+            .map(|t| {
+                live.get(&(t.site.clone(), t.link.clone(), t.addr))
+                    .copied()
+                    .unwrap_or_else(|| offline.get(t.id.index()))
+            })
+            .collect();
+        return (
+            Table::new(verdicts),
+            format!("live: admin endpoint {addr}, health generation {generation}"),
+            vantage,
+        );
     }
     let mut note = String::from("offline: configuration overrides");
     if let Some(file) = &cfg.health.state_file {
@@ -169,8 +174,7 @@ fn source_named(name: &str) -> Option<Source> {
     .find(|s| s.as_str() == name)
 }
 
-fn live_verdicts(cfg: &Config) -> anyhow::Result<Live> {
-    let body = super::admin_client::status(cfg)?;
+fn live_verdicts(body: &Value) -> Live {
     let mut out = HashMap::new();
     let mut vantage = HashMap::new();
     for t in body["targets"].as_array().into_iter().flatten() {
@@ -194,11 +198,11 @@ fn live_verdicts(cfg: &Config) -> anyhow::Result<Live> {
             Verdict { status, source },
         );
     }
-    Ok((
+    (
         out,
         body["health_generation"].as_u64().unwrap_or(0),
         vantage,
-    ))
+    )
 }
 
 /// Ask the real answer core, as a query from `client` carrying ECS for `client`'s /24 or /56

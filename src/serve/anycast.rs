@@ -1,6 +1,6 @@
 //! Wiring of `[anycast]` into the running server: the BFD responder and the anycast task
-//! as long-lived tasks, the status they publish, and the SIGTERM drain (withdraw or demote
-//! first, keep answering for `drain`, then stop).
+//! as long-lived tasks, the status they publish, the reloaded `[anycast]` they follow, and
+//! the SIGTERM drain (withdraw or demote first, keep answering for `drain`, then stop).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,11 +19,20 @@ use crate::config::Anycast;
 pub(super) struct Running {
     pub status: watch::Receiver<Arc<AnycastStatus>>,
     stopping: watch::Sender<Option<Instant>>,
-    drain: std::time::Duration,
+    /// `[anycast]` as last reloaded (the drain period is read from it at SIGTERM).
+    config: watch::Receiver<Arc<Anycast>>,
+}
+
+/// The channel a reload sends `[anycast]` on.
+pub(super) fn config_channel(
+    cfg: &Anycast,
+) -> (watch::Sender<Arc<Anycast>>, watch::Receiver<Arc<Anycast>>) {
+    watch::channel(Arc::new(cfg.clone()))
 }
 
 pub(super) fn start(
     cfg: &Anycast,
+    config: watch::Receiver<Arc<Anycast>>,
     server: &Arc<Server>,
     listen: &[SocketAddr],
     tasks: &mut tokio::task::JoinSet<&'static str>,
@@ -50,6 +59,7 @@ pub(super) fn start(
         state: server.state.clone(),
         listen: listen.to_vec(),
         stopping: stopping_rx,
+        config: config.clone(),
     };
     let (task, status) = Task::new(cfg.clone(), inputs, bfd);
     let sd = shutdown.clone();
@@ -60,7 +70,7 @@ pub(super) fn start(
     Ok(Running {
         status,
         stopping,
-        drain: cfg.drain,
+        config,
     })
 }
 
@@ -69,12 +79,13 @@ impl Running {
     /// for the drain period, or until a SIGINT or another stop cuts it short.
     pub(super) async fn drain(&self, shutdown: &CancellationToken, int: &mut Signal) {
         self.stopping.send_replace(Some(Instant::now()));
+        let drain = self.config.borrow().drain;
         tracing::info!(
-            drain_ms = self.drain.as_millis() as u64,
+            drain_ms = drain.as_millis() as u64,
             "anycast: withdrawing, answering until the drain period ends"
         );
         tokio::select! {
-            () = tokio::time::sleep(self.drain) => {}
+            () = tokio::time::sleep(drain) => {}
             () = shutdown.cancelled() => {}
             _ = int.recv() => tracing::info!("SIGINT: cutting the drain period short"),
         }

@@ -75,8 +75,16 @@ impl Server {
         };
         log_zone_errors(&errors, "reload");
         restart::warn(&self.cfg.load(), &cfg);
-        if cfg.anycast != self.cfg.load().anycast {
-            tracing::warn!("reload: [anycast] changed; it takes effect at the next restart");
+        if let (Some(tx), Some(a)) = (&self.anycast, &cfg.anycast)
+            && restart::anycast_reloadable(&self.cfg.load(), &cfg)
+        {
+            tx.send_if_modified(|cur| {
+                let changed = **cur != *a;
+                if changed {
+                    *cur = Arc::new(a.clone());
+                }
+                changed
+            });
         }
         if let Some(g) = &self.gossip {
             g.set_digest(digest.clone());

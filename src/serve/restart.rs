@@ -33,7 +33,31 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     if node(old) != node(new) {
         out.push("[cluster] node");
     }
+    match (&old.anycast, &new.anycast) {
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => out.push("[anycast] (added or removed)"),
+        (Some(o), Some(n)) => {
+            if o.backend != n.backend {
+                out.push(
+                    "[anycast] backend, bird_socket or exabgp_watchdog (the whole [anycast] table)",
+                );
+            }
+            if o.bfd != n.bfd {
+                out.push("[anycast] bfd_listen, bfd_interval or bfd_multiplier (the whole [anycast] table)");
+            }
+        }
+    }
     out
+}
+
+/// Whether a reload can apply `new`'s `[anycast]` to the running anycast task: the same
+/// backend and BFD responder (prefixes, conditions, thresholds, demotions, maintenance
+/// files and the drain period are applied).
+pub fn anycast_reloadable(old: &Config, new: &Config) -> bool {
+    match (&old.anycast, &new.anycast) {
+        (Some(o), Some(n)) => o.backend == n.backend && o.bfd == n.bfd,
+        _ => false,
+    }
 }
 
 /// Logs one warning per key that changed but needs a restart.
@@ -73,5 +97,34 @@ mod tests {
         // Settings a reload applies are not named.
         let d = cfg("[server]\nadmin = \"127.0.0.1:8053\"\ntcp_idle_timeout = \"3s\"\n");
         assert!(needs_restart(&a, &d).is_empty());
+    }
+
+    #[test]
+    fn anycast_prefixes_reload_but_the_backend_and_bfd_need_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = |text: &str| cfg(&dir, text);
+        let any = |extra: &str, prefix: &str| {
+            format!(
+                "[anycast]\nbackend = \"exabgp\"\n{extra}\n[[anycast.prefix]]\nprefix = \"{prefix}\"\nwhen = [\"dns\"]\n"
+            )
+        };
+        let a = cfg(&any("", "192.0.2.53/32"));
+        let b = cfg(&any("drain = \"9s\"", "2001:db8:53::/48"));
+        assert!(needs_restart(&a, &b).is_empty());
+        assert!(anycast_reloadable(&a, &b));
+        let c = cfg(&any("exabgp_watchdog = \"3s\"", "192.0.2.53/32"));
+        assert_eq!(
+            needs_restart(&a, &c),
+            vec!["[anycast] backend, bird_socket or exabgp_watchdog (the whole [anycast] table)"]
+        );
+        assert!(!anycast_reloadable(&a, &c));
+        let d = cfg(&any("bfd_listen = \"169.254.53.2\"", "192.0.2.53/32"));
+        assert!(needs_restart(&a, &d)[0].starts_with("[anycast] bfd_listen"));
+        let none = cfg("");
+        assert_eq!(
+            needs_restart(&none, &a),
+            vec!["[anycast] (added or removed)"]
+        );
+        assert!(!anycast_reloadable(&none, &a));
     }
 }

@@ -9,6 +9,8 @@ use toml::Spanned;
 pub struct AnycastSpec {
     pub backend: Spanned<String>,
     pub bird_socket: Option<Spanned<String>>,
+    /// backend = "exabgp": how long Meridian may stay silent before its relay withdraws.
+    pub exabgp_watchdog: Option<Spanned<String>>,
     /// No announcement before this long after the start.
     pub grace: Option<Spanned<String>>,
     /// After SIGTERM: withdraw (or demote), keep answering this long, then stop.

@@ -28,8 +28,13 @@ impl Anycast {
 pub enum AnycastBackend {
     /// BIRD 2's control socket.
     Bird { socket: PathBuf },
-    /// Meridian runs as an ExaBGP process: announce/withdraw lines on standard output.
-    Exabgp,
+    /// Meridian runs as an ExaBGP process: announce/withdraw lines on standard output,
+    /// written by a relay child that withdraws when Meridian is silent for `watchdog`.
+    Exabgp { watchdog: Duration },
+}
+
+impl AnycastBackend {
+    pub const DEFAULT_EXABGP_WATCHDOG: Duration = Duration::from_secs(1);
 }
 
 /// The fate-sharing BFD responder.

@@ -45,7 +45,7 @@ pub(super) fn anycast(
                     "only for backend = \"bird\"",
                 );
             }
-            Some(AnycastBackend::Exabgp)
+            watchdog(cx, a).map(|watchdog| AnycastBackend::Exabgp { watchdog })
         }
         other => {
             cx.err(
@@ -56,6 +56,15 @@ pub(super) fn anycast(
             None
         }
     };
+    if a.backend.get_ref() != "exabgp"
+        && let Some(w) = &a.exabgp_watchdog
+    {
+        cx.err(
+            w.span(),
+            "anycast.exabgp_watchdog",
+            "only for backend = \"exabgp\"",
+        );
+    }
     let bird = matches!(backend, Some(AnycastBackend::Bird { .. }));
     let grace = opt_duration(cx, a.grace.as_ref(), "anycast.grace", true);
     let drain = opt_duration(cx, a.drain.as_ref(), "anycast.drain", true);
@@ -80,6 +89,24 @@ pub(super) fn anycast(
         bfd: bfd?,
         prefixes,
     })
+}
+
+/// `exabgp_watchdog`: 100ms..60s, default 1s.
+fn watchdog(cx: &mut Ctx, a: &AnycastSpec) -> Option<Duration> {
+    let Some(w) = &a.exabgp_watchdog else {
+        return Some(AnycastBackend::DEFAULT_EXABGP_WATCHDOG);
+    };
+    let d = cx.duration(w, "anycast.exabgp_watchdog")?;
+    if (Duration::from_millis(100)..=Duration::from_secs(60)).contains(&d) {
+        Some(d)
+    } else {
+        cx.err(
+            w.span(),
+            "anycast.exabgp_watchdog",
+            "must be between 100ms and 60s",
+        );
+        None
+    }
 }
 
 /// None: invalid; Some(None): not given. `zero_ok` accepts "0s".

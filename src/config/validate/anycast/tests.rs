@@ -127,4 +127,15 @@ demote = { med = 5 }
     ] {
         assert!(e.contains(want), "missing {want:?} in\n{e}");
     }
+    let e = errors("[anycast]\nbackend = \"exabgp\"\nexabgp_watchdog = \"10ms\"\n");
+    assert!(
+        e.contains("anycast.exabgp_watchdog: must be between 100ms and 60s"),
+        "{e}"
+    );
+    let e =
+        errors("[anycast]\nbackend = \"bird\"\nbird_socket = \"/x\"\nexabgp_watchdog = \"1s\"\n");
+    assert!(
+        e.contains("anycast.exabgp_watchdog: only for backend = \"exabgp\""),
+        "{e}"
+    );
 }
