@@ -28,7 +28,7 @@
 //! - [`state`]: the immutable snapshot the query path reads;
 //! - [`serve`]: the long-running process that wires them together ([`run`]);
 //! - [`admin`]: the loopback HTTP/1.1 endpoint on hyper (status page, metrics, overrides, reload);
-//! - [`metrics`]: the fixed set of Prometheus counters;
+//! - [`metrics`]: the Prometheus metrics (`prometheus-client`) and their `/metrics` rendering;
 //! - [`cluster`]: gossip between nodes (chitchat over an encrypted transport), the vantage rule;
 //! - [`anycast`]: which prefixes this node announces over BGP (BIRD or ExaBGP), BFD fate-sharing;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`;
