@@ -33,6 +33,7 @@
 //! - [`anycast`]: which prefixes this node announces over BGP (BIRD or ExaBGP), BFD fate-sharing;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`;
 //! - [`files`]: reading any file under one rule set (regular files only, size limits);
+//! - [`errtext`]: an error and its causes as one line, each cause said once;
 //! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin).
 
 pub mod admin;
@@ -41,6 +42,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod dns;
+pub mod errtext;
 pub mod files;
 pub mod geo;
 pub mod health;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = meridian::cmd::exit_code(&e);
             if !meridian::cmd::already_reported(&e) {
-                eprintln!("meridian: {e:#}");
+                eprintln!("meridian: {}", meridian::errtext::chain(e.as_ref()));
             }
             ExitCode::from(code)
         }

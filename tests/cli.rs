@@ -94,6 +94,8 @@ fn a_missing_config_file_exits_2_and_names_it() {
     let (code, _, err) = meridian(&["check", "--config", "/nonexistent/m.toml"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/m.toml"), "{err}");
+    // Said once: the error quotes its cause, which the chain must not repeat.
+    assert_eq!(err.matches("not found").count(), 1, "{err}");
 }
 
 #[test]

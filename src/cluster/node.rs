@@ -347,7 +347,7 @@ impl ClusterTask {
             .collect();
         let chitchat_handle = spawn_chitchat(chitchat_config, initial, &transport)
             .await
-            .map_err(|e| ClusterError::Gossip(format!("{e:#}")))?;
+            .map_err(|e| ClusterError::Gossip(crate::errtext::chain(e.as_ref())))?;
         drop(transport);
         tracing::info!(node = %self.config.node, listen = %self.local_addr, seeds = ?self.config.seeds, "cluster gossip started");
         let chitchat = chitchat_handle.chitchat();
@@ -363,7 +363,7 @@ impl ClusterTask {
                 r = &mut terminated => {
                     let msg = match r {
                         Ok(()) => "chitchat stopped".to_string(),
-                        Err(e) => format!("{e:#}"),
+                        Err(e) => crate::errtext::chain(e.as_ref()),
                     };
                     tracing::error!(error = %msg, "cluster gossip stopped");
                     return Err(ClusterError::Gossip(msg));
@@ -409,6 +409,6 @@ impl ClusterTask {
         chitchat_handle
             .shutdown()
             .await
-            .map_err(|e| ClusterError::Gossip(format!("{e:#}")))
+            .map_err(|e| ClusterError::Gossip(crate::errtext::chain(e.as_ref())))
     }
 }

@@ -19,7 +19,7 @@ pub(super) fn live_status(cfg: &Config, offline: bool) -> LiveStatus {
     })?;
     crate::cmd::admin_client::status(cfg)
         .map(|body| (addr, body))
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| crate::errtext::chain(e.as_ref()))
 }
 
 /// Anycast as JSON: the server's own section when it answered, else the configured
