@@ -4,6 +4,9 @@
 
 #![allow(clippy::disallowed_methods)] // a test harness measures wall time
 
+#[path = "support/ports.rs"]
+mod ports;
+
 use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -25,15 +28,7 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    // Bind UDP and TCP on the same port to be sure both are free.
-    for _ in 0..50 {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
+    ports::free_port_lo()
 }
 
 fn query(

@@ -6,6 +6,9 @@
 #![allow(dead_code)] // not every test binary uses every helper
 #![allow(clippy::disallowed_methods)] // a test harness measures wall time
 
+#[path = "ports.rs"]
+mod ports;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -24,14 +27,7 @@ pub fn bin() -> PathBuf {
 
 /// A port free for UDP and TCP on 127.0.0.1 (at the time of asking).
 pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
+    ports::free_port_lo()
 }
 
 /// The A (or TXT) data of `name`, or None when nothing answers within 500 ms.

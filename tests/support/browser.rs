@@ -7,7 +7,7 @@
 #![allow(clippy::disallowed_methods)] // a harness measures wall time
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,11 +26,9 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// Needs `dnsclient` in the test crate (status_page.rs has it).
 fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    crate::dnsclient::free_port(&[Ipv4Addr::LOCALHOST.into()])
 }
 
 impl Browser {

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)] // not every test binary uses every helper
 
+#[path = "ports.rs"]
+mod ports;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
@@ -186,20 +189,5 @@ pub fn ecs_options(resp: &[u8]) -> Vec<Vec<u8>> {
 
 /// A port free for UDP and TCP on every address given (at the time of asking).
 pub fn free_port(addrs: &[IpAddr]) -> u16 {
-    'try_port: for _ in 0..50 {
-        let probe = UdpSocket::bind(SocketAddr::new(addrs[0], 0)).unwrap();
-        let port = probe.local_addr().unwrap().port();
-        let mut held = Vec::new();
-        for &a in addrs {
-            let Ok(t) = std::net::TcpListener::bind(SocketAddr::new(a, port)) else {
-                continue 'try_port;
-            };
-            held.push(t);
-            if a != addrs[0] && UdpSocket::bind(SocketAddr::new(a, port)).is_err() {
-                continue 'try_port;
-            }
-        }
-        return port;
-    }
-    panic!("no port free on {addrs:?}");
+    ports::free_port(addrs)
 }

@@ -1,7 +1,10 @@
 //! Runs NSD as a child process on a free loopback port, serving the fixture zones; killed
 //! on drop. Panics with a clear message when `nsd` is not installed.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+#[path = "ports.rs"]
+mod ports;
+
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,14 +42,7 @@ fn nsd_binary() -> PathBuf {
 
 /// A port free on 127.0.0.1 for both UDP and TCP (at the time of asking).
 pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
+    ports::free_port_lo()
 }
 
 impl Nsd {
