@@ -210,6 +210,8 @@ fn a_prefix_at_its_cap_leaves_others_served_and_idle_ones_end_at_the_deadline() 
     let addr = server.addr;
     assert_eq!(get([127, 0, 1, 1], addr), "HTTP/1.1 200 OK");
     // Two connections that send half a request hold 127.0.1.0/24's places.
+    // Taken before the connections: the server's deadline starts at each accept, after this.
+    let since = Instant::now();
     let held: Vec<TcpStream> = (1..=2)
         .map(|i| {
             let mut s = connect([127, 0, 1, i], addr);
@@ -217,7 +219,6 @@ fn a_prefix_at_its_cap_leaves_others_served_and_idle_ones_end_at_the_deadline() 
             s
         })
         .collect();
-    let since = Instant::now();
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(get([127, 0, 1, 3], addr), "", "prefix cap not in force");
     assert_eq!(get([127, 0, 2, 1], addr), "HTTP/1.1 200 OK");
@@ -233,8 +234,8 @@ fn a_prefix_at_its_cap_leaves_others_served_and_idle_ones_end_at_the_deadline() 
     }
     let answered = answered.expect("held connections never closed");
     assert!(
-        answered >= DEADLINE - Duration::from_millis(100)
-            && answered <= DEADLINE + Duration::from_millis(1500),
+        answered >= DEADLINE - Duration::from_millis(50)
+            && answered <= DEADLINE + Duration::from_millis(3000),
         "{answered:?}"
     );
     for mut s in held {
@@ -255,7 +256,7 @@ fn a_prefix_at_its_cap_leaves_others_served_and_idle_ones_end_at_the_deadline() 
     let mut rest = Vec::new();
     let _read = r.read_to_end(&mut rest);
     assert!(
-        t.elapsed() < DEADLINE + Duration::from_secs(1),
+        t.elapsed() < DEADLINE + Duration::from_secs(3),
         "{:?}",
         t.elapsed()
     );

@@ -172,7 +172,8 @@ fn a_client_that_never_reads_is_dropped_within_the_io_deadline() {
         .expect("the non-reading client was never dropped");
     let since_stall = stalled.elapsed();
     assert!(
-        since_stall <= IO_TIMEOUT + Duration::from_millis(1500),
+        // Generous: the machine may be busy; a client never dropped fails above.
+        since_stall <= IO_TIMEOUT + Duration::from_millis(3000),
         "dropped {since_stall:?} after the stall (deadline {IO_TIMEOUT:?}, {sent} queries, waited {waited:?})"
     );
     shutdown.cancel();
