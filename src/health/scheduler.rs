@@ -25,12 +25,17 @@ use crate::config::Override;
 use super::HealthError;
 use super::handle::{Command, HealthHandle};
 use super::monitor::{HttpClients, Monitor};
-use super::overrides::{Overrides, RuntimeOverride};
+use super::overrides::Overrides;
 use super::state::{Health, ProbeResult};
-use super::statefile::{self, ProbeState, SavedProbe, StateFile};
+use super::statefile::{self, SavedProbe, StateFile};
 use super::targets::{ProbeKey, TargetSet};
 use super::verdict::Status;
 use super::view::{HealthView, ProbeIndex, ProbeStatus};
+use persist::restored_status;
+use probe::{probe_loop, random_offset};
+
+mod persist;
+mod probe;
 
 /// Shortest time between two saves of probe states to the state file.
 const SAVE_GAP: Duration = Duration::from_secs(1);
@@ -375,146 +380,6 @@ impl Scheduler {
         changed
     }
 
-    async fn command(&mut self, cmd: Command) {
-        match cmd {
-            Command::Configured(list) => {
-                let mut next = (*self.overrides).clone();
-                next.set_configured(&list);
-                self.overrides = Arc::new(next);
-                self.publish();
-            }
-            Command::Set(target, cmd, reply) => {
-                let mut next = (*self.overrides).clone();
-                let state = cmd.state;
-                let prev = next.set(target.clone(), cmd);
-                let r = self.commit(next).await.map(|()| prev);
-                if r.is_ok() {
-                    tracing::info!(target_name = %target, state = ?state, "override set");
-                }
-                if reply.send(r).is_err() {
-                    tracing::debug!("override caller went away");
-                }
-            }
-            Command::Clear(target, origin, author, reply) => {
-                let mut next = (*self.overrides).clone();
-                let now = statefile::unix_ms(SystemTime::now());
-                let prev = next.clear(&target, now, &origin, &author);
-                let r = match prev {
-                    Some(_) => self.commit(next).await.map(|()| prev),
-                    None => Ok(None),
-                };
-                if matches!(r, Ok(Some(_))) {
-                    tracing::info!(target_name = %target, "override cleared");
-                }
-                if reply.send(r).is_err() {
-                    tracing::debug!("override caller went away");
-                }
-            }
-            Command::Merge(list) => {
-                let mut next = (*self.overrides).clone();
-                let mut taken = 0;
-                for (target, cmd) in list {
-                    let state = cmd.state;
-                    let origin = cmd.origin.clone();
-                    if next.merge(target.clone(), cmd) {
-                        taken += 1;
-                        tracing::info!(target_name = %target, state = ?state, origin = %origin,
-                            "override learned from the cluster");
-                    }
-                }
-                if taken > 0
-                    && let Err(e) = self.commit(next).await
-                {
-                    tracing::error!(error = %e, "overrides learned from the cluster not saved; not applied");
-                }
-            }
-        }
-    }
-
-    /// Turns expired overrides into clears and publishes.
-    async fn expire(&mut self) {
-        let mut next = (*self.overrides).clone();
-        if next.expire(statefile::unix_ms(SystemTime::now()))
-            && let Err(e) = self.commit(next).await
-        {
-            tracing::error!(error = %e, "expired overrides not saved");
-        }
-    }
-
-    /// When the next override expires, on the tokio clock.
-    fn next_expiry(&self) -> Option<tokio::time::Instant> {
-        let at = self.overrides.next_expiry()?;
-        let wait = Duration::from_millis(at.saturating_sub(statefile::unix_ms(SystemTime::now())));
-        Some(tokio::time::Instant::now() + wait)
-    }
-
-    /// Saves, then adopts and publishes `next`; a failed save changes nothing.
-    async fn commit(&mut self, next: Overrides) -> Result<(), HealthError> {
-        if self.state_file.is_some() {
-            self.write_state(next.runtime().clone()).await?;
-            self.unsaved = false;
-        }
-        self.overrides = Arc::new(next);
-        self.publish();
-        Ok(())
-    }
-
-    /// Writes the state file with these overrides and the current probe states.
-    async fn write_state(
-        &mut self,
-        overrides: std::collections::BTreeMap<crate::config::OverrideTarget, RuntimeOverride>,
-    ) -> Result<(), HealthError> {
-        let Some(path) = self.state_file.clone() else {
-            return Ok(());
-        };
-        self.last_save = tokio::time::Instant::now();
-        let file = StateFile {
-            overrides,
-            probes: self.saved_probes(),
-        };
-        tokio::task::spawn_blocking(move || file.save(&path))
-            .await
-            .map_err(|e| HealthError::TaskFailed(e.to_string()))?
-    }
-
-    /// Saves probe states (debounced by the loop); a failure is logged and retried later.
-    async fn save_probes(&mut self) {
-        let overrides = self.overrides.runtime().clone();
-        match self.write_state(overrides).await {
-            Ok(()) => self.unsaved = false,
-            Err(e) => tracing::warn!(error = %e, "cannot save probe states; retrying"),
-        }
-    }
-
-    /// Every probe with a result, for the state file.
-    fn saved_probes(&self) -> Vec<SavedProbe> {
-        let now = tokio::time::Instant::now().into_std();
-        let wall = SystemTime::now();
-        let mut out: Vec<SavedProbe> = self
-            .probes
-            .values()
-            .filter_map(|p| {
-                let st = self.statuses.get(p.slot)?;
-                let state = match st.state {
-                    Status::Up => ProbeState::Up,
-                    Status::Down => ProbeState::Down,
-                    Status::Unknown | Status::Drain | Status::Full => return None,
-                };
-                let since_ms = st
-                    .since
-                    .map(|t| statefile::unix_ms(wall - now.saturating_duration_since(t)));
-                Some(SavedProbe {
-                    probe: p.key.id(),
-                    state,
-                    since_ms,
-                    reason: st.reason.to_string(),
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.probe.cmp(&b.probe));
-        out
-    }
-
     fn publish(&mut self) {
         self.pending = false;
         self.last_publish = tokio::time::Instant::now();
@@ -533,81 +398,5 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The status a saved probe starts with.
-fn restored_status(saved: &SavedProbe) -> ProbeStatus {
-    let now = tokio::time::Instant::now().into_std();
-    let since = saved
-        .since_ms
-        .map(|ms| statefile::age(ms, SystemTime::now()))
-        .and_then(|age| now.checked_sub(age));
-    ProbeStatus {
-        state: saved.state.into(),
-        since,
-        reason: Arc::from(format!("restored: {}", saved.reason)),
-    }
-}
-
-fn random_offset(interval: Duration) -> Duration {
-    let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
-    if nanos == 0 {
-        return Duration::ZERO;
-    }
-    Duration::from_nanos(rand::random_range(0..nanos))
-}
-
-async fn probe_loop(
-    id: u64,
-    monitor: Monitor,
-    interval: Duration,
-    offset: Duration,
-    permits: Arc<Semaphore>,
-    results: mpsc::Sender<(u64, ProbeResult)>,
-    cancel: CancellationToken,
-) {
-    let interval = interval.max(Duration::from_millis(1));
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let permit = tokio::select! {
-            _ = cancel.cancelled() => return,
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
-        let result = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = monitor.probe() => r,
-        };
-        drop(permit);
-        if results.send((id, result)).await.is_err() {
-            return;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn start_offsets_spread_within_the_interval() {
-        let interval = Duration::from_secs(1);
-        let offsets: Vec<Duration> = (0..1000).map(|_| random_offset(interval)).collect();
-        assert!(offsets.iter().all(|o| *o < interval));
-        // Spread, not bunched: both halves of the interval are used.
-        let early = offsets.iter().filter(|o| **o < interval / 2).count();
-        assert!(
-            (300..700).contains(&early),
-            "{early} of 1000 in the first half"
-        );
-        assert_eq!(random_offset(Duration::ZERO), Duration::ZERO);
     }
 }
