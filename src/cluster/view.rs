@@ -12,23 +12,23 @@
 //!
 //! The [`Tracker`] keeps each peer between builds and reads only what changed: a peer whose
 //! chitchat max version has not moved costs a comparison, and of one that moved only the keys
-//! above the version last read are decoded. A full re-read every [`FULL_READ_EVERY`] catches
+//! above the version last read are decoded. A full re-read every [`tracker::FULL_READ_EVERY`] catches
 //! keys chitchat dropped without a tombstone (its state resets after garbage collection).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chitchat::{Chitchat, ChitchatId, Heartbeat};
 use tokio::time::Instant;
 
 use super::overrides::{EffectiveOverride, merge};
-use super::report::{
-    self, Decoded, Item, KeyKind, Observation, OverrideEntry, ProbeState, Report, Role, VipStatus,
-};
+use super::report::{Observation, OverrideEntry, ProbeState, Report, Role, VipStatus};
 use super::vantage::{self, Decision, DirectorInput, OwnInput, PeerInput, Tally};
 use crate::config::Vantage;
+pub(crate) use tracker::Tracker;
+
+mod tracker;
 
 /// A peer's state as seen from here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -230,254 +230,5 @@ impl ClusterView {
                     ..a.clone()
                 } == *b
             })
-    }
-}
-
-/// How often a peer's keys are all read again, whatever its version says.
-pub(crate) const FULL_READ_EVERY: Duration = Duration::from_secs(30);
-
-/// One peer incarnation as last read.
-struct Kept {
-    /// Chitchat's max version of the peer when last read.
-    max_version: u64,
-    heard: (Heartbeat, Instant),
-    /// Liveness and last heard are set at each build; the rest is kept.
-    peer: PeerView,
-    read_all_at: Instant,
-}
-
-/// Remembers, between two builds, each peer as last read and when each heartbeat and each
-/// value last changed.
-pub(crate) struct Tracker {
-    suspect_after: Duration,
-    kept: HashMap<ChitchatId, Kept>,
-    junk: u64,
-}
-
-impl Tracker {
-    pub(crate) fn new(suspect_after: Duration) -> Tracker {
-        Tracker {
-            suspect_after,
-            kept: HashMap::new(),
-            junk: 0,
-        }
-    }
-
-    /// A view of `chitchat`'s current state.
-    pub(crate) fn build(
-        &mut self,
-        chitchat: &Chitchat,
-        own: &Arc<Report>,
-        now: Instant,
-    ) -> ClusterView {
-        let me = chitchat.self_chitchat_id().node_id.clone();
-        let live: std::collections::HashSet<&ChitchatId> = chitchat.live_nodes().collect();
-        let mut kept = HashMap::with_capacity(self.kept.len());
-        let mut peers: BTreeMap<String, PeerView> = BTreeMap::new();
-        for (id, state) in chitchat.node_states() {
-            if id.node_id == me {
-                continue;
-            }
-            let mut k = match self.kept.remove(id) {
-                Some(k) => k,
-                None => Kept {
-                    max_version: 0,
-                    heard: (state.heartbeat(), now),
-                    peer: PeerView {
-                        node: id.node_id.to_string(),
-                        gossip_addr: id.gossip_advertise_addr,
-                        generation: id.generation_id,
-                        liveness: Liveness::Dead,
-                        last_heard: now,
-                        digest: None,
-                        role: None,
-                        fresh: None,
-                        observations: Arc::new(BTreeMap::new()),
-                        vips: BTreeMap::new(),
-                        overrides: BTreeMap::new(),
-                    },
-                    read_all_at: now,
-                },
-            };
-            let hb = state.heartbeat();
-            if k.heard.0 != hb {
-                k.heard = (hb, now);
-            }
-            let last_heard = k.heard.1;
-            k.peer.last_heard = last_heard;
-            k.peer.liveness = match live.contains(id) {
-                false => Liveness::Dead,
-                true if now.saturating_duration_since(last_heard) > self.suspect_after => {
-                    Liveness::Suspect
-                }
-                true => Liveness::Alive,
-            };
-            let max = state.max_version();
-            let full = max < k.max_version
-                || now.saturating_duration_since(k.read_all_at) >= FULL_READ_EVERY;
-            if full {
-                self.read_all(&mut k, state, now);
-            } else if max > k.max_version {
-                self.read_since(&mut k, state, now);
-            }
-            k.max_version = max;
-            match peers.get(k.peer.node.as_str()) {
-                Some(other) if other.generation > k.peer.generation => {}
-                _ => {
-                    peers.insert(k.peer.node.clone(), k.peer.clone());
-                }
-            }
-            kept.insert(id.clone(), k);
-        }
-        self.kept = kept;
-        ClusterView {
-            node: me.to_string(),
-            built: now,
-            own: own.clone(),
-            peers,
-            junk_values: self.junk,
-        }
-    }
-
-    /// Reads the keys above the version last read: new values, and tombstones.
-    fn read_since(&mut self, k: &mut Kept, state: &chitchat::NodeState, now: Instant) {
-        let since = k.max_version;
-        for (key, vv) in state.key_values_including_deleted() {
-            if vv.version <= since {
-                continue;
-            }
-            if vv.is_deleted() {
-                remove(&mut k.peer, key);
-            } else {
-                self.read(&mut k.peer, key, &vv.value, now);
-            }
-        }
-    }
-
-    /// Reads every key again: values whose version was already read keep when they were
-    /// first seen; keys gone from chitchat are dropped.
-    fn read_all(&mut self, k: &mut Kept, state: &chitchat::NodeState, now: Instant) {
-        let blank = PeerView {
-            digest: None,
-            role: None,
-            fresh: None,
-            observations: Arc::new(BTreeMap::new()),
-            vips: BTreeMap::new(),
-            overrides: BTreeMap::new(),
-            ..k.peer.clone()
-        };
-        let old = std::mem::replace(&mut k.peer, blank);
-        let mut observations = BTreeMap::new();
-        for (key, vv) in state.key_values_including_deleted() {
-            if vv.is_deleted() {
-                continue;
-            }
-            let known = vv.version <= k.max_version;
-            match report::key_kind(key) {
-                Some(KeyKind::Obs(t)) if known && old.observations.contains_key(t) => {
-                    if let Some(s) = old.observations.get(t) {
-                        observations.insert(t.to_string(), s.clone());
-                    }
-                }
-                Some(KeyKind::Vip(v)) if known && old.vips.contains_key(v) => {
-                    if let Some(s) = old.vips.get(v) {
-                        k.peer.vips.insert(v.to_string(), s.clone());
-                    }
-                }
-                Some(KeyKind::Fresh) if known && old.fresh.is_some() => k.peer.fresh = old.fresh,
-                _ => {
-                    let node = old.node.clone();
-                    if let Some((item, at_ms)) = self.decode(&node, key, &vv.value, !known) {
-                        match item {
-                            Item::Obs(t, value) => {
-                                let seen = Seen {
-                                    value,
-                                    at_ms,
-                                    refreshed: now,
-                                };
-                                observations.insert(t, seen);
-                            }
-                            other => apply(&mut k.peer, other, at_ms, now),
-                        }
-                    }
-                }
-            }
-        }
-        k.peer.observations = Arc::new(observations);
-        k.read_all_at = now;
-    }
-
-    /// Decodes and applies one new value.
-    fn read(&mut self, peer: &mut PeerView, key: &str, value: &str, now: Instant) {
-        let node = peer.node.clone();
-        if let Some((item, at_ms)) = self.decode(&node, key, value, true) {
-            apply(peer, item, at_ms, now);
-        }
-    }
-
-    /// One peer value: its item, or None (another format's key, or junk, counted when new).
-    fn decode(&mut self, node: &str, key: &str, value: &str, new: bool) -> Option<(Item, u64)> {
-        match report::decode(key, value) {
-            Decoded::Item(item, at_ms) => Some((item, at_ms)),
-            Decoded::Foreign => None,
-            Decoded::Junk => {
-                if new {
-                    self.junk += 1;
-                    tracing::debug!(peer = %node, key, "ignored a malformed cluster value");
-                }
-                None
-            }
-        }
-    }
-}
-
-/// Forgets the item a deleted key named.
-fn remove(peer: &mut PeerView, key: &str) {
-    match report::key_kind(key) {
-        Some(KeyKind::Obs(t)) if peer.observations.contains_key(t) => {
-            Arc::make_mut(&mut peer.observations).remove(t);
-        }
-        Some(KeyKind::Obs(_)) => {}
-        Some(KeyKind::Vip(v)) => {
-            peer.vips.remove(v);
-        }
-        Some(KeyKind::Ovr(t)) => {
-            peer.overrides.remove(t);
-        }
-        Some(KeyKind::Digest) => peer.digest = None,
-        Some(KeyKind::Role) => peer.role = None,
-        Some(KeyKind::Fresh) => peer.fresh = None,
-        None => {}
-    }
-}
-
-fn apply(peer: &mut PeerView, item: Item, at_ms: u64, refreshed: Instant) {
-    match item {
-        Item::Digest(d) => peer.digest = Some(d),
-        Item::Role(r) => peer.role = Some(r),
-        Item::Obs(t, value) => {
-            Arc::make_mut(&mut peer.observations).insert(
-                t,
-                Seen {
-                    value,
-                    at_ms,
-                    refreshed,
-                },
-            );
-        }
-        Item::Fresh => peer.fresh = Some(refreshed),
-        Item::Vip(v, value) => {
-            peer.vips.insert(
-                v,
-                Seen {
-                    value,
-                    at_ms,
-                    refreshed,
-                },
-            );
-        }
-        Item::Ovr(t, e) => {
-            peer.overrides.insert(t, e);
-        }
     }
 }
