@@ -13,6 +13,7 @@ mod cluster;
 mod director;
 mod glue;
 mod notify;
+mod privilege;
 mod reload;
 mod restart;
 mod snapshot;
@@ -69,6 +70,12 @@ pub enum ServeError {
     Cluster(String),
     #[error("anycast: {0}")]
     Anycast(#[from] crate::anycast::AnycastError),
+    #[error("IPVS director: {0}")]
+    Lvs(#[from] lvs::LvsError),
+    #[error(transparent)]
+    Privilege(#[from] crate::privilege::PrivilegeError),
+    #[error("server.user = \"{user}\": after leaving root: {problems}")]
+    Access { user: String, problems: String },
 }
 
 fn log_zone_errors(errors: &[LoadError], when: &str) {
@@ -209,18 +216,22 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     }
     let first_lvs = published.borrow().lvs.clone();
     let (status_tx, director) = watch::channel(None);
-    let lvs_inputs = cfg.lvs.as_ref().map(|l| {
-        director::start(
-            l,
-            first_lvs,
-            lvs::Outputs {
-                vip: vip_tx,
-                status: status_tx,
-            },
-            &mut tasks,
-            &shutdown,
-        )
-    });
+    let lvs_inputs = cfg
+        .lvs
+        .as_ref()
+        .map(|l| {
+            director::start(
+                l,
+                first_lvs,
+                lvs::Outputs {
+                    vip: vip_tx,
+                    status: status_tx,
+                },
+                &mut tasks,
+                &shutdown,
+            )
+        })
+        .transpose()?;
     let anycast_cfg = cfg.anycast.as_ref().map(anycast::config_channel);
     let server = Arc::new(Server {
         path: path.to_path_buf(),
@@ -302,6 +313,8 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         &shutdown,
     )
     .await?;
+    // Every socket is bound (DNS, gossip, BFD, admin): leave root now.
+    privilege::drop_privileges(&cfg, server.lvs.as_ref().map(|l| &l.kernel)).await?;
     let listen: Vec<String> = dns.local_addrs().iter().map(ToString::to_string).collect();
     tracing::info!(config = %path.display(), listen = %listen.join(" "), zones = server.state.load().zones.len(), services = cfg.services.len(), "serving");
 

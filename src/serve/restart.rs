@@ -22,6 +22,9 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     if o.admin_conn != n.admin_conn {
         out.push("[server] admin_max_connections, admin_max_per_prefix or admin_timeout");
     }
+    if o.run_as != n.run_as {
+        out.push("[server] user or group");
+    }
     if old.health.state_file != new.health.state_file {
         out.push("[health] state_file");
     }
