@@ -51,7 +51,8 @@ impl Keep {
 pub enum Dropped {
     /// Root was left for the account.
     Switched,
-    /// The process already ran as that account (as under the systemd units): nothing to do.
+    /// The process already ran as that account (as under the systemd units, or `root` named
+    /// while running as root): nothing to do.
     AlreadyThere,
 }
 
@@ -102,10 +103,10 @@ fn resgid() -> (u32, u32, u32) {
 pub fn drop_to(to: &RunAs, keep: Keep) -> Result<Dropped, PrivilegeError> {
     let user = to.user.as_str();
     let (ruid, euid, suid) = resuid();
+    if (ruid, euid, suid) == (to.uid, to.uid, to.uid) {
+        return Ok(Dropped::AlreadyThere);
+    }
     if euid != 0 {
-        if (ruid, euid, suid) == (to.uid, to.uid, to.uid) {
-            return Ok(Dropped::AlreadyThere);
-        }
         return Err(PrivilegeError::NotRoot {
             user: user.into(),
             uid: euid,

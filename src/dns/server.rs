@@ -98,8 +98,7 @@ impl DnsServer {
         state: SharedState,
         shutdown: CancellationToken,
     ) -> Result<DnsServer, DnsError> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::start_with_threads(listen, state, shutdown, threads)
+        Self::start_with_threads(listen, state, shutdown, 0)
     }
 
     /// As [`DnsServer::start`] with an explicit number of UDP threads per address.
@@ -109,11 +108,43 @@ impl DnsServer {
         shutdown: CancellationToken,
         threads: usize,
     ) -> Result<DnsServer, DnsError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DnsError::NoRuntime)?;
-        let mut bound = Vec::new();
+        Bound::bind(listen, threads)?.serve(state, shutdown)
+    }
+}
+
+/// Every DNS socket bound, nothing served yet: queries wait in the kernel's queues until
+/// [`Bound::serve`] (`serve` leaves root in between, so that no query is answered as root).
+pub struct Bound {
+    sockets: Vec<(SocketAddr, Vec<UdpSocket>, StdTcpListener)>,
+}
+
+impl Bound {
+    /// Binds `threads` UDP sockets (0: one per CPU core) and a TCP listener per address.
+    pub fn bind(listen: &[SocketAddr], threads: usize) -> Result<Bound, DnsError> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut sockets = Vec::new();
         for &addr in listen {
-            bound.push(bind_address(addr, threads.max(1))?);
+            sockets.push(bind_address(addr, threads)?);
         }
+        Ok(Bound { sockets })
+    }
+
+    /// The bound addresses, in the order given (the real port when 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|(a, _, _)| *a).collect()
+    }
+
+    /// Starts serving. Must be called inside a tokio runtime (TCP runs on it).
+    pub fn serve(
+        self,
+        state: SharedState,
+        shutdown: CancellationToken,
+    ) -> Result<DnsServer, DnsError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DnsError::NoRuntime)?;
+        let bound = self.sockets;
         let mut server = DnsServer {
             addrs: Vec::new(),
             udp: Vec::new(),
@@ -155,7 +186,9 @@ impl DnsServer {
         }
         Ok(server)
     }
+}
 
+impl DnsServer {
     /// The bound addresses, in the order given (the real port when 0 was asked for).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs

@@ -58,8 +58,9 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     Ok(sock.into())
 }
 
-/// Per-thread buffers, allocated once.
-struct Buffers {
+/// Per-thread buffers, allocated once. `P`: a wildcard socket, which receives each query's
+/// destination and answers from it (a constant, so that other sockets' code has no trace of it).
+struct Buffers<const P: bool> {
     rx: Vec<[u8; RECV_BUF]>,
     tx: Vec<Vec<u8>>,
     names: [libc::sockaddr_storage; BATCH],
@@ -68,16 +69,14 @@ struct Buffers {
     msgs: [libc::mmsghdr; BATCH],
     /// Which received message each pending response answers.
     pending: [usize; BATCH],
-    /// Wildcard socket: receive each query's destination and answer from it.
-    pktinfo: bool,
     rx_ctrl: [pktinfo::Ctrl; BATCH],
     tx_ctrl: [pktinfo::Ctrl; BATCH],
     /// Each received query's destination address (wildcard sockets only).
     dst: [Option<pktinfo::Dst>; BATCH],
 }
 
-impl Buffers {
-    fn new(pktinfo: bool) -> Box<Buffers> {
+impl<const P: bool> Buffers<P> {
+    fn new() -> Box<Buffers<P>> {
         // SAFETY: all-zero is a valid value for these plain C structs; pointers inside are
         // set before every system call.
         let mut b = Box::new(Buffers {
@@ -90,7 +89,6 @@ impl Buffers {
             iov: unsafe { zeroed() },
             msgs: unsafe { zeroed() },
             pending: [0; BATCH],
-            pktinfo,
             rx_ctrl: [pktinfo::Ctrl::default(); BATCH],
             tx_ctrl: [pktinfo::Ctrl::default(); BATCH],
             dst: [None; BATCH],
@@ -112,7 +110,7 @@ impl Buffers {
             h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut self.iov[i];
             h.msg_iovlen = 1;
-            if self.pktinfo {
+            if P {
                 h.msg_control = self.rx_ctrl[i].0.as_mut_ptr().cast();
                 h.msg_controllen = pktinfo::CTRL_LEN;
             } else {
@@ -165,9 +163,22 @@ pub fn wake(sock: &UdpSocket) {
 /// thread; `siblings` is the number of threads serving the same address, which share the
 /// rate limit between them.
 pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, siblings: usize) {
+    if sock.local_addr().is_ok_and(|a| a.ip().is_unspecified()) {
+        serve_with::<true>(sock, state, shutdown, siblings);
+    } else {
+        serve_with::<false>(sock, state, shutdown, siblings);
+    }
+}
+
+/// [`serve`] for a wildcard socket (`P`) or one bound to an address.
+fn serve_with<const P: bool>(
+    sock: &UdpSocket,
+    state: SharedState,
+    shutdown: CancellationToken,
+    siblings: usize,
+) {
     let fd = sock.as_raw_fd();
-    let wildcard = sock.local_addr().is_ok_and(|a| a.ip().is_unspecified());
-    let mut b = Buffers::new(wildcard);
+    let mut b = Buffers::<P>::new();
     let mut table = rrl::Table::new(rand::random());
     let mut used = 0usize;
     let mut batches = 0u32;
@@ -228,7 +239,7 @@ pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, 
             let Some(client) = to_std(&b.names[i]) else {
                 continue;
             };
-            if b.pktinfo {
+            if P {
                 b.dst[i] = pktinfo::destination(&b.msgs[i].msg_hdr);
             }
             let mut outcome = answer::answer_at(
@@ -324,7 +335,7 @@ fn coarse(clock: libc::clockid_t) -> Duration {
     )
 }
 
-fn send_batch(fd: i32, b: &mut Buffers, count: usize) {
+fn send_batch<const P: bool>(fd: i32, b: &mut Buffers<P>, count: usize) {
     for k in 0..count {
         let i = b.pending[k];
         b.iov[k] = libc::iovec {
@@ -336,12 +347,11 @@ fn send_batch(fd: i32, b: &mut Buffers, count: usize) {
         h.msg_namelen = b.name_lens[i];
         h.msg_iov = &mut b.iov[k];
         h.msg_iovlen = 1;
-        match b.dst[i] {
-            Some(dst) if b.pktinfo => pktinfo::set_source(h, &mut b.tx_ctrl[k], dst),
-            _ => {
-                h.msg_control = std::ptr::null_mut();
-                h.msg_controllen = 0;
-            }
+        if P && let Some(dst) = b.dst[i] {
+            pktinfo::set_source(h, &mut b.tx_ctrl[k], dst);
+        } else {
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
         }
         h.msg_flags = 0;
     }

@@ -6,9 +6,10 @@
 #![allow(clippy::disallowed_methods)] // a test harness measures wall time
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::Killed;
 use crate::netns::Lab;
 use crate::node::{ZONE, answers, bin};
 
@@ -42,15 +43,6 @@ fn connected_answer(from: IpAddr, to: SocketAddr) -> bool {
     c.send(&query()).unwrap();
     let mut buf = [0u8; 1500];
     matches!(c.recv(&mut buf), Ok(n) if n >= 12 && buf[..2] == QUERY_ID)
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

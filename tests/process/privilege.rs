@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
+use crate::Killed;
 use crate::dnsclient::{self, Proto};
-use crate::node::{Node, Site, bin};
+use crate::netns::Lab;
+use crate::node::{Node, Site, ZONE, bin};
 
 const NOBODY: u32 = 65534;
 const CAP_NET_ADMIN: u64 = 1 << 12;
@@ -187,10 +189,50 @@ forward = "dr"
 addr = "10.0.0.1:8080"
 "#;
 
+/// In a network namespace made here, so that a kernel with `ip_vs` gets the test's service
+/// in that namespace's IPVS table, not the host's (without `ip_vs`, the director retries).
 #[test]
 fn with_lvs_only_the_ipvs_thread_keeps_cap_net_admin() {
-    let (site, node, _, _) = start_as_root(LVS);
-    let all = threads(node.pid());
+    let mut lab = Lab::new("lv");
+    let host = lab.host("d", 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("example.test.zone"), ZONE).unwrap();
+    let cfg = dir.path().join("meridian.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:5301\"]\nzones = \"example.test.zone\"\n\
+             user = \"nobody\"\n{LVS}"
+        ),
+    )
+    .unwrap();
+    open_to_all(dir.path());
+    let log = dir.path().join("stderr.log");
+    let mut child = Killed(
+        host.command(&bin())
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    let addr: SocketAddr = "127.0.0.1:5301".parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !host.enter(|| crate::node::answers(addr, Duration::from_millis(200))) {
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "exited:\n{}",
+            stderr()
+        );
+        assert!(Instant::now() < deadline, "not answering:\n{}", stderr());
+    }
+    assert!(stderr().contains("left root"), "{}", stderr());
+    let pid = child.0.id();
+    let all = threads(pid);
     let ipvs: Vec<&Creds> = all.iter().filter(|t| t.name == "meridian-ipvs").collect();
     assert_eq!(ipvs.len(), 1, "{all:?}");
     assert_eq!(ipvs[0].cap[1..3], [CAP_NET_ADMIN, CAP_NET_ADMIN], "{all:?}");
@@ -202,10 +244,11 @@ fn with_lvs_only_the_ipvs_thread_keeps_cap_net_admin() {
         }
     }
     // The main thread, which /proc/PID/status shows, holds nothing.
-    let main = creds(&std::fs::read_to_string(format!("/proc/{}/status", node.pid())).unwrap());
+    let main = creds(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap());
     assert_eq!([main.cap[1], main.cap[2]], [0, 0], "{main:?}");
-    let r = a_records(site.addr, "www.example.test.", Proto::Tcp);
+    let r = host.enter(|| a_records(addr, "www.example.test.", Proto::Tcp));
     assert_eq!(dnsclient::rcode(&r), 0);
+    assert!(child.0.try_wait().unwrap().is_none(), "{}", stderr());
 }
 
 #[test]
