@@ -103,6 +103,16 @@ mod tests {
     }
 
     #[test]
+    fn a_user_change_needs_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = cfg(&dir, "[server]\n");
+        let b = cfg(&dir, "[server]\nuser = \"nobody\"\n");
+        assert_eq!(needs_restart(&a, &b), vec!["[server] user or group"]);
+        let c = cfg(&dir, "[server]\nuser = \"nobody\"\ngroup = \"root\"\n");
+        assert_eq!(needs_restart(&b, &c), vec!["[server] user or group"]);
+    }
+
+    #[test]
     fn anycast_prefixes_reload_but_the_backend_and_bfd_need_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = |text: &str| cfg(&dir, text);
