@@ -145,7 +145,14 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || c.downcast_ref::<UsageError>().is_some()
             || matches!(
                 c.downcast_ref::<crate::serve::ServeError>(),
-                Some(crate::serve::ServeError::Config(_) | crate::serve::ServeError::Policy(_))
+                Some(
+                    crate::serve::ServeError::Config(_)
+                        | crate::serve::ServeError::Policy(_)
+                        | crate::serve::ServeError::Access { .. }
+                        | crate::serve::ServeError::Privilege(
+                            crate::privilege::PrivilegeError::NotRoot { .. }
+                        )
+                )
             )
     });
     if config { 2 } else { 1 }

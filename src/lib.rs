@@ -27,6 +27,7 @@
 //! - [`realserver`]: a DR/TUN real server's VIPs and sysctls (rtnetlink), for `meridian realserver`;
 //! - [`state`]: the immutable snapshot the query path reads;
 //! - [`serve`]: the long-running process that wires them together ([`run`]);
+//! - [`privilege`]: leaving root after binding (`[server] user`), keeping only `CAP_NET_ADMIN` for IPVS;
 //! - [`admin`]: the loopback HTTP/1.1 endpoint on hyper (status page, metrics, overrides, reload);
 //! - [`metrics`]: the Prometheus metrics (`prometheus-client`) and their `/metrics` rendering;
 //! - [`cluster`]: gossip between nodes (chitchat over an encrypted transport), the vantage rule;
@@ -50,6 +51,7 @@ pub mod lvs;
 pub mod metrics;
 pub mod netlimit;
 pub mod policy;
+pub mod privilege;
 pub mod realserver;
 pub mod serve;
 pub mod state;

@@ -13,6 +13,7 @@ mod cluster;
 mod director;
 mod glue;
 mod notify;
+mod privilege;
 mod reload;
 mod restart;
 mod snapshot;
@@ -34,7 +35,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
-use crate::dns::{self, DnsServer, LoadError};
+use crate::dns::{self, LoadError};
 use crate::health::authority::ClusterFeed;
 use crate::health::{
     Authority, HealthError, HealthHandle, Published, Registry, Scheduler, SchedulerOptions,
@@ -69,6 +70,12 @@ pub enum ServeError {
     Cluster(String),
     #[error("anycast: {0}")]
     Anycast(#[from] crate::anycast::AnycastError),
+    #[error("IPVS director: {0}")]
+    Lvs(#[from] lvs::LvsError),
+    #[error(transparent)]
+    Privilege(#[from] crate::privilege::PrivilegeError),
+    #[error("server.user = \"{user}\": after leaving root: {problems}")]
+    Access { user: String, problems: String },
 }
 
 fn log_zone_errors(errors: &[LoadError], when: &str) {
@@ -184,10 +191,9 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     log_zone_errors(&errors, "start");
     release_free_memory();
     let state = crate::state::shared(snapshot);
-    let dns = match cfg.server.udp_threads {
-        0 => DnsServer::start(&cfg.server.listen, state.clone(), shutdown.clone())?,
-        n => DnsServer::start_with_threads(&cfg.server.listen, state.clone(), shutdown.clone(), n)?,
-    };
+    // Bound now, served once root is left (below): queries wait in the kernel's queues.
+    let dns_bound = dns::server::Bound::bind(&cfg.server.listen, cfg.server.udp_threads)?;
+    let dns_addrs = dns_bound.local_addrs();
     let (vip_tx, vip_rx) = watch::channel(VipState::default());
     let (registry_tx, registry_rx) = watch::channel(state.load().registry.clone());
     let feed = gossip
@@ -209,18 +215,22 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     }
     let first_lvs = published.borrow().lvs.clone();
     let (status_tx, director) = watch::channel(None);
-    let lvs_inputs = cfg.lvs.as_ref().map(|l| {
-        director::start(
-            l,
-            first_lvs,
-            lvs::Outputs {
-                vip: vip_tx,
-                status: status_tx,
-            },
-            &mut tasks,
-            &shutdown,
-        )
-    });
+    let lvs_inputs = cfg
+        .lvs
+        .as_ref()
+        .map(|l| {
+            director::start(
+                l,
+                first_lvs,
+                lvs::Outputs {
+                    vip: vip_tx,
+                    status: status_tx,
+                },
+                &mut tasks,
+                &shutdown,
+            )
+        })
+        .transpose()?;
     let anycast_cfg = cfg.anycast.as_ref().map(anycast::config_channel);
     let server = Arc::new(Server {
         path: path.to_path_buf(),
@@ -268,12 +278,7 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     });
     let anycast = match (&cfg.anycast, anycast_cfg) {
         (Some(a), Some((_, rx))) => Some(anycast::start(
-            a,
-            rx,
-            &server,
-            dns.local_addrs(),
-            &mut tasks,
-            &shutdown,
+            a, rx, &server, &dns_addrs, &mut tasks, &shutdown,
         )?),
         _ => None,
     };
@@ -302,6 +307,9 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         &shutdown,
     )
     .await?;
+    // Every socket is bound (DNS, gossip, BFD, admin): leave root now.
+    privilege::drop_privileges(&cfg, server.lvs.as_ref().map(|l| &l.kernel)).await?;
+    let dns = dns_bound.serve(server.state.clone(), shutdown.clone())?;
     let listen: Vec<String> = dns.local_addrs().iter().map(ToString::to_string).collect();
     tracing::info!(config = %path.display(), listen = %listen.join(" "), zones = server.state.load().zones.len(), services = cfg.services.len(), "serving");
 

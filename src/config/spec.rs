@@ -70,6 +70,10 @@ pub struct ServerSpec {
     pub identity: Option<Spanned<String>>,
     pub nsid: Option<Spanned<bool>>,
     pub chaos_id: Option<Spanned<bool>>,
+    /// The account to become after binding, when started as root.
+    pub user: Option<Spanned<String>>,
+    /// Its group (default: the user's primary group).
+    pub group: Option<Spanned<String>>,
 }
 
 /// `rrl = { rate = 1000, slip = 2, window = "1s", exempt = ["127.0.0.0/8", "::1"] }`

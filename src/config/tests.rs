@@ -346,4 +346,5 @@ fn a_missing_short_or_readable_key_file_is_refused() {
     }
 }
 
+mod run_as;
 mod typed;

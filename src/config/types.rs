@@ -66,6 +66,8 @@ pub struct Server {
     pub cookie_secret: Option<crate::dns::cookie::CookieSecret>,
     /// The node's name in NSID options and CH TXT answers, and which of them are on.
     pub identity: IdentitySettings,
+    /// `user` and `group`: the account to become once every socket is bound (root only).
+    pub run_as: Option<crate::privilege::RunAs>,
 }
 
 /// `[server] identity`, `nsid`, `chaos_id` (both answers off by default).
@@ -96,6 +98,7 @@ impl Default for Server {
             rrl: super::RrlSettings::default(),
             cookie_secret: None,
             identity: IdentitySettings::default(),
+            run_as: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Starting and stopping the DNS listeners: every address gets N UDP sockets (one thread
 //! each) and one TCP listener on the same port. All sockets are bound before anything
-//! serves, so a bad address fails the start with its name.
+//! serves, so a bad address fails the start with its name. Each UDP thread runs under
+//! [`supervise`](crate::dns::supervise): a panic restarts it on the same socket.
 
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::DnsError;
-use crate::dns::{tcp, udp};
+use crate::dns::{supervise, tcp, udp};
 use crate::state::SharedState;
 
 /// Running DNS listeners.
@@ -65,6 +66,30 @@ fn bind_address(
     ))
 }
 
+/// Starts `work` on its own thread under the supervisor: restarted after a panic or an
+/// early return until `shutdown` is cancelled.
+#[allow(clippy::disallowed_methods)] // shell: the supervisor's clock
+fn spawn_supervised(
+    name: String,
+    shutdown: CancellationToken,
+    work: impl FnMut() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let stopped = || shutdown.is_cancelled();
+            supervise::supervise(
+                &name,
+                stopped,
+                work,
+                supervise::Backoff::default(),
+                |d| supervise::sleep_unless(&stopped, d),
+                std::time::Instant::now,
+                |_, _| {},
+            );
+        })
+}
+
 impl DnsServer {
     /// Binds every address (UDP threads = CPU count) and starts serving. Must be called
     /// inside a tokio runtime (TCP runs on it).
@@ -73,8 +98,7 @@ impl DnsServer {
         state: SharedState,
         shutdown: CancellationToken,
     ) -> Result<DnsServer, DnsError> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::start_with_threads(listen, state, shutdown, threads)
+        Self::start_with_threads(listen, state, shutdown, 0)
     }
 
     /// As [`DnsServer::start`] with an explicit number of UDP threads per address.
@@ -84,11 +108,43 @@ impl DnsServer {
         shutdown: CancellationToken,
         threads: usize,
     ) -> Result<DnsServer, DnsError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DnsError::NoRuntime)?;
-        let mut bound = Vec::new();
+        Bound::bind(listen, threads)?.serve(state, shutdown)
+    }
+}
+
+/// Every DNS socket bound, nothing served yet: queries wait in the kernel's queues until
+/// [`Bound::serve`] (`serve` leaves root in between, so that no query is answered as root).
+pub struct Bound {
+    sockets: Vec<(SocketAddr, Vec<UdpSocket>, StdTcpListener)>,
+}
+
+impl Bound {
+    /// Binds `threads` UDP sockets (0: one per CPU core) and a TCP listener per address.
+    pub fn bind(listen: &[SocketAddr], threads: usize) -> Result<Bound, DnsError> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut sockets = Vec::new();
         for &addr in listen {
-            bound.push(bind_address(addr, threads.max(1))?);
+            sockets.push(bind_address(addr, threads)?);
         }
+        Ok(Bound { sockets })
+    }
+
+    /// The bound addresses, in the order given (the real port when 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|(a, _, _)| *a).collect()
+    }
+
+    /// Starts serving. Must be called inside a tokio runtime (TCP runs on it).
+    pub fn serve(
+        self,
+        state: SharedState,
+        shutdown: CancellationToken,
+    ) -> Result<DnsServer, DnsError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DnsError::NoRuntime)?;
+        let bound = self.sockets;
         let mut server = DnsServer {
             addrs: Vec::new(),
             udp: Vec::new(),
@@ -106,10 +162,11 @@ impl DnsServer {
             let siblings = socks.len();
             for (i, sock) in socks.iter().enumerate() {
                 let (sock, state, shutdown) = (sock.clone(), state.clone(), shutdown.clone());
-                let handle = std::thread::Builder::new()
-                    .name(format!("dns-udp-{i}"))
-                    .spawn(move || udp::serve(&sock, state, shutdown, siblings))
-                    .map_err(DnsError::Thread)?;
+                let stop = shutdown.clone();
+                let handle = spawn_supervised(format!("dns-udp-{i}"), stop, move || {
+                    udp::serve(&sock, state.clone(), shutdown.clone(), siblings);
+                })
+                .map_err(DnsError::Thread)?;
                 server.udp.push(handle);
             }
             // The UDP threads block in the kernel without a timeout (a timed wait would arm
@@ -129,7 +186,9 @@ impl DnsServer {
         }
         Ok(server)
     }
+}
 
+impl DnsServer {
     /// The bound addresses, in the order given (the real port when 0 was asked for).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
@@ -152,6 +211,9 @@ impl DnsServer {
         }
     }
 }
+
+#[cfg(test)]
+mod process_tests;
 
 #[cfg(test)]
 mod tests {

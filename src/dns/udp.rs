@@ -13,6 +13,10 @@
 //! blocks in `recvmmsg` without a timeout (a timed wait arms a kernel timer each time, and at
 //! moderate load the thread waits before nearly every query); at shutdown [`wake`] shuts the
 //! socket's receive side, which makes the blocked call return 0.
+//!
+//! A socket bound to a wildcard address (`0.0.0.0`, `::`) also receives each query's
+//! destination address and answers from it (`dns::pktinfo`); one bound to an address does
+//! not, and passes no control messages at all.
 
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
@@ -25,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dns::answer::{self, Limited, Outcome, Transport};
 use crate::dns::cookie::Verdict;
 use crate::dns::observe;
+use crate::dns::pktinfo;
 use crate::dns::rrl::{self, Class, Decision};
 use crate::metrics;
 use crate::state::SharedState;
@@ -38,19 +43,24 @@ const TIME_EVERY: u32 = 16;
 /// Largest query accepted (longer datagrams are dropped).
 const RECV_BUF: usize = 4096;
 
-/// Binds one UDP socket with SO_REUSEPORT (and IPV6_V6ONLY for IPv6 addresses).
+/// Binds one UDP socket with SO_REUSEPORT (and IPV6_V6ONLY for IPv6 addresses); on a
+/// wildcard address, with the destination of each datagram reported (`dns::pktinfo`).
 pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         sock.set_only_v6(true)?;
+    }
+    if addr.ip().is_unspecified() {
+        pktinfo::enable(&sock, addr.is_ipv6())?;
     }
     sock.set_reuse_port(true)?;
     sock.bind(&addr.into())?;
     Ok(sock.into())
 }
 
-/// Per-thread buffers, allocated once.
-struct Buffers {
+/// Per-thread buffers, allocated once. `P`: a wildcard socket, which receives each query's
+/// destination and answers from it (a constant, so that other sockets' code has no trace of it).
+struct Buffers<const P: bool> {
     rx: Vec<[u8; RECV_BUF]>,
     tx: Vec<Vec<u8>>,
     names: [libc::sockaddr_storage; BATCH],
@@ -59,10 +69,14 @@ struct Buffers {
     msgs: [libc::mmsghdr; BATCH],
     /// Which received message each pending response answers.
     pending: [usize; BATCH],
+    rx_ctrl: [pktinfo::Ctrl; BATCH],
+    tx_ctrl: [pktinfo::Ctrl; BATCH],
+    /// Each received query's destination address (wildcard sockets only).
+    dst: [Option<pktinfo::Dst>; BATCH],
 }
 
-impl Buffers {
-    fn new() -> Box<Buffers> {
+impl<const P: bool> Buffers<P> {
+    fn new() -> Box<Buffers<P>> {
         // SAFETY: all-zero is a valid value for these plain C structs; pointers inside are
         // set before every system call.
         let mut b = Box::new(Buffers {
@@ -75,6 +89,9 @@ impl Buffers {
             iov: unsafe { zeroed() },
             msgs: unsafe { zeroed() },
             pending: [0; BATCH],
+            rx_ctrl: [pktinfo::Ctrl::default(); BATCH],
+            tx_ctrl: [pktinfo::Ctrl::default(); BATCH],
+            dst: [None; BATCH],
         });
         b.prepare_recv(BATCH);
         b
@@ -93,8 +110,13 @@ impl Buffers {
             h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut self.iov[i];
             h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
+            if P {
+                h.msg_control = self.rx_ctrl[i].0.as_mut_ptr().cast();
+                h.msg_controllen = pktinfo::CTRL_LEN;
+            } else {
+                h.msg_control = std::ptr::null_mut();
+                h.msg_controllen = 0;
+            }
             h.msg_flags = 0;
             self.msgs[i].msg_len = 0;
         }
@@ -141,8 +163,22 @@ pub fn wake(sock: &UdpSocket) {
 /// thread; `siblings` is the number of threads serving the same address, which share the
 /// rate limit between them.
 pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, siblings: usize) {
+    if sock.local_addr().is_ok_and(|a| a.ip().is_unspecified()) {
+        serve_with::<true>(sock, state, shutdown, siblings);
+    } else {
+        serve_with::<false>(sock, state, shutdown, siblings);
+    }
+}
+
+/// [`serve`] for a wildcard socket (`P`) or one bound to an address.
+fn serve_with<const P: bool>(
+    sock: &UdpSocket,
+    state: SharedState,
+    shutdown: CancellationToken,
+    siblings: usize,
+) {
     let fd = sock.as_raw_fd();
-    let mut b = Buffers::new();
+    let mut b = Buffers::<P>::new();
     let mut table = rrl::Table::new(rand::random());
     let mut used = 0usize;
     let mut batches = 0u32;
@@ -203,6 +239,9 @@ pub fn serve(sock: &UdpSocket, state: SharedState, shutdown: CancellationToken, 
             let Some(client) = to_std(&b.names[i]) else {
                 continue;
             };
+            if P {
+                b.dst[i] = pktinfo::destination(&b.msgs[i].msg_hdr);
+            }
             let mut outcome = answer::answer_at(
                 &snapshot,
                 &b.rx[i][..len],
@@ -296,7 +335,7 @@ fn coarse(clock: libc::clockid_t) -> Duration {
     )
 }
 
-fn send_batch(fd: i32, b: &mut Buffers, count: usize) {
+fn send_batch<const P: bool>(fd: i32, b: &mut Buffers<P>, count: usize) {
     for k in 0..count {
         let i = b.pending[k];
         b.iov[k] = libc::iovec {
@@ -308,8 +347,12 @@ fn send_batch(fd: i32, b: &mut Buffers, count: usize) {
         h.msg_namelen = b.name_lens[i];
         h.msg_iov = &mut b.iov[k];
         h.msg_iovlen = 1;
-        h.msg_control = std::ptr::null_mut();
-        h.msg_controllen = 0;
+        if P && let Some(dst) = b.dst[i] {
+            pktinfo::set_source(h, &mut b.tx_ctrl[k], dst);
+        } else {
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+        }
         h.msg_flags = 0;
     }
     let mut sent = 0usize;

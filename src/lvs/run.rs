@@ -15,7 +15,7 @@ use crate::health::RealTable;
 use super::desired::VipState;
 use super::reconcile::{Reconciler, Report};
 use super::status::DirectorStatus;
-use super::{Ipvs, LvsError, key_display};
+use super::{Ipvs, KernelThread, LvsError, key_display};
 
 /// How often the real servers of a service with a waiting drain or `spill_at` are re-read.
 pub const DRAIN_POLL: Duration = Duration::from_secs(1);
@@ -41,12 +41,46 @@ impl Outputs {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, LvsError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| LvsError::Task(e.to_string()))
+/// What the director does when IPVS cannot be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// Return the error (`meridian lvs run`).
+    Once,
+    /// Log it and try again, 1 s, 2 s, 4 s ... up to 30 s apart (`serve`: DNS keeps serving).
+    Retry,
+}
+
+/// Longest wait between two attempts at opening IPVS with [`Open::Retry`].
+const OPEN_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Opens IPVS on `kernel`; None when `shutdown` came first.
+async fn open(
+    kernel: &KernelThread,
+    mode: Open,
+    shutdown: &CancellationToken,
+) -> Result<Option<Ipvs>, LvsError> {
+    let mut failures = 0u32;
+    loop {
+        match kernel.call(Ipvs::open).await? {
+            Ok(ipvs) => {
+                if failures > 0 {
+                    tracing::info!(attempts = failures + 1, "IPVS opened");
+                }
+                return Ok(Some(ipvs));
+            }
+            Err(e) if mode == Open::Retry => {
+                failures += 1;
+                crate::metrics::inc(&crate::metrics::METRICS.lvs_errors);
+                let wait = backoff(failures, OPEN_RETRY_MAX);
+                tracing::error!(error = %e, retry_in_s = wait.as_secs(), "cannot open IPVS: the director waits, DNS keeps serving");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn log_report(r: &Report) {
@@ -92,14 +126,29 @@ fn log_report(r: &Report) {
 /// The director loop: reconcile at start, on every config or health change and every
 /// `resync`; publish on `out`. Returns when `shutdown` is cancelled, or with an error when
 /// IPVS cannot be opened.
-#[allow(clippy::disallowed_methods)] // shell: the clock drain deadlines are measured on
 pub async fn run(
+    config: watch::Receiver<Arc<Lvs>>,
+    health: watch::Receiver<Arc<RealTable>>,
+    out: Outputs,
+    shutdown: CancellationToken,
+) -> Result<(), LvsError> {
+    let kernel = KernelThread::spawn()?;
+    run_on(&kernel, Open::Once, config, health, out, shutdown).await
+}
+
+/// As [`run`], with every netlink call on `kernel` and IPVS opened as `open` says.
+#[allow(clippy::disallowed_methods)] // shell: the clock drain deadlines are measured on
+pub async fn run_on(
+    kernel: &KernelThread,
+    open_mode: Open,
     mut config: watch::Receiver<Arc<Lvs>>,
     mut health: watch::Receiver<Arc<RealTable>>,
     out: Outputs,
     shutdown: CancellationToken,
 ) -> Result<(), LvsError> {
-    let ipvs = blocking(Ipvs::open).await??;
+    let Some(ipvs) = open(kernel, open_mode, &shutdown).await? else {
+        return Ok(());
+    };
     let epoch = Instant::now();
     let mut rec = Some(Reconciler::new(ipvs));
     let (mut config_open, mut health_open) = (true, true);
@@ -115,12 +164,13 @@ pub async fn run(
             .take()
             .ok_or_else(|| LvsError::Task("reconciler lost".into()))?;
         let lvs2 = lvs.clone();
-        let (r, outcome, waiting) = blocking(move || {
-            let out = r.update(&lvs2, &view, full, epoch.elapsed());
-            let waiting = r.drains_waiting();
-            (r, out, waiting)
-        })
-        .await?;
+        let (r, outcome, waiting) = kernel
+            .call(move || {
+                let out = r.update(&lvs2, &view, full, epoch.elapsed());
+                let waiting = r.drains_waiting();
+                (r, out, waiting)
+            })
+            .await?;
         let resync = lvs.resync.max(Duration::from_millis(100));
         let now = tokio::time::Instant::now();
         if full {

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub rrl_slipped: AtomicU64,
     /// Queries carrying a well-formed EDNS Client Subnet option.
     pub ecs_queries: AtomicU64,
+    /// UDP threads restarted after a panic or an unexpected end.
+    pub udp_thread_restarts: AtomicU64,
     pub zones_loaded: AtomicU64,
     pub zones_failed: AtomicU64,
     pub config_generation: AtomicU64,
@@ -70,6 +72,7 @@ impl Metrics {
             rrl_limited: Z,
             rrl_slipped: Z,
             ecs_queries: Z,
+            udp_thread_restarts: Z,
             zones_loaded: Z,
             zones_failed: Z,
             config_generation: Z,
@@ -97,7 +100,7 @@ impl Metrics {
 
     /// Every metric: name (after `meridian_`; counters without `_total`, which the encoder
     /// adds), type, help, value.
-    fn table(&self) -> [(&'static str, MetricType, &'static str, &AtomicU64); 27] {
+    fn table(&self) -> [(&'static str, MetricType, &'static str, &AtomicU64); 28] {
         [
             (
                 "dns_truncated",
@@ -128,6 +131,12 @@ impl Metrics {
                 COUNTER,
                 "Queries carrying a well-formed EDNS Client Subnet option.",
                 &self.ecs_queries,
+            ),
+            (
+                "dns_udp_thread_restarts",
+                COUNTER,
+                "UDP threads restarted after a panic or an unexpected end.",
+                &self.udp_thread_restarts,
             ),
             ("zones_loaded", GAUGE, "Zones served.", &self.zones_loaded),
             (

@@ -112,7 +112,10 @@ fn unlabelled_counters_and_gauges_render_with_their_types() {
     assert!(text.contains("meridian_cluster_packets_rejected_total 0\n"));
     assert!(text.contains("# TYPE meridian_cluster_bytes_sent_total counter\n"));
     assert!(text.contains("# TYPE meridian_anycast_withdrawals_total counter\n"));
-    assert_eq!(text.matches("# TYPE").count(), 27);
+    assert!(text.contains(
+        "# TYPE meridian_dns_udp_thread_restarts_total counter\nmeridian_dns_udp_thread_restarts_total 0\n"
+    ));
+    assert_eq!(text.matches("# TYPE").count(), 28);
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     if o.admin_conn != n.admin_conn {
         out.push("[server] admin_max_connections, admin_max_per_prefix or admin_timeout");
     }
+    if o.run_as != n.run_as {
+        out.push("[server] user or group");
+    }
     if old.health.state_file != new.health.state_file {
         out.push("[health] state_file");
     }
@@ -97,6 +100,16 @@ mod tests {
         // Settings a reload applies are not named.
         let d = cfg("[server]\nadmin = \"127.0.0.1:8053\"\ntcp_idle_timeout = \"3s\"\n");
         assert!(needs_restart(&a, &d).is_empty());
+    }
+
+    #[test]
+    fn a_user_change_needs_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = cfg(&dir, "[server]\n");
+        let b = cfg(&dir, "[server]\nuser = \"nobody\"\n");
+        assert_eq!(needs_restart(&a, &b), vec!["[server] user or group"]);
+        let c = cfg(&dir, "[server]\nuser = \"nobody\"\ngroup = \"root\"\n");
+        assert_eq!(needs_restart(&b, &c), vec!["[server] user or group"]);
     }
 
     #[test]

@@ -122,6 +122,35 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         cookie_secret,
         // Resolved after `[cluster]`, whose node name is the default.
         identity: Default::default(),
+        run_as: run_as(cx, s),
+    }
+}
+
+/// `user` and `group`: resolved now, so that an unknown name is a configuration error.
+fn run_as(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Option<crate::privilege::RunAs> {
+    let s = s?;
+    let group = s.group.as_ref();
+    let Some(user) = s.user.as_ref() else {
+        if let Some(g) = group {
+            cx.err(
+                g.span(),
+                "server.group",
+                "`group` needs `user` (the account the process becomes after binding)",
+            );
+        }
+        return None;
+    };
+    match crate::privilege::resolve(user.get_ref(), group.map(|g| g.get_ref().as_str())) {
+        Ok(r) => Some(r),
+        Err(e @ crate::privilege::AccountError::NoGroup(_)) => {
+            let g = group.map_or(user.span(), Spanned::span);
+            cx.err(g, "server.group", e.to_string());
+            None
+        }
+        Err(e) => {
+            cx.err(user.span(), "server.user", e.to_string());
+            None
+        }
     }
 }
 
