@@ -55,6 +55,7 @@ INITRD=$K/initrd-$SUM.gz
 if [[ ! -f $INITRD ]]; then
   log "building initramfs for $KVER"
   R=$(mktemp -d "$K/ird.XXXXXX")
+  chmod 0755 "$R"   # the guest's / (mktemp makes it 0700: no other user could reach a file)
   mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,host,var,srv}
   ln -s ../run "$R/var/run"
   install -m 0755 "$BUSYBOX" "$R/bin/busybox"

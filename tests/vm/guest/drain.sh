@@ -78,12 +78,33 @@ conn_rs() { ipvsadm -Lnc | awk -v v=$VIP:$1 '$3 == "ESTABLISHED" && $5 == v {pri
 
 step "meridian serve with [lvs]"
 trap '[ $? = 0 ] || { echo "--- meridian serve log (tail)"; tail -40 /tmp/serve.log | cut -c1-400; }' EXIT
-$M --log-format json serve --config drain.toml > /tmp/serve.log 2>&1 &
+# `user = "nobody"`: the account, and the files where nobody can read them (the share is
+# the host's private temporary folder).
+grep -q '^nobody:' /etc/passwd || echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> /etc/passwd
+grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >> /etc/group
+mkdir -p /tmp/cfg && cp drain.toml example.test.zone /tmp/cfg/ && chmod 755 /tmp/cfg && chmod 644 /tmp/cfg/*
+$M --log-format json serve --config /tmp/cfg/drain.toml > /tmp/serve.log 2>&1 &
 SERVE=$!
 mark
 within 1500 "table complete" weight_is $VIP:8081 10.1.2.2:8081 5
 weight_is $VIP:8081 10.1.3.2:8081 absent || fail "drain = true: the real server was added"
 ipvsadm -Ln
+
+step "running as nobody: only the IPVS thread holds CAP_NET_ADMIN"
+grep -Eq '^Uid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534' /proc/$SERVE/status || { grep -E '^(Uid|Gid)' /proc/$SERVE/status; fail "serve is not running as nobody"; }
+IPVS_THREADS=0
+for t in /proc/$SERVE/task/*; do
+  name=$(cat $t/comm); eff=$(awk '/^CapEff/{print $2}' $t/status); prm=$(awk '/^CapPrm/{print $2}' $t/status)
+  grep -Eq '^Uid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534' $t/status || fail "thread $name is not nobody"
+  if [ "$name" = meridian-ipvs ]; then
+    IPVS_THREADS=$((IPVS_THREADS + 1))
+    [ "$eff $prm" = "0000000000001000 0000000000001000" ] || fail "meridian-ipvs CapEff/CapPrm $eff $prm"
+  else
+    [ "$eff $prm" = "0000000000000000 0000000000000000" ] || fail "thread $name CapEff/CapPrm $eff $prm"
+  fi
+done
+[ $IPVS_THREADS = 1 ] || fail "$IPVS_THREADS meridian-ipvs threads"
+echo "serve runs as nobody; meridian-ipvs alone holds CAP_NET_ADMIN (the weights below are its work)"
 
 step "override drain on the real server of a live connection"
 open_conn 3 8080
