@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 
 use super::netns::{Bird, Netns, run, veth};
@@ -18,8 +19,16 @@ pub const LISTEN: &str = "10.53.9.1";
 pub struct Exabgp(Child);
 
 impl Drop for Exabgp {
+    /// Kills ExaBGP's process group: ExaBGP, the Meridian it runs and the relay. Killing
+    /// ExaBGP alone left Meridian running (it keeps serving DNS when ExaBGP goes, as
+    /// documented), in a namespace the lab then deleted.
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: kill(2) on the process group spawn() created with process_group(0).
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
         let _ = self.0.wait();
     }
 }
@@ -140,6 +149,7 @@ impl Lab {
                 .env("exabgp_log_destination", "stderr")
                 .stdout(Stdio::null())
                 .stderr(log)
+                .process_group(0)
                 .spawn()
                 .unwrap(),
         );
