@@ -33,7 +33,8 @@
 //! - [`anycast`]: which prefixes this node announces over BGP (BIRD or ExaBGP), BFD fate-sharing;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`;
 //! - [`files`]: reading any file under one rule set (regular files only, size limits);
-//! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin).
+//! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin);
+//! - `fuzzing` (hidden): the harnesses the cargo-fuzz targets and `tests/fuzz_corpus.rs` run.
 
 pub mod admin;
 pub mod anycast;
@@ -42,6 +43,8 @@ pub mod cmd;
 pub mod config;
 pub mod dns;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geo;
 pub mod health;
 pub mod lvs;
