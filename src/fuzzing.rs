@@ -15,6 +15,9 @@ mod netlink;
 mod policy;
 mod zonefile;
 
+#[cfg(test)]
+mod tests;
+
 pub use dns::{ecs, wire_answer};
 pub use netlink::netlink;
 pub use policy::policy;
