@@ -23,6 +23,7 @@ fn replay(target: &str, harness: fn(&[u8])) -> usize {
         assert!(r.is_ok(), "{name} fails its fuzzing harness");
     }
     assert!(!files.is_empty(), "no corpus for {target}");
+    eprintln!("{target}: {} corpus files replayed", files.len());
     files.len()
 }
 
