@@ -33,8 +33,10 @@
 //! - [`anycast`]: which prefixes this node announces over BGP (BIRD or ExaBGP), BFD fate-sharing;
 //! - [`cmd`]: one type per subcommand, each with `run(self)`;
 //! - [`files`]: reading any file under one rule set (regular files only, size limits);
-//! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin);
-//! - `fuzzing` (hidden): the harnesses the cargo-fuzz targets and `tests/fuzz_corpus.rs` run.
+//! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin).
+//!
+//! Hidden from the docs, `fuzzing` holds the harnesses that the cargo-fuzz targets in `fuzz/`
+//! and `tests/fuzz_corpus.rs` run.
 
 pub mod admin;
 pub mod anycast;
@@ -43,8 +45,6 @@ pub mod cmd;
 pub mod config;
 pub mod dns;
 pub mod files;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod geo;
 pub mod health;
 pub mod lvs;
@@ -54,6 +54,8 @@ pub mod policy;
 pub mod realserver;
 pub mod serve;
 pub mod state;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(test)]
 pub(crate) mod test_rng;
 
