@@ -36,6 +36,9 @@
 //! - [`files`]: reading any file under one rule set (regular files only, size limits);
 //! - [`errtext`]: an error and its causes as one line, each cause said once;
 //! - [`netlimit`]: connection caps per client prefix and in total (DNS over TCP, admin).
+//!
+//! Hidden from the docs, `fuzzing` holds the harnesses that the cargo-fuzz targets in `fuzz/`
+//! and `tests/fuzz_corpus.rs` run.
 
 pub mod admin;
 pub mod anycast;
@@ -55,6 +58,8 @@ pub mod privilege;
 pub mod realserver;
 pub mod serve;
 pub mod state;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(test)]
 pub(crate) mod test_rng;
 

@@ -239,8 +239,8 @@ fn parse_opt(pkt: &[u8], pos: usize, header: Header) -> Result<(usize, Edns), Pa
     Ok((start + rdlen, edns))
 }
 
-/// Validates an ECS option body (RFC 7871 section 6).
-fn parse_ecs(data: &[u8]) -> Option<Ecs> {
+/// Validates an ECS option body (RFC 7871 section 6); public for the fuzzing harness.
+pub fn parse_ecs(data: &[u8]) -> Option<Ecs> {
     let h = data.get(..4)?;
     let family = u16::from_be_bytes([h[0], h[1]]);
     let (source, scope) = (h[2], h[3]);

@@ -194,25 +194,30 @@ impl<'a> Iterator for Messages<'a> {
         let seq = u32::from_ne_bytes([self.buf[8], self.buf[9], self.buf[10], self.buf[11]]);
         let payload = &self.buf[NLMSG_HDRLEN..len];
         self.buf = &self.buf[align4(len).min(self.buf.len())..];
-        let errno = || -> Result<i32, DecodeError> {
-            let b = payload
-                .get(..4)
-                .ok_or(DecodeError::Truncated("netlink error code"))?;
-            Ok(-i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        // The error code is a negated errno; i32::MIN has no positive counterpart (found by
+        // the `netlink` fuzz target: negating it overflowed).
+        let code = payload
+            .get(..4)
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        let errno = |c: i32| {
+            c.checked_neg()
+                .ok_or_else(|| DecodeError::Invalid(format!("netlink error code {c}")))
         };
         Some(match ty {
-            NLMSG_ERROR => errno().map(|e| {
-                if e == 0 {
-                    Message::Ack { seq }
-                } else {
-                    Message::Error { seq, errno: e }
-                }
-            }),
+            NLMSG_ERROR => code
+                .ok_or(DecodeError::Truncated("netlink error code"))
+                .and_then(errno)
+                .map(|e| {
+                    if e == 0 {
+                        Message::Ack { seq }
+                    } else {
+                        Message::Error { seq, errno: e }
+                    }
+                }),
             // An old kernel may send DONE with an empty payload.
-            NLMSG_DONE => Ok(Message::Done {
-                seq,
-                errno: errno().unwrap_or(0),
-            }),
+            NLMSG_DONE => code
+                .map_or(Ok(0), errno)
+                .map(|errno| Message::Done { seq, errno }),
             _ => Ok(Message::Data {
                 ty,
                 flags,

@@ -151,36 +151,52 @@ impl GenlSocket {
                 });
             }
             let got = usize::try_from(n).unwrap_or(0);
-            let mut finished = false;
-            let mut failure = None;
-            for m in Messages::new(&self.buf[..got]) {
-                match m? {
-                    Message::Data {
-                        seq: s, payload, ..
-                    } if s == seq && failure.is_none() => {
-                        if let Err(e) = each(payload) {
-                            failure = Some(NlError::Decode(e));
-                        }
-                    }
-                    Message::Ack { seq: s } if s == seq => finished = true,
-                    Message::Error { seq: s, errno } if s == seq => {
-                        return Err(NlError::Errno(errno));
-                    }
-                    Message::Done { seq: s, errno } if s == seq => {
-                        if errno != 0 {
-                            return Err(NlError::Errno(errno));
-                        }
-                        finished = true;
-                    }
-                    // Replies to an earlier, timed-out request.
-                    _ => {}
-                }
-            }
-            if finished || (!dump && failure.is_some()) {
-                return failure.map_or(Ok(()), Err);
+            if let Some(result) = absorb(&self.buf[..got], seq, dump, each)? {
+                return result;
             }
         }
     }
+}
+
+/// Reads one receive buffer of replies to request `seq`, handing every data payload to
+/// `each`. `Ok(None)`: the request is not finished, read on; `Ok(Some(r))`: it is, with
+/// `r` (the first decode failure, if any); `Err`: the kernel refused it or the buffer is
+/// malformed. Pure, so the fuzzing harness drives it with arbitrary buffers.
+pub fn absorb(
+    buf: &[u8],
+    seq: u32,
+    dump: bool,
+    each: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
+) -> Result<Option<Result<(), NlError>>, NlError> {
+    let mut finished = false;
+    let mut failure = None;
+    for m in Messages::new(buf) {
+        match m? {
+            Message::Data {
+                seq: s, payload, ..
+            } if s == seq && failure.is_none() => {
+                if let Err(e) = each(payload) {
+                    failure = Some(NlError::Decode(e));
+                }
+            }
+            Message::Ack { seq: s } if s == seq => finished = true,
+            Message::Error { seq: s, errno } if s == seq => {
+                return Err(NlError::Errno(errno));
+            }
+            Message::Done { seq: s, errno } if s == seq => {
+                if errno != 0 {
+                    return Err(NlError::Errno(errno));
+                }
+                finished = true;
+            }
+            // Replies to an earlier, timed-out request.
+            _ => {}
+        }
+    }
+    if finished || (!dump && failure.is_some()) {
+        return Ok(Some(failure.map_or(Ok(()), Err)));
+    }
+    Ok(None)
 }
 
 fn setsockopt<T>(fd: &OwnedFd, opt: libc::c_int, v: &T, ctx: &'static str) -> Result<(), NlError> {

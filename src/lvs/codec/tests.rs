@@ -297,6 +297,40 @@ fn messages_ack_error_done_and_data() {
     assert!(Messages::new(&buf[..30]).next().unwrap().is_err());
 }
 
+/// Found by the `netlink` fuzz target (fuzz/corpus/netlink/crash-ce8605...): an NLMSG_ERROR
+/// whose code is i32::MIN overflowed when negated. It is a decode error now, in the reader
+/// and in the exchange's reply handling; so is a DONE carrying it, while an empty DONE is
+/// still a clean end.
+#[cfg(target_endian = "little")]
+#[test]
+fn netlink_error_code_i32_min_is_a_decode_error() {
+    #[rustfmt::skip]
+    let crash: [u8; 44] = [
+        0x24, 0, 0, 0, 2, 0, 0, 0, 7, 1, 0, 0, 0, 0x80, 0, 0,
+        0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0,
+    ];
+    let m = Messages::new(&crash).next().unwrap();
+    assert!(matches!(m, Err(DecodeError::Invalid(_))), "{m:?}");
+    let mut each = |_: &[u8]| Ok(());
+    let seq = 0x107;
+    let r = crate::lvs::netlink::absorb(&crash, seq, false, &mut each);
+    assert!(matches!(r, Err(crate::lvs::netlink::NlError::Decode(_))));
+    let mut done = vec![16, 0, 0, 0, 3, 0, 2, 0, 7, 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(
+        Messages::new(&done).next().unwrap(),
+        Ok(Message::Done { seq: 7, errno: 0 })
+    );
+    done[0] = 20;
+    done.extend_from_slice(&i32::MIN.to_ne_bytes());
+    assert!(Messages::new(&done).next().unwrap().is_err());
+    done[16..].copy_from_slice(&(-5i32).to_ne_bytes());
+    assert_eq!(
+        Messages::new(&done).next().unwrap(),
+        Ok(Message::Done { seq: 7, errno: 5 })
+    );
+}
+
 #[cfg(target_endian = "little")]
 #[test]
 fn timeouts_and_daemon_bytes() {
