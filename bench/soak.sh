@@ -11,7 +11,7 @@
 # least-squares slope over the samples after the first reload, times the run's length, under
 # FLAT_MIB (default 4 MiB), and no sample above that level by more than 10 %.
 # A script that prints figures, not a test.
-# Usage: [DURATION=600] [RELOADS=100] [FLAPS=1000] [MAXSECS=10] [LOAD_PCT=80] bench/soak.sh
+# Usage: [MERIDIAN_BIN=path] [DURATION=600] [RELOADS=100] [FLAPS=1000] [MAXSECS=10] [LOAD_PCT=80] bench/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -22,7 +22,7 @@ MAXSECS=${MAXSECS:-10}; LOAD_PCT=${LOAD_PCT:-80}; FLAT_MIB=${FLAT_MIB:-4}
 need curl dig
 W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 cargo build --release -q --bin meridian --example soakload
-BIN=target/release/meridian; LOAD=target/release/examples/soakload
+BIN=${MERIDIAN_BIN:-target/release/meridian}; LOAD=target/release/examples/soakload
 DNS=25390; ADMIN=25391; CHECK_PORT=25392
 UP=127.0.0.21; OTHER=127.0.0.22
 
@@ -102,7 +102,7 @@ rcvbuf_errors() { awk '/^Udp:/ { if (h) print $6; h = 1 }' /proc/net/snmp; }
 drops0=$(rcvbuf_errors)
 ( while kill -0 "$SPID" 2>/dev/null; do echo "$(date +%s.%N) $(rss_kib "$SPID")"; sleep 1; done ) >"$W/rss" &
 "$LOAD" run --server "127.0.0.1:$DNS" --spec "$W/spec" --qps "$QPS" --seconds "$DURATION" \
-  --flap "$UP:$CHECK_PORT" --flaps "$FLAPS" --steady "$OTHER:$CHECK_PORT" >"$W/run.out" 2>"$W/run.err" & LPID=$!
+  --flap "$UP:$CHECK_PORT" --flaps "$FLAPS" --steady "$OTHER:$CHECK_PORT" --timeout-ms 1000 >"$W/run.out" 2>"$W/run.err" & LPID=$!
 T0=$(date +%s.%N); FIRST=""
 for i in $(seq 1 "$RELOADS"); do
   # reload i at i/(RELOADS+1) of the run

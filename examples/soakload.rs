@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 const MAX_SECONDS: f64 = 3600.0;
-const MAX_QPS: u64 = 200_000;
+const MAX_QPS: u64 = 400_000;
 /// Sockets used in turn: each has its own 65 536 query IDs.
-const SOCKETS: usize = 8;
+const SOCKETS: usize = 16;
 const SLOTS: usize = SOCKETS << 16;
 
 struct Opts {
