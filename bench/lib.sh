@@ -124,3 +124,33 @@ median_row() {
   done
   echo $out
 }
+
+# gen_zone N FILE: the zone big.test. with N records (A, AAAA, MX, TXT and CNAME, one owner
+# each) plus SOA, NS and glue; bench/zone-load.sh and bench/zone-memory.sh load it.
+gen_zone() {
+  awk -v n="$1" 'BEGIN {
+    print "$ORIGIN big.test.\n$TTL 300"
+    print "@ SOA ns1 hostmaster 1 3600 900 604800 300\n@ NS ns1\nns1 A 127.0.0.1"
+    for (i = 0; i < n; i++) {
+      k = i % 5
+      if (k == 0) printf "h%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
+      else if (k == 1) printf "h%d AAAA 2001:db8::%x:%x\n", i, int(i / 65536), i % 65536
+      else if (k == 2) printf "h%d MX 10 mail%d\n", i, i
+      else if (k == 3) printf "h%d TXT \"v=spf1 ip4:10.0.0.%d -all\" \"x\"\n", i, i % 256
+      else printf "h%d 60 IN CNAME h%d\n", i, i - 1
+    }
+  }' >"$2"
+}
+
+# rss_kib PID -> VmRSS of PID in KiB (0 when it is gone)
+rss_kib() { awk '/^VmRSS/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# pss_kib PID... -> the sum of the processes' proportional set sizes in KiB
+pss_kib() {
+  local p s=0 v
+  for p in "$@"; do
+    v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    s=$((s + ${v:-0}))
+  done
+  echo "$s"
+}

@@ -12,19 +12,7 @@ N=${RECORDS:-100000}; REPEAT=${REPEAT:-3}
 need nsd-checkzone dig
 W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 cargo build --release -q
-# A mix of A, AAAA, MX, TXT and CNAME records, one owner each.
-awk -v n="$N" 'BEGIN {
-  print "$ORIGIN big.test.\n$TTL 300"
-  print "@ SOA ns1 hostmaster 1 3600 900 604800 300\n@ NS ns1\nns1 A 127.0.0.1"
-  for (i = 0; i < n; i++) {
-    k = i % 5
-    if (k == 0) printf "h%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
-    else if (k == 1) printf "h%d AAAA 2001:db8::%x:%x\n", i, int(i / 65536), i % 65536
-    else if (k == 2) printf "h%d MX 10 mail%d\n", i, i
-    else if (k == 3) printf "h%d TXT \"v=spf1 ip4:10.0.0.%d -all\" \"x\"\n", i, i % 256
-    else printf "h%d 60 IN CNAME h%d\n", i, i - 1
-  }
-}' > "$W/big.test.zone"
+gen_zone "$N" "$W/big.test.zone"
 PORT=25360
 cat > "$W/meridian.toml" <<C
 [server]

@@ -24,7 +24,7 @@ pub use check::{Checked, check};
 pub use reload::Loaded;
 pub use snapshot::{build_snapshot, offline_table, registry, with_health};
 
-use check::release_free_memory;
+use check::{release_free_memory, tune_allocator};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -169,6 +169,7 @@ impl Server {
 
 /// Serve until `shutdown` is cancelled or a SIGTERM/SIGINT arrives.
 pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeError> {
+    tune_allocator();
     let cfg = config::load(path)?;
     let targets = TargetSet::from_config(&cfg)?;
     // Every long-lived task; one that ends before shutdown is fatal.

@@ -6,8 +6,10 @@
 //! immutable afterwards and read lock-free from the query path.
 
 mod build;
+mod compact;
 
 pub use build::{LoadError, build_zone, load_zones, load_zones_with, origin_from_path};
+pub use compact::load_zones_compact;
 
 use crate::dns::encode::Writer;
 use crate::dns::name::{self, MAX_LABELS, MAX_NAME, NameMap};

@@ -51,7 +51,8 @@ pub fn build_snapshot(
     } else {
         Some(Arc::new(Compiled::new(cfg)?))
     };
-    let (mut zones, errors) = dns::load_zones_with(&cfg.server.zone_files, cfg.server.zone_rules);
+    let (mut zones, errors) =
+        dns::zone::load_zones_compact(&cfg.server.zone_files, cfg.server.zone_rules);
     if let Some(prev) = prev {
         carry_over(&mut zones, &prev.zones, &errors);
     }
