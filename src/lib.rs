@@ -48,6 +48,8 @@ pub mod config;
 pub mod dns;
 pub mod errtext;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geo;
 pub mod health;
 pub mod lvs;
@@ -58,8 +60,6 @@ pub mod privilege;
 pub mod realserver;
 pub mod serve;
 pub mod state;
-#[doc(hidden)]
-pub mod fuzzing;
 #[cfg(test)]
 pub(crate) mod test_rng;
 

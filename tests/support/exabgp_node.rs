@@ -4,8 +4,8 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 use super::netns::{Bird, Netns, run, veth};
