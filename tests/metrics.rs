@@ -31,8 +31,10 @@ struct Backend {
 }
 
 impl Backend {
-    fn start(addr: SocketAddr) -> Backend {
-        let l = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    /// Listen on `addr`; None when the port is taken (someone else on the host took it
+    /// since it was found free).
+    fn start(addr: SocketAddr) -> Option<Backend> {
+        let l = TcpListener::bind(addr).ok()?;
         l.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
@@ -44,10 +46,10 @@ impl Backend {
                 }
             }
         });
-        Backend {
+        Some(Backend {
             stop,
             thread: Some(thread),
-        }
+        })
     }
 
     /// Stop accepting and close the listening socket.
@@ -65,11 +67,28 @@ impl Drop for Backend {
     }
 }
 
-struct Server(Child);
+/// The server under test and the file its log goes to.
+struct Server {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    /// Why the server cannot be waited for any longer: it exited (with its log), or the
+    /// limit passed (with its log and the last scrape).
+    fn report(&mut self, last: &str) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!("the server exited ({status}); its log:\n{log}"),
+            _ => format!("its log:\n{log}\n--- last scrape ---\n{last}"),
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _killed = self.0.kill();
-        let _waited = self.0.wait();
+        let _killed = self.child.kill();
+        let _waited = self.child.wait();
     }
 }
 
@@ -145,20 +164,30 @@ fn promtool(body: &str) {
 }
 
 /// Poll the metrics until `series` reaches at least `want`.
-fn wait_metric(admin: SocketAddr, series: &str, want: f64, limit: Duration) {
+/// On failure, says whether the server is still running and shows its log and the last
+/// scrape.
+fn wait_metric(server: &mut Server, admin: SocketAddr, series: &str, want: f64, limit: Duration) {
     let t = Instant::now();
+    let mut last = String::from("(none answered)");
     loop {
         // The endpoint may not listen yet while the server starts.
-        let got = try_scrape(admin)
-            .and_then(|(_, body)| samples(&body).get(series).copied())
+        let body = try_scrape(admin).map(|(_, body)| body);
+        let got = body
+            .as_deref()
+            .and_then(|b| samples(b).get(series).copied())
             .unwrap_or(0.0);
         if got >= want {
             return;
         }
-        assert!(
-            t.elapsed() < limit,
-            "{series}: wanted {want} within {limit:?}, still {got}"
-        );
+        if let Some(b) = body {
+            last = b;
+        }
+        if t.elapsed() >= limit || matches!(server.child.try_wait(), Ok(Some(_))) {
+            panic!(
+                "{series}: wanted {want} within {limit:?}, still {got}; {}",
+                server.report(&last)
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -218,23 +247,33 @@ fn metrics_move_and_pass_promtool() {
         .map(|_| free_port(&[lo]))
         .find(|&p| p != dns_port)
         .unwrap();
-    let check_port = free_port(&[[127, 0, 0, 41].into(), [127, 0, 0, 42].into()]);
+    // The backends listen before the configuration names their port: a port found free can
+    // be taken by another process on the host before it is bound, so try a few.
+    let (check_port, a, _b) = (0..10)
+        .find_map(|_| {
+            let port = free_port(&[[127, 0, 0, 41].into(), [127, 0, 0, 42].into()]);
+            let a = Backend::start(([127, 0, 0, 41], port).into())?;
+            let b = Backend::start(([127, 0, 0, 42], port).into())?;
+            Some((port, a, b))
+        })
+        .expect("no port free on 127.0.0.41 and .42 in 10 tries");
     let cfg = dir.path().join("meridian.toml");
     std::fs::write(&cfg, config(dns_port, admin_port, check_port, 30, false)).unwrap();
-    let a = Backend::start(([127, 0, 0, 41], check_port).into());
-    let _b = Backend::start(([127, 0, 0, 42], check_port).into());
     let dns: SocketAddr = (lo, dns_port).into();
     let admin: SocketAddr = (lo, admin_port).into();
-    let server = Server(
-        Command::new(meridian_bin())
+    let log = dir.path().join("stderr.log");
+    let mut server = Server {
+        child: Command::new(meridian_bin())
             .args(["serve", "--config"])
             .arg(&cfg)
-            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
-    );
+        log,
+    };
     // Up: both probed up, so www answers with site a.
     wait_metric(
+        &mut server,
         admin,
         "meridian_health_probes_total{check=\"tcp\",result=\"up\"}",
         2.0,
@@ -287,6 +326,7 @@ fn metrics_move_and_pass_promtool() {
     // A health transition: a's listener goes; answers move to b.
     a.kill();
     wait_metric(
+        &mut server,
         admin,
         "meridian_health_transitions_total{check=\"tcp\",to=\"down\"}",
         before
@@ -313,16 +353,18 @@ fn metrics_move_and_pass_promtool() {
 
     // Reloads: one good (generation 2), one refused.
     std::fs::write(&cfg, config(dns_port, admin_port, check_port, 20, false)).unwrap();
-    hup(&server.0);
+    hup(&server.child);
     wait_metric(
+        &mut server,
         admin,
         "meridian_config_generation",
         2.0,
         Duration::from_secs(10),
     );
     std::fs::write(&cfg, config(dns_port, admin_port, check_port, 20, true)).unwrap();
-    hup(&server.0);
+    hup(&server.child);
     wait_metric(
+        &mut server,
         admin,
         "meridian_reloads_total{result=\"invalid\"}",
         1.0,
