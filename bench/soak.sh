@@ -11,6 +11,8 @@
 # least-squares slope over the samples after the first reload, times the run's length, under
 # FLAT_MIB (default 4 MiB), and no sample above that level by more than 10 %.
 # A script that prints figures, not a test.
+# The server runs on CPU 0 and the load generator on CPU 1 (as the other benchmarks), so the
+# rate measured first and the rate offered next are the same server's on the same core.
 # Usage: [MERIDIAN_BIN=path] [DURATION=600] [RELOADS=100] [FLAPS=1000] [MAXSECS=10] [LOAD_PCT=80] bench/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ DURATION=${DURATION:-600}; RELOADS=${RELOADS:-100}; FLAPS=${FLAPS:-1000}
 MAXSECS=${MAXSECS:-10}; LOAD_PCT=${LOAD_PCT:-80}; FLAT_MIB=${FLAT_MIB:-4}
 [ "$DURATION" -le 3600 ] && [ "$RELOADS" -le 1000 ] && [ "$FLAPS" -le 10000 ] ||
   { echo "keep DURATION <= 3600, RELOADS <= 1000, FLAPS <= 10000" >&2; exit 2; }
-need curl dig
+need curl dig taskset
 W=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"' EXIT
 cargo build --release -q --bin meridian --example soakload
 BIN=${MERIDIAN_BIN:-target/release/meridian}; LOAD=target/release/examples/soakload
@@ -85,12 +87,12 @@ variant 0
 "$BIN" check --config "$W/meridian.toml" >/dev/null
 metric() { curl -s "http://127.0.0.1:$ADMIN/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
 
-echo "machine: $(nproc) cores; $(uptime | sed 's/.*load/load/') before the run"
-"$BIN" serve --config "$W/meridian.toml" >"$W/serve.log" 2>&1 & SPID=$!
+echo "machine: $(nproc) cores; $(uptime | sed 's/.*load/load/') before the run; server on CPU 0, load generator on CPU 1"
+taskset -c 0 "$BIN" serve --config "$W/meridian.toml" >"$W/serve.log" 2>&1 & SPID=$!
 wait_udp $DNS static.soak.test
 sleep 1
 echo "-- maximum rate: closed loop, 64 queries in flight, $MAXSECS s (no reloads, no flaps)"
-"$LOAD" max --server "127.0.0.1:$DNS" --spec "$W/spec" --seconds "$MAXSECS" --window 64 \
+taskset -c 1 "$LOAD" max --server "127.0.0.1:$DNS" --spec "$W/spec" --seconds "$MAXSECS" --window 64 \
   --flap "$UP:$CHECK_PORT" --flaps 0 --steady "$OTHER:$CHECK_PORT" >"$W/max.out"
 sed 's/^/    /' "$W/max.out" | head -1
 MAXQPS=$(sed -n 's/.* qps=\([0-9]*\).*/\1/p' "$W/max.out")
@@ -101,7 +103,7 @@ gen0=$(metric meridian_config_generation); tr0=$(metric meridian_health_transiti
 rcvbuf_errors() { awk '/^Udp:/ { if (h) print $6; h = 1 }' /proc/net/snmp; }
 drops0=$(rcvbuf_errors)
 ( while kill -0 "$SPID" 2>/dev/null; do echo "$(date +%s.%N) $(rss_kib "$SPID")"; sleep 1; done ) >"$W/rss" &
-"$LOAD" run --server "127.0.0.1:$DNS" --spec "$W/spec" --qps "$QPS" --seconds "$DURATION" \
+taskset -c 1 "$LOAD" run --server "127.0.0.1:$DNS" --spec "$W/spec" --qps "$QPS" --seconds "$DURATION" \
   --flap "$UP:$CHECK_PORT" --flaps "$FLAPS" --steady "$OTHER:$CHECK_PORT" --timeout-ms 1000 >"$W/run.out" 2>"$W/run.err" & LPID=$!
 T0=$(date +%s.%N); FIRST=""
 for i in $(seq 1 "$RELOADS"); do
@@ -109,6 +111,7 @@ for i in $(seq 1 "$RELOADS"); do
   at=$(awk -v t="$T0" -v i="$i" -v n="$RELOADS" -v d="$DURATION" 'BEGIN { printf "%.3f", t + d * i / (n + 1) }')
   now=$(date +%s.%N); sleep "$(awk -v a="$at" -v n="$now" 'BEGIN { s = a - n; print (s > 0 ? s : 0) }')"
   variant $((i % 2)); kill -HUP "$SPID"
+  awk -v n="$(date +%s.%N)" -v t="$T0" 'BEGIN { printf "%.1f\n", n - t }' >>"$W/reload_at"
   if [ -z "$FIRST" ]; then
     for _ in $(seq 1 100); do [ "$(metric meridian_config_generation)" -gt "$gen0" ] && break; sleep 0.1; done
     sleep 1; FIRST=$(date +%s.%N)
@@ -123,6 +126,10 @@ ok=$(metric 'meridian_reloads_total{result="ok"}'); bad=$(($(metric meridian_rel
 kill -0 "$SPID" || { echo "meridian exited" >&2; tail "$W/serve.log" >&2; exit 1; }
 sed 's/^/    /' "$W/run.out"
 head -5 "$W/run.err" | sed 's/^/    /'
+# when the worst second of loss was not a reload's second, the stall came from elsewhere
+worst=$(sed -n 's/.*lost in second \([0-9]*\).*/\1/p' "$W/run.out" | head -1)
+[ -n "$worst" ] && awk -v w="$worst" '{ d = $1 - w; if (d < 0) d = -d; if (best == "" || d < bd) { best = $1; bd = d } }
+  END { printf "      the reload nearest to second %d was sent at second %.1f of the run\n", w, best }' "$W/reload_at"
 echo "reloads: $((gen1 - gen0)) applied (config generation $gen0 -> $gen1; reloads_total ok=$ok, refused/failed=$bad), $RELOADS sent"
 echo "UDP receive-buffer drops in the kernel during the soak: $(( $(rcvbuf_errors) - drops0 )) system-wide, $sock_drops at the server's socket (since it started)"
 echo "health transitions counted by the server: $((tr1 - tr0)) for $FLAPS listener toggles"
