@@ -279,7 +279,13 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     });
     let anycast = match (&cfg.anycast, anycast_cfg) {
         (Some(a), Some((_, rx))) => Some(anycast::start(
-            a, rx, &server, &dns_addrs, &mut tasks, &shutdown,
+            a,
+            rx,
+            &server,
+            &dns_addrs,
+            cfg.server.run_as.as_ref(),
+            &mut tasks,
+            &shutdown,
         )?),
         _ => None,
     };

@@ -22,6 +22,7 @@ use super::decide::Route;
 use super::relay::HEARTBEAT;
 use super::relay::shell::{EXIT_EXABGP_CLOSED, MERIDIAN_FD};
 use crate::config::AnycastPrefix;
+use crate::privilege::{self, RunAs};
 
 /// How long an acknowledgement may take.
 const ACK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -61,6 +62,8 @@ struct Link {
 /// Commands through the relay, acknowledgements back.
 pub struct Exabgp {
     watchdog: Duration,
+    /// `[server] user`: a relay started while Meridian is still root runs as that account.
+    run_as: Option<RunAs>,
     link: Option<Link>,
     /// ExaBGP closed the pipes: no relay is started again.
     closed: bool,
@@ -72,9 +75,10 @@ fn err(message: String) -> AnycastError {
 
 impl Exabgp {
     /// Starts the relay (again at the next command if this fails).
-    pub fn start(watchdog: Duration) -> Exabgp {
+    pub fn start(watchdog: Duration, run_as: Option<RunAs>) -> Exabgp {
         let mut x = Exabgp {
             watchdog,
+            run_as,
             link: None,
             closed: false,
         };
@@ -102,6 +106,14 @@ impl Exabgp {
             .stdin(std::process::Stdio::inherit())
             .stdout(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit());
+        // The first relay starts before `serve` leaves root (every socket is bound first); it
+        // needs no privilege, so it runs as the configured account from its start: the child
+        // sets its group and user before exec, and std clears the supplementary groups (the
+        // relay gets none) and the capabilities go with the user. Relays started later
+        // inherit the account Meridian itself then runs as.
+        if let Some(to) = self.run_as.as_ref().filter(|_| privilege::is_root()) {
+            cmd.uid(to.uid).gid(to.gid);
+        }
         // SAFETY: between fork and exec only dup2 and fcntl run, both async-signal-safe; they
         // put the relay's end of the socket pair on descriptor 3 without close-on-exec.
         unsafe {

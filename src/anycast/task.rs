@@ -24,6 +24,7 @@ use crate::config::{Anycast, AnycastBackend, AnycastCondition, AnycastPrefix};
 use crate::health::Published;
 use crate::lvs::VipState;
 use crate::metrics::{METRICS, inc};
+use crate::privilege::RunAs;
 use crate::state::SharedState;
 
 /// How long the final withdrawal at shutdown may take.
@@ -62,10 +63,13 @@ impl Task {
         cfg: Anycast,
         inputs: TaskInputs,
         bfd: Option<Arc<BfdStats>>,
+        run_as: Option<RunAs>,
     ) -> (Task, watch::Receiver<Arc<AnycastStatus>>) {
         let backend = match &cfg.backend {
             AnycastBackend::Bird { socket } => Backend::Bird(Bird::new(socket)),
-            AnycastBackend::Exabgp { watchdog } => Backend::Exabgp(Exabgp::start(*watchdog)),
+            AnycastBackend::Exabgp { watchdog } => {
+                Backend::Exabgp(Box::new(Exabgp::start(*watchdog, run_as)))
+            }
         };
         let (status, rx) = watch::channel(Arc::new(AnycastStatus::default()));
         (

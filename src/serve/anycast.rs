@@ -14,6 +14,7 @@ use super::{ServeError, Server};
 use crate::anycast::bfd::Responder;
 use crate::anycast::{AnycastStatus, Task, TaskInputs};
 use crate::config::Anycast;
+use crate::privilege::RunAs;
 
 /// The running anycast pieces `serve` keeps.
 pub(super) struct Running {
@@ -35,6 +36,7 @@ pub(super) fn start(
     config: watch::Receiver<Arc<Anycast>>,
     server: &Arc<Server>,
     listen: &[SocketAddr],
+    run_as: Option<&RunAs>,
     tasks: &mut tokio::task::JoinSet<&'static str>,
     shutdown: &CancellationToken,
 ) -> Result<Running, ServeError> {
@@ -61,7 +63,7 @@ pub(super) fn start(
         stopping: stopping_rx,
         config: config.clone(),
     };
-    let (task, status) = Task::new(cfg.clone(), inputs, bfd);
+    let (task, status) = Task::new(cfg.clone(), inputs, bfd, run_as.cloned());
     let sd = shutdown.clone();
     tasks.spawn(async move {
         task.run(sd).await;

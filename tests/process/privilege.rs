@@ -311,3 +311,107 @@ fn not_root_the_configured_user_is_served_and_another_is_refused() {
     assert!(log.contains("server.user = \"daemon\""), "{log}");
     assert!(log.contains("not root"), "{log}");
 }
+
+/// Parent pid of `pid`, from /proc/PID/stat (the field after the command in parentheses).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The processes whose parent is `pid` and whose command line contains `word`.
+fn children_running(pid: u32, word: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+        let has = cmdline.windows(word.len()).any(|w| w == word.as_bytes());
+        if has && parent_of(child) == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// `[anycast] backend = "exabgp"` started as root with `user = "nobody"` (as ExaBGP runs its
+/// processes when `exabgp.daemon.user = root`): the relay Meridian starts before it leaves
+/// root runs as nobody from its start, without groups or capabilities, and relays the
+/// announcement on the pipes it inherited. The test plays ExaBGP's side of the process API:
+/// it reads the commands on Meridian's standard output and acknowledges each with `done`.
+#[test]
+fn the_exabgp_relay_started_as_root_runs_as_the_configured_user() {
+    let low = privileged_addr();
+    let site = Site::new("", "");
+    let cfg = format!(
+        "[server]\nlisten = [\"{}\", \"{low}\"]\nzones = \"example.test.zone\"\n\
+         user = \"nobody\"\n\n[anycast]\nbackend = \"exabgp\"\nexabgp_watchdog = \"1s\"\n\
+         grace = \"1s\"\n\n[[anycast.prefix]]\nprefix = \"192.0.2.53/32\"\n\
+         next_hop = \"192.0.2.1\"\nwhen = [\"dns\"]\nrise = 2\nfall = 3\ninterval = \"300ms\"\n",
+        site.addr
+    );
+    std::fs::write(site.config(), cfg).unwrap();
+    open_to_all(site.dir.path());
+    let log = site.dir.path().join("stderr.log");
+    let mut child = Killed(
+        Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(site.config())
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    // ExaBGP's side: every command line is acknowledged, and the lines are passed on.
+    let mut acks = child.0.stdin.take().unwrap();
+    let out = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if acks.write_all(b"done\n").is_err() || tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let announce = "announce route 192.0.2.53/32 next-hop 192.0.2.1";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l == announce) {
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "exited:\n{}",
+            stderr()
+        );
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "no announcement; saw {seen:?}\n{}",
+            stderr()
+        );
+        if let Ok(l) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
+            seen.push(l);
+        }
+    }
+    assert!(stderr().contains("left root"), "{}", stderr());
+    let relays = children_running(child.0.id(), "exabgp-relay");
+    assert_eq!(relays.len(), 1, "one relay under Meridian: {relays:?}");
+    let relay = creds(&std::fs::read_to_string(format!("/proc/{}/status", relays[0])).unwrap());
+    assert_eq!(relay.uid, [NOBODY; 4], "{relay:?}");
+    assert_eq!(relay.gid, [NOBODY; 4], "{relay:?}");
+    assert!(relay.groups.is_empty(), "{relay:?}");
+    assert_eq!(
+        [relay.cap[0], relay.cap[1], relay.cap[2], relay.cap[4]],
+        [0; 4],
+        "{relay:?}"
+    );
+    // Meridian itself left root as well.
+    for t in threads(child.0.id()) {
+        assert_eq!(t.uid, [NOBODY; 4], "{t:?}");
+    }
+}
