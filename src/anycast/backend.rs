@@ -17,7 +17,7 @@ use crate::config::AnycastPrefix;
 
 pub enum Backend {
     Bird(Bird),
-    Exabgp(Box<Exabgp>),
+    Exabgp(Exabgp),
 }
 
 /// The (protocol, enabled) pairs that realise `route` for BIRD, in the order to apply.

@@ -22,7 +22,7 @@ use super::decide::Route;
 use super::relay::HEARTBEAT;
 use super::relay::shell::{EXIT_EXABGP_CLOSED, MERIDIAN_FD};
 use crate::config::AnycastPrefix;
-use crate::privilege::{self, RunAs};
+use crate::privilege;
 
 /// How long an acknowledgement may take.
 const ACK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -62,8 +62,9 @@ struct Link {
 /// Commands through the relay, acknowledgements back.
 pub struct Exabgp {
     watchdog: Duration,
-    /// `[server] user`: a relay started while Meridian is still root runs as that account.
-    run_as: Option<RunAs>,
+    /// `[server] user`'s (uid, gid): a relay started while Meridian is still root runs as
+    /// that account.
+    run_as: Option<(u32, u32)>,
     link: Option<Link>,
     /// ExaBGP closed the pipes: no relay is started again.
     closed: bool,
@@ -75,7 +76,7 @@ fn err(message: String) -> AnycastError {
 
 impl Exabgp {
     /// Starts the relay (again at the next command if this fails).
-    pub fn start(watchdog: Duration, run_as: Option<RunAs>) -> Exabgp {
+    pub fn start(watchdog: Duration, run_as: Option<(u32, u32)>) -> Exabgp {
         let mut x = Exabgp {
             watchdog,
             run_as,
@@ -111,8 +112,8 @@ impl Exabgp {
         // sets its group and user before exec, and std clears the supplementary groups (the
         // relay gets none) and the capabilities go with the user. Relays started later
         // inherit the account Meridian itself then runs as.
-        if let Some(to) = self.run_as.as_ref().filter(|_| privilege::is_root()) {
-            cmd.uid(to.uid).gid(to.gid);
+        if let Some((uid, gid)) = self.run_as.filter(|_| privilege::is_root()) {
+            cmd.uid(uid).gid(gid);
         }
         // SAFETY: between fork and exec only dup2 and fcntl run, both async-signal-safe; they
         // put the relay's end of the socket pair on descriptor 3 without close-on-exec.

@@ -68,7 +68,7 @@ impl Task {
         let backend = match &cfg.backend {
             AnycastBackend::Bird { socket } => Backend::Bird(Bird::new(socket)),
             AnycastBackend::Exabgp { watchdog } => {
-                Backend::Exabgp(Box::new(Exabgp::start(*watchdog, run_as)))
+                Backend::Exabgp(Exabgp::start(*watchdog, run_as.map(|r| (r.uid, r.gid))))
             }
         };
         let (status, rx) = watch::channel(Arc::new(AnycastStatus::default()));
