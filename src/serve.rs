@@ -289,16 +289,6 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
         )?),
         _ => None,
     };
-    {
-        let sd = shutdown.clone();
-        tasks.spawn(async move {
-            match scheduler.run(sd).await {
-                Ok(()) => {}
-                Err(e) => tracing::error!(error = %e, "health prober failed"),
-            }
-            "health prober"
-        });
-    }
     tasks.spawn({
         let (s, sd) = (server.clone(), shutdown.clone());
         async move {
@@ -316,6 +306,17 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     .await?;
     // Every socket is bound (DNS, gossip, BFD, admin): leave root now.
     privilege::drop_privileges(&cfg, server.lvs.as_ref().map(|l| &l.kernel)).await?;
+    // Probes start only now: an `exec` check's program must never run as root.
+    {
+        let sd = shutdown.clone();
+        tasks.spawn(async move {
+            match scheduler.run(sd).await {
+                Ok(()) => {}
+                Err(e) => tracing::error!(error = %e, "health prober failed"),
+            }
+            "health prober"
+        });
+    }
     let dns = dns_bound.serve(server.state.clone(), shutdown.clone())?;
     let listen: Vec<String> = dns.local_addrs().iter().map(ToString::to_string).collect();
     tracing::info!(config = %path.display(), listen = %listen.join(" "), zones = server.state.load().zones.len(), services = cfg.services.len(), "serving");

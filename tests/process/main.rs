@@ -4,7 +4,8 @@
 //!   1024 too), then runs as nobody with no capability, or with `CAP_NET_ADMIN` on its IPVS
 //!   thread alone under `[lvs]`; DNS over UDP and TCP, the admin endpoint and SIGHUP still
 //!   work; files it can no longer read and a non-root start as another user are refused;
-//!   the ExaBGP relay it starts while still root runs as nobody too;
+//!   the ExaBGP relay it starts while still root, and every exec health check, run as
+//!   nobody too;
 //! - `pktinfo`: listening on `0.0.0.0` and `[::]` in a network namespace with two addresses
 //!   of each family, every answer comes from the address queried (connected clients).
 

@@ -415,3 +415,52 @@ fn the_exabgp_relay_started_as_root_runs_as_the_configured_user() {
         assert_eq!(t.uid, [NOBODY; 4], "{t:?}");
     }
 }
+
+/// An `exec` check started as root with `user = "nobody"` runs its program as nobody from
+/// the first probe: the health prober starts only once root is left. The check appends
+/// its own `Uid:` line to a file; a tiny interval puts the first probes in the moments
+/// right after the start, where a prober started before the switch would run them as root.
+#[test]
+fn exec_checks_run_as_the_configured_user_from_the_first_probe() {
+    let site = Site::new("", "");
+    let uids = site.dir.path().join("uids");
+    std::fs::write(&uids, "").unwrap();
+    std::fs::set_permissions(&uids, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let cfg = format!(
+        "[server]\nlisten = [\"{}\"]\nzones = \"example.test.zone\"\nuser = \"nobody\"\n\n\
+         [site.a]\nlinks = {{ default = [\"127.0.0.31\"] }}\n\n\
+         [service.svc]\nname = \"svc.example.test\"\nsites = [\"a\"]\nmode = \"failover\"\n\
+         check = {{ type = \"exec\", command = [\"/bin/sh\", \"-c\", \
+         \"grep ^Uid: /proc/self/status >> {}\"], interval = \"10ms\", timeout = \"10ms\" }}\n",
+        site.addr,
+        uids.display()
+    );
+    std::fs::write(site.config(), cfg).unwrap();
+    open_to_all(site.dir.path());
+    let mut node = site.start(&[]);
+    node.wait_answering(site.addr);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lines = loop {
+        let text = std::fs::read_to_string(&uids).unwrap();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= 20 {
+            break lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} probes seen:\n{}",
+            lines.len(),
+            node.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(node.stderr().contains("left root"), "{}", node.stderr());
+    for l in &lines {
+        let ids: Vec<u32> = l
+            .trim_start_matches("Uid:")
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(ids, [NOBODY; 4], "a probe ran as {l:?}; all:\n{lines:?}");
+    }
+}
