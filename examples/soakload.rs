@@ -138,7 +138,11 @@ impl Gen {
         let mut socks = Vec::new();
         for _ in 0..SOCKETS {
             let s2 = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
-            s2.set_recv_buffer_size(8 << 20)?;
+            // Above net.core.rmem_max when root (SO_RCVBUFFORCE): a stall of this thread
+            // must not drop replies here.
+            if meridian::dns::udp::force_recv_buffer(&s2, 64 << 20).is_err() {
+                s2.set_recv_buffer_size(8 << 20)?;
+            }
             s2.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
             let s: UdpSocket = s2.into();
             s.connect(o.server)?;

@@ -193,7 +193,11 @@ pub async fn run(path: &Path, shutdown: CancellationToken) -> Result<(), ServeEr
     release_free_memory();
     let state = crate::state::shared(snapshot);
     // Bound now, served once root is left (below): queries wait in the kernel's queues.
-    let dns_bound = dns::server::Bound::bind(&cfg.server.listen, cfg.server.udp_threads)?;
+    let dns_bound = dns::server::Bound::bind(
+        &cfg.server.listen,
+        cfg.server.udp_threads,
+        cfg.server.udp_receive_buffer,
+    )?;
     let dns_addrs = dns_bound.local_addrs();
     let (vip_tx, vip_rx) = watch::channel(VipState::default());
     let (registry_tx, registry_rx) = watch::channel(state.load().registry.clone());

@@ -46,6 +46,8 @@ pub struct ServerSpec {
     pub zones: Option<Spanned<OneOrMany>>,
     pub max_udp_payload: Option<Spanned<i64>>,
     pub udp_threads: Option<Spanned<i64>>,
+    /// Bytes of kernel receive buffer per UDP socket.
+    pub udp_receive_buffer: Option<Spanned<i64>>,
     pub admin: Option<Spanned<String>>,
     pub admin_token_file: Option<Spanned<String>>,
     /// `open` or `token`: who may read `/status` and `/metrics`.

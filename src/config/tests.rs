@@ -173,6 +173,26 @@ fn wrong_type_names_line_and_key() {
 }
 
 #[test]
+fn udp_receive_buffer_defaults_to_4_mib_and_is_bounded() {
+    let ok = |text: &str| parse(text, &example()).map(|c| c.server.udp_receive_buffer);
+    assert_eq!(ok("[server]\nzones = \"../zones\"\n").unwrap(), 4 << 20);
+    let big = "[server]\nzones = \"../zones\"\nudp_receive_buffer = 67108864\n";
+    assert_eq!(ok(big).unwrap(), 64 << 20);
+    for bad in ["65535", "1073741825", "-1"] {
+        let d = errors(&format!(
+            "[server]\nzones = \"../zones\"\nudp_receive_buffer = {bad}\n"
+        ));
+        assert_eq!(
+            (d[0].line, d[0].key.as_str()),
+            (3, "server.udp_receive_buffer"),
+            "{}",
+            d[0]
+        );
+        assert!(d[0].message.contains("65536..=1073741824"), "{}", d[0]);
+    }
+}
+
+#[test]
 fn semantic_errors_are_all_collected_with_lines() {
     let text = r#"[server]
 listen = ["127.0.0.1:5353", "localhost"]

@@ -46,6 +46,8 @@ pub struct Server {
     pub max_udp_payload: u16,
     /// UDP worker threads per listen address (0 = one per core).
     pub udp_threads: usize,
+    /// Kernel receive buffer asked for each UDP socket, in bytes.
+    pub udp_receive_buffer: usize,
     /// Admin HTTP endpoint (status page, metrics, overrides), loopback only.
     pub admin: Option<SocketAddr>,
     /// File holding the admin API's bearer token (created with a random token if missing).
@@ -88,6 +90,7 @@ impl Default for Server {
             zone_files: Vec::new(),
             max_udp_payload: 1232,
             udp_threads: 0,
+            udp_receive_buffer: crate::dns::udp::DEFAULT_RCVBUF,
             admin: None,
             admin_token_file: PathBuf::from("meridian-admin.token"),
             admin_read: super::AdminRead::Open,

@@ -41,13 +41,25 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<StdTcpListener> {
 fn bind_address(
     addr: SocketAddr,
     threads: usize,
+    rcvbuf: usize,
 ) -> Result<(SocketAddr, Vec<UdpSocket>, StdTcpListener), DnsError> {
     let bind_err = |source| DnsError::Bind { addr, source };
     let tries = if addr.port() == 0 { PORT_TRIES } else { 1 };
     let mut last = None;
     for _ in 0..tries {
-        let first = udp::bind(addr).map_err(bind_err)?;
+        let first = udp::bind(addr, rcvbuf).map_err(bind_err)?;
         let local = first.local_addr().map_err(bind_err)?;
+        // The kernel reports twice what it grants (half is its bookkeeping).
+        let got = socket2::SockRef::from(&first)
+            .recv_buffer_size()
+            .map_or(0, |b| b / 2);
+        if got < rcvbuf {
+            tracing::warn!(
+                %local, asked = rcvbuf, got,
+                "UDP receive buffer smaller than udp_receive_buffer: raise net.core.rmem_max, \
+                 or start as root (or with CAP_NET_ADMIN)"
+            );
+        }
         let tcp = match bind_tcp(local) {
             Ok(t) => t,
             Err(e) => {
@@ -57,7 +69,7 @@ fn bind_address(
         };
         let mut socks = vec![first];
         for _ in 1..threads {
-            socks.push(udp::bind(local).map_err(bind_err)?);
+            socks.push(udp::bind(local, rcvbuf).map_err(bind_err)?);
         }
         return Ok((local, socks, tcp));
     }
@@ -108,7 +120,7 @@ impl DnsServer {
         shutdown: CancellationToken,
         threads: usize,
     ) -> Result<DnsServer, DnsError> {
-        Bound::bind(listen, threads)?.serve(state, shutdown)
+        Bound::bind(listen, threads, udp::DEFAULT_RCVBUF)?.serve(state, shutdown)
     }
 }
 
@@ -119,15 +131,16 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// Binds `threads` UDP sockets (0: one per CPU core) and a TCP listener per address.
-    pub fn bind(listen: &[SocketAddr], threads: usize) -> Result<Bound, DnsError> {
+    /// Binds `threads` UDP sockets (0: one per CPU core), each with a receive buffer of
+    /// `rcvbuf` bytes where allowed, and a TCP listener per address.
+    pub fn bind(listen: &[SocketAddr], threads: usize, rcvbuf: usize) -> Result<Bound, DnsError> {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         let mut sockets = Vec::new();
         for &addr in listen {
-            sockets.push(bind_address(addr, threads)?);
+            sockets.push(bind_address(addr, threads, rcvbuf)?);
         }
         Ok(Bound { sockets })
     }

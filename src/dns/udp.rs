@@ -42,14 +42,17 @@ const BATCH: usize = 32;
 const TIME_EVERY: u32 = 16;
 /// Largest query accepted (longer datagrams are dropped).
 const RECV_BUF: usize = 4096;
-/// Kernel receive buffer asked for each socket (capped by `net.core.rmem_max`): the
-/// default 208 KiB holds about 5 ms of queries at 50 000 per second, so a serving thread
-/// descheduled for longer on a busy machine lost queries (the soak, docs/reliability.md).
-const SOCKET_RCVBUF: usize = 4 << 20;
+/// Kernel receive buffer asked for each socket by default (`[server] udp_receive_buffer`):
+/// the kernel's default 208 KiB holds about 5 ms of queries at 50 000 per second, so a
+/// serving thread descheduled for longer on a busy machine lost queries (the soak,
+/// docs/reliability.md).
+pub const DEFAULT_RCVBUF: usize = 4 << 20;
 
 /// Binds one UDP socket with SO_REUSEPORT (and IPV6_V6ONLY for IPv6 addresses); on a
 /// wildcard address, with the destination of each datagram reported (`dns::pktinfo`).
-pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+/// The receive buffer is `rcvbuf` bytes where the process may exceed `net.core.rmem_max`
+/// (root, or `CAP_NET_ADMIN`: `SO_RCVBUFFORCE`), else as much of it as that limit allows.
+pub fn bind(addr: SocketAddr, rcvbuf: usize) -> std::io::Result<UdpSocket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         sock.set_only_v6(true)?;
@@ -58,10 +61,34 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
         pktinfo::enable(&sock, addr.is_ipv6())?;
     }
     sock.set_reuse_port(true)?;
-    // Best effort: a smaller buffer still serves.
-    let _ = sock.set_recv_buffer_size(SOCKET_RCVBUF);
+    // Best effort: a smaller buffer still serves (`bind_address` reports what was given).
+    if force_recv_buffer(&sock, rcvbuf).is_err() {
+        let _ = sock.set_recv_buffer_size(rcvbuf);
+    }
     sock.bind(&addr.into())?;
     Ok(sock.into())
+}
+
+/// `SO_RCVBUFFORCE`: the size asked for, above `net.core.rmem_max`; refused (EPERM)
+/// without `CAP_NET_ADMIN`.
+pub fn force_recv_buffer(sock: &Socket, bytes: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt on an open socket with a pointer to a c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::from_ref(&v).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Per-thread buffers, allocated once. `P`: a wildcard socket, which receives each query's

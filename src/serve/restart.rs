@@ -13,6 +13,9 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     if o.udp_threads != n.udp_threads {
         out.push("[server] udp_threads");
     }
+    if o.udp_receive_buffer != n.udp_receive_buffer {
+        out.push("[server] udp_receive_buffer");
+    }
     if o.admin != n.admin {
         out.push("[server] admin");
     }
@@ -90,10 +93,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = |text: &str| cfg(&dir, text);
         let a = cfg("[server]\nadmin = \"127.0.0.1:8053\"\n");
-        let b = cfg("[server]\nadmin = \"127.0.0.1:8054\"\nudp_threads = 2\n");
+        let b = cfg(
+            "[server]\nadmin = \"127.0.0.1:8054\"\nudp_threads = 2\nudp_receive_buffer = 65536\n",
+        );
         assert_eq!(
             needs_restart(&a, &b),
-            vec!["[server] udp_threads", "[server] admin"]
+            vec![
+                "[server] udp_threads",
+                "[server] udp_receive_buffer",
+                "[server] admin"
+            ]
         );
         let c = cfg("[server]\nadmin = \"127.0.0.1:8053\"\nlisten = [\"127.0.0.1:53\"]\n");
         assert_eq!(needs_restart(&a, &c), vec!["[server] listen"]);

@@ -13,6 +13,7 @@ use toml::Spanned;
 use super::super::spec::{self, OneOrMany};
 use super::super::{AdminSettings, RrlSettings, Server, TcpSettings, ZoneFileRules};
 use super::Ctx;
+use crate::dns::udp::DEFAULT_RCVBUF;
 
 pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
     let mut listen = Vec::new();
@@ -65,6 +66,12 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         .and_then(|s| s.udp_threads.as_ref())
         .map_or(Some(0), |v| cx.int(v, "server.udp_threads", 0, 64))
         .unwrap_or(0);
+    let udp_receive_buffer = s
+        .and_then(|s| s.udp_receive_buffer.as_ref())
+        .map_or(Some(DEFAULT_RCVBUF), |v| {
+            cx.int(v, "server.udp_receive_buffer", 65_536, 1 << 30)
+        })
+        .unwrap_or(DEFAULT_RCVBUF);
     let admin = s
         .and_then(|s| s.admin.as_ref())
         .and_then(|a| cx.sockaddr(a, "server.admin"));
@@ -111,6 +118,7 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         zone_files,
         max_udp_payload,
         udp_threads,
+        udp_receive_buffer,
         admin,
         admin_token_file,
         admin_read,

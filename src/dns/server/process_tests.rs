@@ -87,7 +87,9 @@ fn a_wildcard_socket_answers_from_the_address_queried() {
 
 #[test]
 fn a_panicking_udp_worker_is_restarted_on_its_socket() {
-    let sock = std::sync::Arc::new(udp::bind("127.0.0.1:0".parse().unwrap()).unwrap());
+    let sock = std::sync::Arc::new(
+        udp::bind("127.0.0.1:0".parse().unwrap(), udp::DEFAULT_RCVBUF).unwrap(),
+    );
     let addr = sock.local_addr().unwrap();
     let state = shared(Snapshot::new(ZoneSet::default(), 1232));
     let shutdown = CancellationToken::new();
@@ -113,4 +115,23 @@ fn a_panicking_udp_worker_is_restarted_on_its_socket() {
     shutdown.cancel();
     udp::wake(&sock);
     handle.join().unwrap();
+}
+
+/// Root (as the tests run) sets the receive buffer above `net.core.rmem_max`; the
+/// kernel reports twice the size granted.
+#[test]
+fn the_udp_receive_buffer_is_forced_to_the_size_asked() {
+    assert!(
+        crate::privilege::is_root(),
+        "this test runs as root, as CI does"
+    );
+    let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let asked = (max + (1 << 20)).min(1 << 30);
+    let sock = udp::bind("127.0.0.1:0".parse().unwrap(), asked).unwrap();
+    let got = socket2::SockRef::from(&sock).recv_buffer_size().unwrap();
+    assert_eq!(got, 2 * asked, "rmem_max {max}");
 }
