@@ -1,5 +1,6 @@
 //! Anycast with real BGP in network namespaces the test makes: each node namespace runs
-//! BIRD (the operator's static protocols, BFD on a veth pair for fate-sharing) and Meridian;
+//! BIRD (the operator's static protocols, BFD on a veth pair for fate-sharing, an IPv6
+//! prefix over its own session) and Meridian;
 //! a "router" namespace runs BIRD peering with every node over a veth pair, and its
 //! `birdc show route` is the oracle. Timings are printed (docs/anycast.md quotes them).
 
@@ -32,9 +33,13 @@ fn bird_backend_announces_demotes_withdraws_and_shares_fate() {
         "TIMING first announcement seen by the router after {} ms (grace 1 s)",
         ms(t)
     );
+    wait_for(Duration::from_secs(10), "IPv6 announcement", || {
+        announced6(&router, &node)
+    });
     let s = node.status();
     let p = &s["anycast"]["prefixes"][0];
     assert_eq!(p["state"], "announced", "{s}");
+    assert_eq!(s["anycast"]["prefixes"][1]["state"], "announced", "{s}");
     assert_eq!(p["conditions"][0]["condition"], "dns");
     let bfd = &s["anycast"]["bfd"];
     assert_eq!(bfd["up"], 1, "BFD session with BIRD: {s}");
@@ -49,6 +54,9 @@ fn bird_backend_announces_demotes_withdraws_and_shares_fate() {
     let td = t0.elapsed();
     wait_for(limit, "withdrawal after the DNS failure", || {
         absent(&router, &node)
+    });
+    wait_for(limit, "IPv6 withdrawal after the DNS failure", || {
+        !announced6(&router, &node)
     });
     let tw = t0.elapsed();
     assert!(tw <= limit, "withdrawn after {tw:?}");
@@ -75,6 +83,9 @@ fn bird_backend_announces_demotes_withdraws_and_shares_fate() {
         "TIMING recovery: re-announced after {} ms (rise 2 × {INTERVAL_MS} ms)",
         ms(t)
     );
+    wait_for(Duration::from_secs(5), "IPv6 re-announcement", || {
+        announced6(&router, &node)
+    });
 
     // The maintenance file withdraws; its removal restores.
     let maint = node.dir.path().join("maintenance");

@@ -10,6 +10,8 @@ use std::time::Duration;
 use super::netns::{Bird, Meridian, Netns, veth};
 
 pub const PREFIX: &str = "192.0.2.53/32";
+/// The IPv6 prefix, announced over its own IPv6 BGP session (no BFD: the responder is IPv4).
+pub const PREFIX6: &str = "2001:db8:53::53/128";
 /// The address Meridian answers DNS on inside a node (on `lo`, removable by the test).
 pub const LISTEN: &str = "10.53.9.1";
 pub const INTERVAL_MS: u64 = 300;
@@ -23,7 +25,9 @@ pub fn router_conf(nodes: usize) -> String {
     for n in 1..=nodes {
         c.push_str(&format!(
             "protocol bgp node{n} {{ local 10.53.{n}.1 as 65000; neighbor 10.53.{n}.2 as 65001; \
-             connect retry time 1; ipv4 {{ import all; export none; }}; }}\n"
+             connect retry time 1; ipv4 {{ import all; export none; }}; }}\n\
+             protocol bgp node{n}v6 {{ local fd53:{n}::1 as 65000; neighbor fd53:{n}::2 as 65001; \
+             connect retry time 1; ipv6 {{ import all; export none; }}; }}\n"
         ));
     }
     c
@@ -45,9 +49,18 @@ protocol static anycast_dns_demoted {{
   ipv4;
   route {PREFIX} via 169.254.53.2%mer0 bfd {{ bgp_med = 200; }};
 }}
+protocol static anycast_dns6 {{
+  disabled;
+  ipv6;
+  route {PREFIX6} via fd53:ff::2%mer0;
+}}
 protocol bgp uplink {{
   local 10.53.{n}.2 as 65001; neighbor 10.53.{n}.1 as 65000; connect retry time 1;
   ipv4 {{ import none; export where proto = "anycast_dns" || proto = "anycast_dns_demoted"; }};
+}}
+protocol bgp uplink6 {{
+  local fd53:{n}::2 as 65001; neighbor fd53:{n}::1 as 65000; connect retry time 1;
+  ipv6 {{ import none; export where proto = "anycast_dns6"; }};
 }}
 "#
     )
@@ -78,6 +91,14 @@ fall = {FALL}
 interval = "{INTERVAL_MS}ms"
 demote = {{ med = 200, bird_protocol = "anycast_dns_demoted" }}
 disable_file = "{dir}/maintenance"
+
+[[anycast.prefix]]
+prefix = "{PREFIX6}"
+bird_protocol = "anycast_dns6"
+when = ["dns"]
+rise = 2
+fall = {FALL}
+interval = "{INTERVAL_MS}ms"
 "#,
         zones = zones.display(),
         dir = dir.display(),
@@ -105,11 +126,30 @@ impl Node {
             "up0",
             &format!("10.53.{n}.2/30"),
         );
+        // IPv6 on the uplink (no duplicate address detection: usable at once).
+        router.ip(&[
+            "addr",
+            "add",
+            &format!("fd53:{n}::1/64"),
+            "dev",
+            &format!("r{n}"),
+            "nodad",
+        ]);
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("fd53:{n}::2/64"),
+            "dev",
+            "up0",
+            "nodad",
+        ]);
         ns.ip(&[
             "link", "add", "mer0", "type", "veth", "peer", "name", "mer1",
         ]);
         ns.ip(&["addr", "add", "169.254.53.1/30", "dev", "mer0"]);
         ns.ip(&["addr", "add", "169.254.53.2/30", "dev", "mer1"]);
+        ns.ip(&["addr", "add", "fd53:ff::1/64", "dev", "mer0", "nodad"]);
+        ns.ip(&["addr", "add", "fd53:ff::2/64", "dev", "mer1", "nodad"]);
         ns.ip(&["link", "set", "mer0", "up"]);
         ns.ip(&["link", "set", "mer1", "up"]);
         // BIRD's BFD packets reach Meridian's end through the veth with a local source.
@@ -191,6 +231,12 @@ pub fn demoted(router: &Bird, node: &Node) -> bool {
 
 pub fn absent(router: &Bird, node: &Node) -> bool {
     path_from(&router.paths(PREFIX), node).is_none()
+}
+
+/// The IPv6 prefix's path from `node` (its session's next hop is the node's uplink address).
+pub fn announced6(router: &Bird, node: &Node) -> bool {
+    let via = format!("via fd53:{}::2", node.n);
+    router.paths(PREFIX6).iter().any(|p| p.contains(&via))
 }
 
 pub fn ms(d: Duration) -> u128 {
