@@ -312,27 +312,16 @@ fn not_root_the_configured_user_is_served_and_another_is_refused() {
     assert!(log.contains("not root"), "{log}");
 }
 
-/// Parent pid of `pid`, from /proc/PID/stat (the field after the command in parentheses).
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The processes whose parent is `pid` and whose command line contains `word`.
+/// The processes whose parent is `pid` and whose command line contains `word` (pgrep).
 fn children_running(pid: u32, word: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
-        let has = cmdline.windows(word.len()).any(|w| w == word.as_bytes());
-        if has && parent_of(child) == Some(pid) {
-            out.push(child);
-        }
-    }
-    out
+    let out = Command::new("pgrep")
+        .args(["-P", &pid.to_string(), "-f", word])
+        .output()
+        .expect("pgrep (procps) is installed by scripts/test-all.sh");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
 }
 
 /// `[anycast] backend = "exabgp"` started as root with `user = "nobody"` (as ExaBGP runs its
