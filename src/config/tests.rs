@@ -173,11 +173,11 @@ fn wrong_type_names_line_and_key() {
 }
 
 #[test]
-fn udp_receive_buffer_defaults_to_4_mib_and_is_bounded() {
+fn udp_receive_buffer_is_optional_and_bounded() {
     let ok = |text: &str| parse(text, &example()).map(|c| c.server.udp_receive_buffer);
-    assert_eq!(ok("[server]\nzones = \"../zones\"\n").unwrap(), 4 << 20);
+    assert_eq!(ok("[server]\nzones = \"../zones\"\n").unwrap(), None);
     let big = "[server]\nzones = \"../zones\"\nudp_receive_buffer = 67108864\n";
-    assert_eq!(ok(big).unwrap(), 64 << 20);
+    assert_eq!(ok(big).unwrap(), Some(64 << 20));
     for bad in ["65535", "1073741825", "-1"] {
         let d = errors(&format!(
             "[server]\nzones = \"../zones\"\nudp_receive_buffer = {bad}\n"

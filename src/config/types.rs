@@ -46,8 +46,9 @@ pub struct Server {
     pub max_udp_payload: u16,
     /// UDP worker threads per listen address (0 = one per core).
     pub udp_threads: usize,
-    /// Kernel receive buffer asked for each UDP socket, in bytes.
-    pub udp_receive_buffer: usize,
+    /// Kernel receive buffer asked for each UDP socket, in bytes (None: the default, 4 MiB,
+    /// without a warning when the kernel gives less).
+    pub udp_receive_buffer: Option<usize>,
     /// Admin HTTP endpoint (status page, metrics, overrides), loopback only.
     pub admin: Option<SocketAddr>,
     /// File holding the admin API's bearer token (created with a random token if missing).
@@ -90,7 +91,7 @@ impl Default for Server {
             zone_files: Vec::new(),
             max_udp_payload: 1232,
             udp_threads: 0,
-            udp_receive_buffer: crate::dns::udp::DEFAULT_RCVBUF,
+            udp_receive_buffer: None,
             admin: None,
             admin_token_file: PathBuf::from("meridian-admin.token"),
             admin_read: super::AdminRead::Open,

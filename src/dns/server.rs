@@ -41,8 +41,9 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<StdTcpListener> {
 fn bind_address(
     addr: SocketAddr,
     threads: usize,
-    rcvbuf: usize,
+    asked: Option<usize>,
 ) -> Result<(SocketAddr, Vec<UdpSocket>, StdTcpListener), DnsError> {
+    let rcvbuf = asked.unwrap_or(udp::DEFAULT_RCVBUF);
     let bind_err = |source| DnsError::Bind { addr, source };
     let tries = if addr.port() == 0 { PORT_TRIES } else { 1 };
     let mut last = None;
@@ -53,12 +54,14 @@ fn bind_address(
         let got = socket2::SockRef::from(&first)
             .recv_buffer_size()
             .map_or(0, |b| b / 2);
-        if got < rcvbuf {
+        if got < rcvbuf && asked.is_some() {
             tracing::warn!(
                 %local, asked = rcvbuf, got,
                 "UDP receive buffer smaller than udp_receive_buffer: raise net.core.rmem_max, \
                  or start as root (or with CAP_NET_ADMIN)"
             );
+        } else if got < rcvbuf {
+            tracing::debug!(%local, asked = rcvbuf, got, "UDP receive buffer capped by the kernel");
         }
         let tcp = match bind_tcp(local) {
             Ok(t) => t,
@@ -120,7 +123,7 @@ impl DnsServer {
         shutdown: CancellationToken,
         threads: usize,
     ) -> Result<DnsServer, DnsError> {
-        Bound::bind(listen, threads, udp::DEFAULT_RCVBUF)?.serve(state, shutdown)
+        Bound::bind(listen, threads, None)?.serve(state, shutdown)
     }
 }
 
@@ -132,8 +135,12 @@ pub struct Bound {
 
 impl Bound {
     /// Binds `threads` UDP sockets (0: one per CPU core), each with a receive buffer of
-    /// `rcvbuf` bytes where allowed, and a TCP listener per address.
-    pub fn bind(listen: &[SocketAddr], threads: usize, rcvbuf: usize) -> Result<Bound, DnsError> {
+    /// `rcvbuf` bytes where allowed (None: 4 MiB), and a TCP listener per address.
+    pub fn bind(
+        listen: &[SocketAddr],
+        threads: usize,
+        rcvbuf: Option<usize>,
+    ) -> Result<Bound, DnsError> {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

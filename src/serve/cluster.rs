@@ -51,7 +51,7 @@ pub fn digest(cfg: &Config) -> String {
     shared.server.admin = None;
     shared.server.admin_token_file = Default::default();
     shared.server.udp_threads = 0;
-    shared.server.udp_receive_buffer = 0;
+    shared.server.udp_receive_buffer = None;
     shared.health.state_file = None;
     shared.cluster = None;
     let mut files = Vec::new();

@@ -13,7 +13,6 @@ use toml::Spanned;
 use super::super::spec::{self, OneOrMany};
 use super::super::{AdminSettings, RrlSettings, Server, TcpSettings, ZoneFileRules};
 use super::Ctx;
-use crate::dns::udp::DEFAULT_RCVBUF;
 
 pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
     let mut listen = Vec::new();
@@ -68,10 +67,7 @@ pub(super) fn server(cx: &mut Ctx, s: Option<&spec::ServerSpec>) -> Server {
         .unwrap_or(0);
     let udp_receive_buffer = s
         .and_then(|s| s.udp_receive_buffer.as_ref())
-        .map_or(Some(DEFAULT_RCVBUF), |v| {
-            cx.int(v, "server.udp_receive_buffer", 65_536, 1 << 30)
-        })
-        .unwrap_or(DEFAULT_RCVBUF);
+        .and_then(|v| cx.int(v, "server.udp_receive_buffer", 65_536, 1 << 30));
     let admin = s
         .and_then(|s| s.admin.as_ref())
         .and_then(|a| cx.sockaddr(a, "server.admin"));
