@@ -2,7 +2,7 @@
 //! `/status`, `/metrics`, the override API and `POST /reload`.
 //!
 //! [`Admin::run`] accepts connections under caps in total and per client prefix
-//! (`[server] admin_max_connections`, `admin_max_per_prefix`) and hands each to [`conn`],
+//! (`[server] admin_max_connections`, `admin_max_per_prefix`) and hands each to `conn`,
 //! which owns the protocol limits (head and body size, deadlines, keep-alive). What each
 //! path answers and who may ask is in [`routes`]; what the server exposes to it is behind
 //! the traits of [`api`].

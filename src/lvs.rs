@@ -8,7 +8,7 @@
 //! ```
 //! [`codec`], [`desired()`], [`drain`], [`diff()`], [`sync`], [`status`] and [`show`] are plain
 //! functions tested on bytes and values; [`netlink`] and [`client`] are the socket shell;
-//! [`reconcile`] applies plans (IPVS table, drains, sync daemons) and [`run`] is the loop (config
+//! [`reconcile`] applies plans (IPVS table, drains, sync daemons) and [`run`](fn@run) is the loop (config
 //! or health change, every `resync`, every second while a drain waits).
 
 pub mod client;

@@ -10,7 +10,7 @@
 //! with `textContent` (names in the policy file are operator-controlled text, never markup);
 //! `tests/status_page.rs` proves both in headless Chromium.
 
-/// The page, with [`NONCE`] where the per-response nonce goes.
+/// The page, with `NONCE` where the per-response nonce goes.
 pub const PAGE: &str = include_str!("page.html");
 
 /// Placeholder for the script nonce in [`PAGE`].

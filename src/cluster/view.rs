@@ -10,9 +10,9 @@
 //! that publishes no `m1/fresh` is dated by its observations alone). Clock skew between nodes
 //! does not matter.
 //!
-//! The [`Tracker`] keeps each peer between builds and reads only what changed: a peer whose
+//! The `Tracker` keeps each peer between builds and reads only what changed: a peer whose
 //! chitchat max version has not moved costs a comparison, and of one that moved only the keys
-//! above the version last read are decoded. A full re-read every [`tracker::FULL_READ_EVERY`] catches
+//! above the version last read are decoded. A full re-read every `tracker::FULL_READ_EVERY` catches
 //! keys chitchat dropped without a tombstone (its state resets after garbage collection).
 
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! Starting and stopping the DNS listeners: every address gets N UDP sockets (one thread
 //! each) and one TCP listener on the same port. All sockets are bound before anything
 //! serves, so a bad address fails the start with its name. Each UDP thread runs under
-//! [`supervise`](crate::dns::supervise): a panic restarts it on the same socket.
+//! [`supervise`]: a panic restarts it on the same socket.
 
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! over its rate is dropped or slipped (a truncated reply, or BADCOOKIE) unless the query
 //! carried a valid server cookie. TCP never passes here, so it is never limited.
 //!
-//! One batch in [`TIME_EVERY`] is timed, from the receive's return to the send's, into the
+//! One batch in `TIME_EVERY` is timed, from the receive's return to the send's, into the
 //! answer latency histogram (each of its answers counted with the batch's time).
 //!
 //! All buffers are allocated once per thread, so answering allocates nothing. A thread

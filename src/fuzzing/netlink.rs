@@ -15,7 +15,7 @@ const SEQ: u32 = 7;
 
 /// Input: one control byte, then a receive buffer (bit 0 clear) or one reply's attributes
 /// (bit 0 set). Bit 1: the request was a dump; bits 2-5: which decoder the exchange uses
-/// (see [`decode`]; 8 and 9 are rtnetlink's, which read the whole payload).
+/// (see `decode`; 8 and 9 are rtnetlink's, which read the whole payload).
 pub fn netlink(data: &[u8]) {
     let Some((&control, rest)) = data.split_first() else {
         return;

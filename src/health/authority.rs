@@ -341,7 +341,7 @@ const CLUSTER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The authority's task: recomputes and publishes both tables whenever the probe view
 /// (probe states, overrides), the local director's VIP states, the cluster's view or a
-/// registration changes (and, with a cluster, every [`CLUSTER_TICK`]); publishes only when
+/// registration changes (and, with a cluster, every `CLUSTER_TICK`); publishes only when
 /// a table changed.
 pub struct Authority {
     probes: watch::Receiver<Arc<HealthView>>,

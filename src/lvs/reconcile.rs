@@ -1,5 +1,5 @@
 //! The reconciler: dump the kernel, diff against the desired state, apply the plan; the
-//! sync daemons and the drains ride on the same passes. [`super::run`] is the long-lived loop.
+//! sync daemons and the drains ride on the same passes. [`super::run`](fn@super::run) is the long-lived loop.
 //!
 //! Errors on single operations do not stop a pass: the rest of the plan is applied, the errors
 //! are reported, and the next pass retries. "Already there" on an add and "already gone" on a

@@ -61,7 +61,7 @@ pub struct AnswerCounters {
 }
 
 impl AnswerCounters {
-    /// [`AnswerFamilies::counters`] of the process's [`FAMILIES`].
+    /// [`AnswerFamilies::counters`] of the process's `FAMILIES`.
     pub fn new<'a>(
         services: &[&str],
         links: usize,

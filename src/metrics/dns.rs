@@ -27,7 +27,7 @@ pub const QTYPES: [&str; 16] = [
     "DS", "DNSKEY", "other",
 ];
 
-/// The `rcode` label, by [`rcode_index`]: the header RCODEs, then BADVERS (16) and BADCOOKIE
+/// The `rcode` label, by `rcode_index`: the header RCODEs, then BADVERS (16) and BADCOOKIE
 /// (23, the only other extended RCODE Meridian sends; anything above 16 lands there).
 pub const RCODES: [&str; 18] = [
     "NOERROR",

@@ -22,7 +22,7 @@ use crate::metrics::{self, METRICS, Reload};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
     pub generation: u64,
-    /// [`cluster::digest`]: equal on two nodes that answer alike.
+    /// `cluster::digest`: equal on two nodes that answer alike.
     pub digest: String,
     /// Unix time of the load, in milliseconds.
     pub at_ms: u64,
