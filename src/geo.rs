@@ -26,7 +26,6 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 pub use classifier::{Classified, Classifier, KeyTable};
-pub use layer::{parse_cidr_list, read_cidr_file};
 pub use source::{Kind, csv_to_mmdb};
 
 use crate::config::Location;
@@ -49,8 +48,6 @@ pub fn normalize_net(net: ipnet::IpNet) -> ipnet::IpNet {
 pub enum GeoError {
     #[error(transparent)]
     Read(#[from] crate::files::FileError),
-    #[error("{}:{line}: expected a CIDR prefix or an address", file.display())]
-    CidrLine { file: PathBuf, line: usize },
     #[error("{}:{line}: {message}", file.display())]
     Csv {
         file: PathBuf,

@@ -7,7 +7,7 @@ use std::path::Path;
 use ipnet::IpNet;
 use maxminddb::Reader;
 
-use super::layer::{NONE, Seg, bounds, family_max, nest, overlay, read_cidr_file};
+use super::layer::{NONE, Seg, bounds, family_max, nest, overlay};
 use super::source::{self, AsnRec, Kind, Walked};
 use super::table::{Bits, Run, Table};
 use super::{Attributes, CityRec, GeoError, IspId};
@@ -174,17 +174,13 @@ impl Classifier {
             return Err(GeoError::TooMany(usize::from(IspId::MAX)));
         }
         let isp_names: Vec<Box<str>> = isps.keys().map(|k| k.as_str().into()).collect();
-        // ISP by CIDR: inline CIDRs plus the files (duplicates are harmless).
+        // ISP by CIDR: inline CIDRs and the files' contents, read and checked once by the
+        // configuration loader (`Isp::cidrs`); the files are not read again here.
         let mut isp_nets: Vec<(IpNet, u32)> = Vec::new();
         let mut isp_by_asn: HashMap<u32, IspId> = HashMap::new();
         for (i, isp) in isps.values().enumerate() {
             for n in &isp.cidrs {
                 isp_nets.push((*n, i as u32));
-            }
-            for f in &isp.cidr_files {
-                for n in read_cidr_file(f)? {
-                    isp_nets.push((n, i as u32));
-                }
             }
             for a in &isp.asns {
                 isp_by_asn.entry(*a).or_insert(i as IspId);

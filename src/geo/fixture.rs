@@ -62,7 +62,8 @@ impl Fixture {
             "telecom".to_owned(),
             Isp {
                 asns: vec![4134, 4812],
-                cidrs: vec![],
+                // As the configuration loader gives it: the file's networks, read.
+                cidrs: crate::config::read_cidr_file(&self.path("telecom.txt")).unwrap(),
                 cidr_files: vec![self.path("telecom.txt")],
             },
         );

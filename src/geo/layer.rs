@@ -4,11 +4,8 @@
 //! Addresses are `u128` in both families; an IPv4 layer simply never passes `u32::MAX`.
 
 use std::net::IpAddr;
-use std::path::Path;
 
 use ipnet::IpNet;
-
-use super::GeoError;
 
 /// `[start, end]` inclusive with a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,33 +37,6 @@ pub fn bounds(net: &IpNet) -> (bool, u128, u128) {
         bits | ((1u128 << host) - 1)
     };
     (v6, bits, last)
-}
-
-/// Parse a CIDR list: one network a line, `#` starts a comment, blank lines ignored. A bare
-/// address counts as a host route. Errors name `file:line`.
-pub fn parse_cidr_list(text: &str, file: &Path) -> Result<Vec<IpNet>, GeoError> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let net = line
-            .parse::<IpNet>()
-            .or_else(|_| line.parse::<IpAddr>().map(IpNet::from))
-            .map_err(|_| GeoError::CidrLine {
-                file: file.to_path_buf(),
-                line: i + 1,
-            })?;
-        out.push(net);
-    }
-    Ok(out)
-}
-
-/// Read a CIDR list file (see [`parse_cidr_list`]).
-pub fn read_cidr_file(file: &Path) -> Result<Vec<IpNet>, GeoError> {
-    let text = crate::files::read_text(file, crate::files::limit::CIDR_LIST)?;
-    parse_cidr_list(&text, file)
 }
 
 /// Flatten possibly nested networks of one family into disjoint segments where the most
@@ -146,23 +116,6 @@ mod tests {
     fn n(s: &str) -> (u128, u128) {
         let (_, a, b) = bounds(&s.parse().unwrap());
         (a, b)
-    }
-
-    #[test]
-    fn cidr_list_parses_and_names_bad_lines() {
-        let text = "# telecom\n203.0.113.0/25\n\n2001:db8:1::/48  # v6\n198.51.100.7\n";
-        let got = parse_cidr_list(text, Path::new("isp/t.txt")).unwrap();
-        let want: Vec<IpNet> = ["203.0.113.0/25", "2001:db8:1::/48", "198.51.100.7/32"]
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
-        assert_eq!(got, want);
-        let err = parse_cidr_list("10.0.0.0/8\n10.0.0.0/33\n", Path::new("isp/t.txt"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("isp/t.txt:2:"), "{err}");
-        // The line's text stays out of the message (a secret file named by mistake).
-        assert!(!err.contains("10.0.0.0/33"), "{err}");
     }
 
     #[test]

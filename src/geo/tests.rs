@@ -261,14 +261,6 @@ fn prefix_is_widest_uniform_block() {
 }
 
 #[test]
-fn bad_cidr_file_names_file_and_line() {
-    let f = Fixture::new();
-    std::fs::write(f.path("telecom.txt"), "10.0.0.0/8\n\n# x\nnot-a-net\n").unwrap();
-    let err = Classifier::build(&f.config()).unwrap_err().to_string();
-    assert!(err.contains("telecom.txt:4:"), "{err}");
-}
-
-#[test]
 fn csv_errors_name_the_line() {
     let err = csv_to_mmdb("10.0.0.0/8,EU,DE,,1,\n", "c.csv".as_ref(), Kind::City)
         .unwrap_err()
