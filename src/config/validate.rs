@@ -7,10 +7,15 @@ mod anycast;
 mod check;
 mod cluster;
 mod identity;
+mod isps;
 mod lenient;
 mod lvs;
 mod server;
 mod services;
+mod sites;
+
+pub(crate) use isps::parse_cidr;
+pub use isps::read_cidr_file;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -178,27 +183,6 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Parse `a.b.c.d/len` or `v6/len`; a bare address is a host prefix. Host bits must be zero.
-pub(crate) fn parse_cidr(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    let net = if s.contains('/') {
-        s.parse::<IpNet>()
-            .map_err(|_| format!("`{s}` is not a CIDR prefix"))?
-    } else {
-        let ip: IpAddr = s
-            .parse()
-            .map_err(|_| format!("`{s}` is not a CIDR prefix or address"))?;
-        IpNet::from(ip)
-    };
-    if net.trunc() != net {
-        return Err(format!(
-            "`{s}` has bits set beyond the prefix length (did you mean {}?)",
-            net.trunc()
-        ));
-    }
-    Ok(net)
-}
-
 pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
     let (spec, unknown) = lenient::read_spec(text, file);
     let Some(spec) = spec else {
@@ -212,9 +196,9 @@ pub(super) fn validate(text: &str, file: &Path) -> Result<Config, ConfigError> {
         diags: unknown,
     };
     let mut server = server::server(&mut cx, spec.server.as_ref());
-    let geo = geo(&mut cx, spec.geo.as_ref());
-    let isps = isps(&mut cx, &spec.isp);
-    let sites = sites(&mut cx, &spec.site, &isps);
+    let geo = isps::geo(&mut cx, spec.geo.as_ref());
+    let isps = isps::isps(&mut cx, &spec.isp);
+    let sites = sites::sites(&mut cx, &spec.site, &isps);
     let origins = server::zone_origins(&server.zone_files);
     let services = services::services(&mut cx, &spec.service, &sites, &isps, &origins);
     let health = HealthSettings {
@@ -292,186 +276,6 @@ fn key_at(text: &str, offset: usize) -> String {
         (false, true) => table,
         (false, false) => format!("{table}.{key}"),
     }
-}
-
-fn geo(cx: &mut Ctx, g: Option<&spec::GeoSpec>) -> Geo {
-    let Some(g) = g else { return Geo::default() };
-    Geo {
-        city: g
-            .city
-            .as_ref()
-            .and_then(|p| cx.existing_file(p, "geo.city")),
-        asn: g.asn.as_ref().and_then(|p| cx.existing_file(p, "geo.asn")),
-    }
-}
-
-fn isps(cx: &mut Ctx, spec: &BTreeMap<Spanned<String>, spec::IspSpec>) -> BTreeMap<String, Isp> {
-    let mut out = BTreeMap::new();
-    for (name, s) in spec {
-        let key = format!("isp.{}", name.get_ref());
-        if name.get_ref() == "default" {
-            cx.err(
-                name.span(),
-                &key,
-                "`default` is reserved for a site's fallback link",
-            );
-        }
-        let asns = s
-            .asn
-            .iter()
-            .filter_map(|a| cx.int(a, &format!("{key}.asn"), 0, u32::MAX as i64))
-            .collect();
-        let mut cidrs: Vec<IpNet> = s
-            .cidrs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| cx.cidr(c, &format!("{key}.cidrs[{i}]")))
-            .collect();
-        let mut cidr_files = Vec::new();
-        for (i, f) in s.cidr_files.iter().enumerate() {
-            let k = format!("{key}.cidr_files[{i}]");
-            let Some(path) = cx.existing_file(f, &k) else {
-                continue;
-            };
-            match read_cidr_file(&path) {
-                Ok(list) => cidrs.extend(list),
-                Err(msg) => cx.err(f.span(), &k, msg),
-            }
-            cidr_files.push(path);
-        }
-        if s.asn.is_empty() && s.cidrs.is_empty() && s.cidr_files.is_empty() {
-            cx.err(
-                name.span(),
-                &key,
-                "an ISP needs `asn`, `cidrs` or `cidr_files`: with none, no client is ever in it",
-            );
-        }
-        out.insert(
-            name.get_ref().clone(),
-            Isp {
-                asns,
-                cidrs,
-                cidr_files,
-            },
-        );
-    }
-    out
-}
-
-/// One CIDR per line, `#` starts a comment. Errors name the list file and its line.
-pub fn read_cidr_file(path: &Path) -> Result<Vec<IpNet>, String> {
-    let text =
-        crate::files::read_text(path, crate::files::limit::CIDR_LIST).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let l = line.split('#').next().unwrap_or("").trim();
-        if l.is_empty() {
-            continue;
-        }
-        // The message leaves the line out: a file named here by mistake (a key, /proc/...)
-        // must not end up in logs.
-        out.push(parse_cidr(l).map_err(|_| {
-            format!(
-                "{}:{}: expected a CIDR prefix or an address, with no bits set past the prefix",
-                path.display(),
-                n + 1
-            )
-        })?);
-    }
-    Ok(out)
-}
-
-fn sites(
-    cx: &mut Ctx,
-    spec: &BTreeMap<Spanned<String>, spec::SiteSpec>,
-    isps: &BTreeMap<String, Isp>,
-) -> BTreeMap<String, Site> {
-    let mut out = BTreeMap::new();
-    for (name, s) in spec {
-        let key = format!("site.{}", name.get_ref());
-        let location = s.location.as_ref().and_then(|l| {
-            let v = l.get_ref();
-            if !(-90.0..=90.0).contains(&v.lat) || !(-180.0..=180.0).contains(&v.lon) {
-                cx.err(
-                    l.span(),
-                    format!("{key}.location"),
-                    "lat must be in -90..=90 and lon in -180..=180",
-                );
-                return None;
-            }
-            Some(Location {
-                lat: v.lat,
-                lon: v.lon,
-            })
-        });
-        let mut links = BTreeMap::new();
-        for (link, addrs) in &s.links {
-            let lk = format!("{key}.links.{}", link.get_ref());
-            if link.get_ref() != "default" && !isps.contains_key(link.get_ref()) {
-                cx.err(
-                    link.span(),
-                    &lk,
-                    format!(
-                        "no [isp.{}] is defined (link names are ISP names or `default`)",
-                        link.get_ref()
-                    ),
-                );
-            }
-            if addrs.is_empty() {
-                cx.err(link.span(), &lk, "a link needs at least one address");
-            }
-            let list: Vec<IpAddr> = addrs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, a)| link_addr(cx, a, &format!("{lk}[{i}]")))
-                .collect();
-            links.insert(link.get_ref().clone(), list);
-        }
-        if s.links.is_empty() {
-            cx.err(
-                name.span(),
-                &key,
-                "a site needs at least one link (e.g. links = { default = [\"192.0.2.1\"] })",
-            );
-        }
-        let mut order: Vec<&Spanned<String>> = s.links.keys().collect();
-        order.sort_by_key(|k| k.span().start);
-        let link_order = order.into_iter().map(|k| k.get_ref().clone()).collect();
-        let capacity = s
-            .capacity
-            .as_ref()
-            .map_or(Some(1), |c| {
-                cx.int(c, &format!("{key}.capacity"), 1, 1_000_000)
-            })
-            .unwrap_or(1);
-        out.insert(
-            name.get_ref().clone(),
-            Site {
-                location,
-                links,
-                link_order,
-                capacity,
-            },
-        );
-    }
-    out
-}
-
-/// A link address clients can be sent to: not unspecified, multicast or broadcast.
-fn link_addr(cx: &mut Ctx, a: &Spanned<String>, key: &str) -> Option<IpAddr> {
-    let ip = cx.ip(a, key)?;
-    let why = match ip {
-        _ if ip.is_unspecified() => "the unspecified address",
-        _ if ip.is_multicast() => "a multicast address",
-        IpAddr::V4(v4) if v4.is_broadcast() => "the broadcast address",
-        _ => return Some(ip),
-    };
-    cx.err(
-        a.span(),
-        key,
-        format!("{ip} is {why}; a link address must be one clients can connect to"),
-    );
-    None
 }
 
 fn overrides(
