@@ -38,15 +38,20 @@ pub enum Dst {
     V6(libc::in6_addr, u32),
 }
 
-fn setsockopt_on(fd: i32, level: i32, name: i32) -> std::io::Result<()> {
-    let one: libc::c_int = 1;
+/// Sets an integer socket option (`SO_RCVBUFFORCE` in `udp` uses it too).
+pub(crate) fn setsockopt_int(
+    fd: i32,
+    level: i32,
+    name: i32,
+    v: libc::c_int,
+) -> std::io::Result<()> {
     // SAFETY: setsockopt reads one c_int through a valid pointer.
     let r = unsafe {
         libc::setsockopt(
             fd,
             level,
             name,
-            (&one as *const libc::c_int).cast(),
+            (&v as *const libc::c_int).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -59,9 +64,14 @@ fn setsockopt_on(fd: i32, level: i32, name: i32) -> std::io::Result<()> {
 /// Asks the kernel for each datagram's destination address on `sock`.
 pub fn enable(sock: &impl AsRawFd, v6: bool) -> std::io::Result<()> {
     if v6 {
-        setsockopt_on(sock.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+        setsockopt_int(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVPKTINFO,
+            1,
+        )
     } else {
-        setsockopt_on(sock.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO)
+        setsockopt_int(sock.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, 1)
     }
 }
 
